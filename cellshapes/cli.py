@@ -1,0 +1,275 @@
+"""The ``cellshapes`` command line: thin wrappers around the public API.
+
+Every expected failure (a :class:`~cellshapes.errors.CellshapesError`) prints one line
+``cellshapes: error: ...`` to stderr and exits with code 2, without a traceback. Library
+modules are imported inside the handlers so that ``cellshapes --help`` is fast and a
+GPU box without VTK can still train.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import CellshapesError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# ----------------------------------------------------------------------------- data side
+def _cmd_phantoms(a: argparse.Namespace) -> int:
+    from .phantoms import write_phantoms
+
+    paths = write_phantoms(a.kind, a.out, sequences=a.sequences, frames=a.frames, size=a.size,
+                           seed=a.seed, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"wrote {len(paths)} {a.kind} sequence(s) to {a.out}")
+    return 0
+
+
+def _cmd_prepare(a: argparse.Namespace) -> int:
+    from .prepare import prepare_dataset
+
+    summary = prepare_dataset(
+        a.inputs, a.out, size=a.size, spacing=a.spacing, cell_type=a.cell_type,
+        per_label=a.per_label, label=a.label, align=a.align, overwrite=a.overwrite,
+        progress=not a.quiet,
+    )
+    print(json.dumps(summary, indent=1, default=str))
+    return 0
+
+
+def _cmd_export_reference(a: argparse.Namespace) -> int:
+    from .prepare import export_reference
+
+    paths = export_reference(a.dataset, a.out, overwrite=a.overwrite)
+    print(f"wrote {len(paths)} reference sdf_vid file(s) to {a.out}")
+    return 0
+
+
+def _cmd_describe(a: argparse.Namespace) -> int:
+    from .metrics import describe_path
+
+    table = describe_path(a.input, spacing=a.spacing)
+    if a.csv:
+        from .atomic import atomic_path
+
+        with atomic_path(a.csv, overwrite=True) as tmp:
+            table.to_csv(tmp, index=False)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _cmd_mesh(a: argparse.Namespace) -> int:
+    from .mesh import mesh_path
+
+    info = mesh_path(a.input, a.out, frame=a.frame, spacing=a.spacing, overwrite=a.overwrite)
+    print(json.dumps(info, default=str))
+    return 0
+
+
+# ---------------------------------------------------------------------------- model side
+def _cmd_train(a: argparse.Namespace) -> int:
+    from .train import train_from_cli
+
+    return train_from_cli(a)
+
+
+def _cmd_reconstruct(a: argparse.Namespace) -> int:
+    from .infer import reconstruct_run
+
+    out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
+                          device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"wrote {len(out)} sequence(s) to {a.out}")
+    return 0
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from .infer import evaluate_run
+
+    report = evaluate_run(a.run, a.dataset, size=a.size, device=a.device, progress=not a.quiet)
+    text = json.dumps(report, indent=1)
+    if a.json:
+        from .atomic import atomic_path
+
+        with atomic_path(a.json, overwrite=True) as tmp:
+            tmp.write_text(text)
+    print(text)
+    return 0
+
+
+def _cmd_fit(a: argparse.Namespace) -> int:
+    from .infer import fit_run
+
+    report = fit_run(a.run, a.dataset, a.out, steps=a.steps, device=a.device,
+                     overwrite=a.overwrite, seed=a.seed, progress=not a.quiet)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _cmd_generate(a: argparse.Namespace) -> int:
+    from .generate import generate_run
+
+    report = generate_run(a.run, a.out, n=a.n, method=a.method, seed=a.seed, size=a.size,
+                          frames=a.frames, device=a.device, overwrite=a.overwrite,
+                          progress=not a.quiet)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+# -------------------------------------------------------------------------------- parser
+def _spacing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("Z", "Y", "X"), default=None,
+                   help="voxel size in um along z, y, x (default: from the file, else 1 1 1)")
+
+
+def _common(p: argparse.ArgumentParser, overwrite: bool = True) -> None:
+    if overwrite:
+        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the ``cellshapes`` command."""
+    parser = _Parser(prog="cellshapes", description=(
+        "Generative modelling of time-evolving 3D cell shapes with SO(3)-equivariant "
+        "implicit neural representations (Wiesner et al., MedIA 2024)."))
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"cellshapes {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_: str):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("phantoms", _cmd_phantoms, "write seeded procedural 3D+t cell masks (TIFF)")
+    p.add_argument("kind", choices=["growing", "dividing", "filopodial"])
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--sequences", type=int, default=4, help="number of sequences (default 4)")
+    p.add_argument("--frames", type=int, default=10, help="time points per sequence (default 10)")
+    p.add_argument("--size", type=int, default=64, help="cube edge in voxels (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _common(p)
+
+    p = add("prepare", _cmd_prepare, "turn masks into a prepared SDF dataset (HDF5)")
+    p.add_argument("inputs", nargs="+", type=Path,
+                   help="3D/3D+t TIFF masks, folders of per-frame TIFFs, or reference .h5")
+    p.add_argument("--out", required=True, type=Path, help="output dataset .h5")
+    p.add_argument("--size", type=int, default=64, help="output cube edge S (default 64)")
+    _spacing(p)
+    p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
+    p.add_argument("--per-label", action="store_true",
+                   help="each label id that persists over time becomes its own sequence")
+    p.add_argument("--label", type=int, default=None, help="use this label id only")
+    p.add_argument("--align", action="store_true", help="align principal axes")
+    _common(p)
+
+    p = add("export-reference", _cmd_export_reference,
+            "export a prepared dataset to the reference implementation's sdf_vid .h5 files")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    _common(p)
+
+    p = add("describe", _cmd_describe, "volume, surface area and sphericity per frame")
+    p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
+    _spacing(p)
+    p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
+
+    p = add("mesh", _cmd_mesh, "marching-cubes mesh of one frame, in um")
+    p.add_argument("input", type=Path, help="mask TIFF / folder, SDF .h5 or prepared dataset")
+    p.add_argument("--out", required=True, type=Path, help="FILE.ply, .stl, .vtk or .obj")
+    p.add_argument("--frame", type=int, default=0, help="time point (default 0)")
+    _spacing(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+    p = add("train", _cmd_train, "train the auto-decoder on a prepared dataset")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="run directory")
+    p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--arch", choices=["siren", "deepsdf"], default=None)
+    p.add_argument("--no-equivariant", action="store_true", help="no per-sequence rotations")
+    p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--omega0", type=float, default=None)
+    p.add_argument("--frames-every", type=int, default=None,
+                   help="train on every k-th frame only (temporal interpolation)")
+    p.add_argument("--points", type=int, default=None, help="SDF samples per frame per step")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--compile", action="store_true", help="torch.compile the decoder")
+    _device(p)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from checkpoints/latest.pt")
+    _common(p)
+
+    p = add("reconstruct", _cmd_reconstruct, "evaluate a trained model on grids -> masks + SDF")
+    p.add_argument("run", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--size", type=int, default=None, help="grid edge (default: training size)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="time points, spread evenly over [-1, 1] (default: training frames)")
+    p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
+    _device(p)
+    _common(p)
+
+    p = add("evaluate", _cmd_evaluate, "DSC and descriptors of a run against a dataset")
+    p.add_argument("run", type=Path)
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--json", type=Path, default=None, help="also write the report here")
+    p.add_argument("--size", type=int, default=None)
+    _device(p)
+    _common(p, overwrite=False)
+
+    p = add("fit", _cmd_fit, "fit codes and rotations of unseen shapes, decoder frozen")
+    p.add_argument("run", type=Path)
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="run-like output folder")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps")
+    p.add_argument("--seed", type=int, default=0)
+    _device(p)
+    _common(p)
+
+    p = add("generate", _cmd_generate, "synthesize new shape sequences from the latent space")
+    p.add_argument("run", type=Path)
+    p.add_argument("--n", type=int, default=1, help="number of new sequences")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--method", choices=["gaussian", "near", "gmm"], default="gaussian")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--frames", type=int, default=None)
+    _device(p)
+    _common(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cellshapes`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CellshapesError as exc:
+        msg = " ".join(str(exc).split())  # exactly one line
+        print(f"cellshapes: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cellshapes: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Configuration dataclasses and the named profiles ``smoke``, ``quick`` and ``paper``.
+
+One profile runs the same code at three scales (see DESIGN.md): ``smoke`` proves a path
+runs in seconds, ``quick`` reproduces the direction of each claim on a laptop CPU in
+minutes, ``paper`` uses the paper's settings on a GPU. Explicit arguments override the
+profile: ``train_config("quick", epochs=50)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "PROFILES",
+    "model_config",
+    "train_config",
+    "to_dict",
+    "from_dict",
+]
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the decoder f(x, t, z) and its per-sequence parameters.
+
+    Attributes
+    ----------
+    arch : {"siren", "deepsdf"}
+        ``siren``: the paper's sine MLP; ``deepsdf``: the ReLU baseline of Sec 5.7.
+    hidden : int
+        Width of every hidden layer (paper: 128; DeepSDF baseline: 512).
+    layers : int
+        Number of hidden layers (paper: 9; DeepSDF baseline: 8).
+    latent_dim : int
+        Size of the per-sequence latent code z (paper: 64; DeepSDF baseline: 256).
+    omega0 : float
+        Angular frequency w0 of the sine activations sin(w0 (Wx + b)) (paper: 30).
+    latent_layers : tuple of int
+        0-based hidden layers whose input receives z again (paper: input, 5th and 8th
+        hidden layer, i.e. ``(0, 4, 7)``). Layer 0 always sees z.
+    coords_every_layer : bool
+        Concatenate (x, y, z, t) to the input of every hidden layer (paper: True).
+    equivariant : bool
+        Learn per-sequence Euler angles; the decoder sees R^T x (Sec 3.5).
+    latent_init_std : float
+        Standard deviation of the N(0, std^2) initialisation of the codes (paper: 0.01).
+    angle_init_std : float
+        Standard deviation of the Euler-angle initialisation [rad] (paper: pi/8).
+    """
+
+    arch: str = "siren"
+    hidden: int = 128
+    layers: int = 9
+    latent_dim: int = 64
+    omega0: float = 30.0
+    latent_layers: tuple[int, ...] = (0, 4, 7)
+    coords_every_layer: bool = True
+    equivariant: bool = True
+    latent_init_std: float = 0.01
+    angle_init_std: float = math.pi / 8
+
+    def __post_init__(self) -> None:
+        self.latent_layers = tuple(int(i) for i in self.latent_layers)
+        if self.arch not in ("siren", "deepsdf"):
+            raise InputError(f"arch must be 'siren' or 'deepsdf', got {self.arch!r}")
+        if self.hidden < 1 or self.layers < 1 or self.latent_dim < 1:
+            raise InputError("hidden, layers and latent_dim must be positive integers")
+        if any(not 0 <= i < self.layers for i in self.latent_layers):
+            raise InputError(f"latent_layers {self.latent_layers} outside 0..{self.layers - 1}")
+        if self.omega0 <= 0:
+            raise InputError(f"omega0 must be positive, got {self.omega0}")
+
+
+#: The DeepSDF baseline of Sec 5.7: ReLU, 8 layers of 512, latent 256 injected at layer 4.
+DEEPSDF_DEFAULTS: dict[str, Any] = dict(
+    arch="deepsdf", hidden=512, layers=8, latent_dim=256, latent_layers=(0, 4),
+    coords_every_layer=False,
+)
+
+
+@dataclass
+class TrainConfig:
+    """Training and sampling settings (Sec 5, "Training parameters", "SDF sampling").
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over all training frames (paper: 2000).
+    frames_per_batch : int
+        Frames per optimisation step, drawn with repetition (paper: 5).
+    points_per_frame : int
+        SDF samples drawn per frame per step (paper: 1,000,000).
+    near_fraction : float
+        Fraction of samples with |sdf| <= ``near_surface_um`` (interior included) (0.7).
+    near_surface_um : float
+        Width of the near-surface band [um] (paper: 0.6).
+    lr : float
+        Adam learning rate of the decoder weights (paper: 1e-4).
+    lr_latent : float
+        Learning rate of the latent codes and rotation angles (reference code: 1e-3).
+    lr_step : int
+        Epochs between learning-rate halvings (paper: 350).
+    lr_gamma : float
+        Factor applied every ``lr_step`` epochs (paper: 0.5).
+    code_reg : float
+        Weight lambda of the code regulariser lambda * ||z||^2 (DeepSDF / reference: 1e-4),
+        ramped in linearly over ``code_reg_warmup`` epochs.
+    code_reg_warmup : int
+        Epochs of the linear ramp of the code regulariser (reference code: 100).
+    frames_every : int
+        Train only on every k-th frame (1 = all frames; Sec 5.4 uses 4).
+    amp : bool
+        bfloat16 autocast on CUDA (ignored on CPU).
+    compile : bool
+        Try ``torch.compile`` on the decoder; falls back to eager with a warning.
+    checkpoint_every : int
+        Epochs between checkpoints (``latest.pt`` is written at every such epoch).
+    keep_checkpoints : int
+        Numbered ``epoch_XXXX.pt`` files kept besides ``latest.pt``.
+    seed : int
+        Seed of every random number generator (weights, codes, sampling).
+    """
+
+    epochs: int = 2000
+    frames_per_batch: int = 5
+    points_per_frame: int = 1_000_000
+    near_fraction: float = 0.7
+    near_surface_um: float = 0.6
+    lr: float = 1e-4
+    lr_latent: float = 1e-3
+    lr_step: int = 350
+    lr_gamma: float = 0.5
+    code_reg: float = 1e-4
+    code_reg_warmup: int = 100
+    frames_every: int = 1
+    amp: bool = False
+    compile: bool = False
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = ("epochs", "frames_per_batch", "points_per_frame", "lr_step", "frames_every",
+                    "checkpoint_every")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.near_fraction <= 1.0:
+            raise InputError(f"near_fraction must lie in [0, 1], got {self.near_fraction}")
+
+
+#: Named profiles: overrides of :class:`TrainConfig` and :class:`ModelConfig`, plus the
+#: grid size and phantom counts the notebooks use. Sized from the measured CPU speed
+#: (~30k training points/s on 2 threads): a smoke run is a few seconds, quick minutes.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "train": dict(epochs=20, frames_per_batch=4, points_per_frame=2048, lr=1e-4 * 10,
+                      lr_latent=1e-2, lr_step=1000, code_reg_warmup=5, checkpoint_every=5),
+        "model": dict(hidden=64, layers=5, latent_dim=16, latent_layers=(0, 3)),
+        "data": dict(size=24, sequences=2, frames=4),
+    },
+    "quick": {
+        "train": dict(epochs=300, frames_per_batch=5, points_per_frame=8192, lr=5e-4,
+                      lr_latent=5e-3, lr_step=150, code_reg_warmup=30, checkpoint_every=10),
+        "model": dict(hidden=128, layers=9, latent_dim=64),
+        "data": dict(size=48, sequences=8, frames=10),
+    },
+    "paper": {
+        "train": dict(epochs=2000, frames_per_batch=5, points_per_frame=1_000_000, lr=1e-4,
+                      lr_step=350, checkpoint_every=20, amp=True, compile=True),
+        "model": dict(),
+        "data": dict(size=256, sequences=33, frames=30),
+    },
+}
+
+
+def _profile(name: str) -> dict[str, dict[str, Any]]:
+    if name not in PROFILES:
+        raise InputError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+def _known(cls: type, overrides: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise InputError(f"unknown {cls.__name__} option(s): {sorted(unknown)}")
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def train_config(profile: str = "paper", **overrides: Any) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a profile; non-None ``overrides`` win."""
+    return TrainConfig(**{**_profile(profile)["train"], **_known(TrainConfig, overrides)})
+
+
+def model_config(profile: str = "paper", **overrides: Any) -> ModelConfig:
+    """Build a :class:`ModelConfig` from a profile; non-None ``overrides`` win.
+
+    ``arch="deepsdf"`` starts from the DeepSDF baseline (ReLU, 8 x 512, latent 256).
+    """
+    base = dict(_profile(profile)["model"])
+    if overrides.get("arch") == "deepsdf":
+        base = dict(DEEPSDF_DEFAULTS)
+    return ModelConfig(**{**base, **_known(ModelConfig, overrides)})
+
+
+def data_defaults(profile: str) -> dict[str, Any]:
+    """Grid size, sequence and frame counts of a profile's phantom data."""
+    return dict(_profile(profile)["data"])
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-serialisable dict of a config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(obj)))
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from :func:`to_dict` output, ignoring unknown keys."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
