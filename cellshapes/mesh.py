@@ -60,8 +60,9 @@ def mesh_from_volume(volume: Any, spacing: Sequence[float] = (1.0, 1.0, 1.0),
     """
     verts_zyx, faces = _isosurface(volume, spacing, level=level, is_sdf=is_sdf)
     verts = np.ascontiguousarray(verts_zyx[:, ::-1], dtype=np.float32)
-    # Reversing the axis order mirrors the frame: swap two corners to keep normals outward.
-    faces = np.ascontiguousarray(faces[:, [0, 2, 1]], dtype=np.int64)
+    # skimage winds the triangles counter-clockwise (seen from outside) in the reversed,
+    # (x, y, z) frame, so the winding is kept as it is (checked by the tests).
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
     return verts, faces
 
 
@@ -142,7 +143,8 @@ def save_mesh(path: str | os.PathLike, verts: Any, faces: Any,
     verts, faces = _check_mesh(verts, faces)
     mesh = meshio.Mesh(verts, [("triangle", faces)])
     with atomic_path(path, overwrite=overwrite) as tmp:
-        meshio.write(tmp, mesh, file_format=fmt)
+        # binary STL: compact, and meshio's reader misparses the size check of ASCII STL
+        meshio.write(tmp, mesh, file_format=fmt, **({"binary": True} if fmt == "stl" else {}))
     return path
 
 
