@@ -17,10 +17,13 @@ that is the spacing of the axis, i.e. the height of that axis' staircase step; a
 by the finest axis leaves the steps of a coarse z axis and gave 3 % area errors on
 anisotropic ellipsoids), and (2) contour it at the level whose enclosed volume equals the
 voxel-count volume, found by a secant search that starts at 0.5 (usually two or three
-marching-cubes calls). Step (2) removes the shrinkage that blurring a curved surface causes at the fixed
-level 0.5 (2-14 % too small an area for radii of 8-5 voxels), and it makes the area and
-the voxel-count volume describe the same surface, so the paper's sphericity
-36 pi V^2 / A^3 cannot exceed 1 (isoperimetric inequality). SDF volumes are contoured at
+marching-cubes calls). Step (2) removes the shrinkage that blurring a curved surface
+causes at the fixed level 0.5 (2-14 % too small an area for radii of 8-5 voxels), and it
+makes the area and the voxel-count volume describe the same surface, so the paper's
+sphericity 36 pi V^2 / A^3 cannot exceed 1 (isoperimetric inequality). Measured: ball of
+radius 20 voxels, area +0.4 %, sphericity 0.990; ellipsoids at spacing (2, .5, .5),
+(.5, .5, 2) and (1, .5, .25) um, area within 0.6 %, volume within 1.6 %; raw marching
+cubes of the same ball: +9.3 %. SDF volumes are contoured at
 0 as they are, without smoothing. Volumes are padded so that objects touching the border
 close.
 """
