@@ -1,0 +1,146 @@
+"""Run directories and checkpoints: atomic writes, safe loading, corrupt-file fallback.
+
+A run directory holds ``config.json`` (everything needed to rebuild the model),
+``checkpoints/latest.pt`` plus the last few ``checkpoints/epoch_XXXX.pt``, and
+``log.csv``. Checkpoints contain only tensors, numbers, strings, lists and dicts and are
+always loaded with ``torch.load(..., weights_only=True)``: a file carrying a pickled
+object is refused, never executed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .atomic import atomic_path
+from .errors import CheckpointError, DatasetFormatError, InputFileNotFoundError
+
+__all__ = [
+    "save_checkpoint",
+    "load_checkpoint",
+    "latest_checkpoint",
+    "write_config",
+    "read_config",
+    "prune_checkpoints",
+]
+
+_EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")
+
+
+def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], epoch: int,
+                    keep: int = 2) -> Path:
+    """Write ``state`` atomically as ``epoch_XXXX.pt`` and ``latest.pt``; prune old ones."""
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    numbered = ckpt_dir / f"epoch_{epoch:04d}.pt"
+    with atomic_path(numbered) as tmp:
+        torch.save(state, tmp)
+    with atomic_path(ckpt_dir / "latest.pt") as tmp:
+        torch.save(state, tmp)
+    prune_checkpoints(ckpt_dir, keep)
+    return numbered
+
+
+def prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``epoch_XXXX.pt`` files."""
+    files = sorted(ckpt_dir.glob("epoch_*.pt"), key=_epoch_of)
+    for f in files[: max(0, len(files) - max(keep, 1))]:
+        f.unlink(missing_ok=True)
+
+
+def _epoch_of(path: Path) -> int:
+    m = _EPOCH_RE.search(path.name)
+    return int(m.group(1)) if m else -1
+
+
+def _load_one(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise CheckpointError(f"{path} carries pickled objects that are not plain weights; "
+                              f"refusing to load it ({first})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path} is not a cellshapes checkpoint (no 'model' entry)")
+    return state
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """Path of ``checkpoints/latest.pt`` or the newest numbered checkpoint, else None."""
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    latest = ckpt_dir / "latest.pt"
+    if latest.exists():
+        return latest
+    files = sorted(ckpt_dir.glob("epoch_*.pt"), key=_epoch_of)
+    return files[-1] if files else None
+
+
+def load_checkpoint(run_dir: str | os.PathLike,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load the newest readable checkpoint of a run.
+
+    ``latest.pt`` is tried first; if it is corrupt (e.g. a disk filled up), the numbered
+    checkpoints are tried from newest to oldest, with a warning. A checkpoint refused for
+    carrying pickled objects is never skipped silently: the error is raised.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        If the run has no checkpoint at all.
+    CheckpointError
+        If no checkpoint is readable, or one carries pickled objects.
+    """
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    candidates = [ckpt_dir / "latest.pt"] + sorted(ckpt_dir.glob("epoch_*.pt"), key=_epoch_of,
+                                                     reverse=True)
+    candidates = [c for c in candidates if c.exists()]
+    if not candidates:
+        raise InputFileNotFoundError(f"no checkpoint in {ckpt_dir}")
+    errors = []
+    for path in candidates:
+        try:
+            state = _load_one(path, map_location)
+        except CheckpointError as exc:
+            if "pickled" in str(exc):
+                raise
+            errors.append(str(exc))
+            continue
+        if errors:
+            warnings.warn(f"{errors[0]}; using {path.name} instead", stacklevel=2)
+        return state
+    raise CheckpointError(f"no readable checkpoint in {ckpt_dir}: {errors[0]}")
+
+
+def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
+    """Write ``config.json`` atomically (JSON only, never pickle)."""
+    path = Path(run_dir) / "config.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(config, indent=1, sort_keys=True))
+    return path
+
+
+def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read ``config.json`` of a run directory."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise InputFileNotFoundError(f"run directory {run_dir} does not exist")
+    if not path.exists():
+        raise DatasetFormatError(f"{run_dir} is not a run directory (no config.json)")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetFormatError(f"{path} is not valid JSON ({exc.msg})") from None
+    for key in ("model", "train", "data"):
+        if key not in config:
+            raise DatasetFormatError(f"{path} lacks the '{key}' section")
+    return config

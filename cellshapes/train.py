@@ -1,0 +1,467 @@
+"""Training of the auto-decoder: Adam, step schedule, code regularisation, rotations.
+
+Usage from Python::
+
+    from cellshapes import train, config
+    train.train("cells.h5", "runs/cells", config.model_config("quick"),
+                config.train_config("quick", epochs=100))
+
+The run directory is the unit of work: ``config.json``, ``checkpoints/``, ``log.csv``.
+Training resumes exactly (weights, Adam moments, schedule, every RNG) from the last
+checkpoint; SIGINT/SIGTERM finish the current epoch, write a checkpoint and stop.
+Multi-GPU / multi-node training runs under ``torchrun`` with DDP (gloo on CPU, NCCL on
+CUDA); each rank draws its own frames and points, rank 0 writes the run directory.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import csv
+import io as _io
+import math
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from . import __version__
+from .atomic import atomic_path
+from .checkpoint import load_checkpoint, read_config, save_checkpoint, write_config
+from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
+from .errors import CellshapesError, InputError, OutputExistsError
+from .model import AutoDecoder, count_parameters
+from .sampling import SDFSampler
+
+__all__ = [
+    "resolve_device",
+    "TrainingData",
+    "load_training_data",
+    "train",
+    "train_from_cli",
+    "TrainingDivergedError",
+]
+
+LOG_FIELDS = ("epoch", "loss", "rec_loss", "lr", "time_s", "points_per_s")
+
+
+class TrainingDivergedError(CellshapesError):
+    """The loss became NaN/inf repeatedly even after rolling back and lowering the lr."""
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA if available else CPU; ``cuda`` without a GPU -> InputError."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
+    return dev
+
+
+@dataclass
+class TrainingData:
+    """SDF sequences and their metadata, as read from a prepared dataset.
+
+    Attributes
+    ----------
+    names : list of str
+    volumes : list of (T, S, S, S) float32 arrays
+    attrs : list of dict
+        Per-sequence attributes (``voxel_um``, ``scale_um``, ``sdf_unit_um``, ...).
+    path : str
+    """
+
+    names: list[str]
+    volumes: list[np.ndarray]
+    attrs: list[dict[str, Any]]
+    path: str
+
+    def band(self, i: int, near_surface_um: float) -> float:
+        """Near-surface band of sequence i in SDF units (at least 1.5 voxels wide)."""
+        a = self.attrs[i]
+        unit = float(a.get("sdf_unit_um", 1.0))
+        voxel = float(a.get("voxel_um", 2.0 * float(a.get("scale_um", 1.0)) / (self.size - 1)))
+        return max(near_surface_um, 1.5 * voxel) / unit
+
+    @property
+    def size(self) -> int:
+        return int(self.volumes[0].shape[-1])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-serialisable description stored in ``config.json``."""
+        keep = ("spacing_um", "scale_um", "voxel_um", "sdf_unit_um", "cell_type", "source")
+        return {
+            "path": str(Path(self.path).resolve()),
+            "names": self.names,
+            "frames": [int(v.shape[0]) for v in self.volumes],
+            "size": self.size,
+            "attrs": [{k: _plain(a[k]) for k in keep if k in a} for a in self.attrs],
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+def load_training_data(path: str | os.PathLike) -> TrainingData:
+    """Read a prepared dataset (see docs/contracts.md) for training."""
+    from .io import read_dataset
+
+    seqs = read_dataset(path)
+    if not seqs:
+        raise InputError(f"{path} holds no sequences")
+    return TrainingData([s.name for s in seqs], [np.asarray(s.sdf, np.float32) for s in seqs],
+                        [dict(s.attrs) for s in seqs], str(path))
+
+
+# ------------------------------------------------------------------------------ helpers
+def _dist_info() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _maybe_init_distributed(device: torch.device) -> bool:
+    """Join the torchrun process group if launched with WORLD_SIZE > 1."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return True
+
+
+def _lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """Step schedule: halve (lr_gamma) every lr_step epochs; epoch is 1-based."""
+    return cfg.lr_gamma ** ((epoch - 1) // cfg.lr_step)
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, epoch: int, cfg: TrainConfig, scale: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * _lr_factor(epoch, cfg) * scale
+
+
+def _make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = [{"params": list(model.decoder.parameters()), "base_lr": cfg.lr, "lr": cfg.lr},
+              {"params": [model.codes], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent}]
+    if model.angles is not None:
+        groups.append({"params": [model.angles], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent})
+    return torch.optim.Adam(groups)
+
+
+def _rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state(), "sampler": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    generator.set_state(state["sampler"].cpu() if generator.device.type == "cpu"
+                        else state["sampler"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
+
+
+def _write_log(run_dir: Path, history: list[dict[str, float]]) -> None:
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(history)
+    with atomic_path(run_dir / "log.csv") as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def _append_log(run_dir: Path, row: dict[str, float]) -> None:
+    with open(run_dir / "log.csv", "a", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=LOG_FIELDS).writerow(row)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[dict[str, bool]]:
+    """Turn SIGINT/SIGTERM into a flag checked at the end of each epoch."""
+    flag = {"stop": False}
+    if threading_main() is False:
+        yield flag
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if flag["stop"]:  # second signal: give up immediately
+            raise KeyboardInterrupt
+        flag["stop"] = True
+        print(f"\ncellshapes: {signal.Signals(signum).name} received, finishing the epoch and "
+              "writing a checkpoint (send again to abort)", file=sys.stderr)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _compiled(model: AutoDecoder, enabled: bool) -> Any:
+    """torch.compile the decoder's forward when asked; eager fallback on any failure."""
+    if not enabled:
+        return model
+    try:
+        model.decoder.forward = torch.compile(model.decoder.forward, dynamic=False)
+    except Exception as exc:  # pragma: no cover - depends on the toolchain
+        warnings.warn(f"torch.compile unavailable ({exc}); training eagerly", stacklevel=2)
+    return model
+
+
+def _prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> bool:
+    """Return True if an existing run is to be resumed."""
+    has_run = (out / "config.json").exists()
+    if resume:
+        return has_run
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputExistsError(f"{out} already exists; pass --resume to continue it or "
+                                    "--overwrite to start over")
+        if has_run:  # only remove what a run writes
+            shutil.rmtree(out / "checkpoints", ignore_errors=True)
+            for name in ("config.json", "log.csv"):
+                (out / name).unlink(missing_ok=True)
+        else:
+            raise OutputExistsError(f"{out} exists and is not a run directory; refusing to "
+                                    "write into it")
+    return False
+
+
+# ------------------------------------------------------------------------------- train
+def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
+          model_cfg: ModelConfig | None = None, train_cfg: TrainConfig | None = None,
+          device: str | torch.device = "auto", resume: bool = False, overwrite: bool = False,
+          progress: bool = True, profile: str | None = None,
+          epochs: int | None = None) -> list[dict[str, float]]:
+    """Train an auto-decoder on a prepared dataset and write a run directory.
+
+    Parameters
+    ----------
+    dataset : path or TrainingData
+        Prepared HDF5 dataset (``cellshapes prepare``).
+    out : path
+        Run directory.
+    model_cfg, train_cfg : ModelConfig, TrainConfig
+        Architecture and training settings (default: the ``paper`` profile).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    resume : bool
+        Continue from ``checkpoints/latest.pt`` if the run exists (its config wins,
+        except ``epochs`` which may extend the run).
+    overwrite : bool
+        Start over in an existing run directory.
+    epochs : int, optional
+        On resume: the new total number of epochs.
+
+    Returns
+    -------
+    list of dict
+        One row per finished epoch (the content of ``log.csv``).
+    """
+    dev = resolve_device(device)
+    distributed = _maybe_init_distributed(dev)
+    rank, world = _dist_info()
+    if distributed and dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(dev)
+    out = Path(out)
+    resuming = _prepare_run_dir(out, resume, overwrite) if rank == 0 else resume
+    if distributed:
+        flag = torch.tensor([int(resuming)])
+        dist.broadcast(flag, 0)
+        resuming = bool(flag.item())
+    if resuming:
+        stored = read_config(out)
+        model_cfg = from_dict(ModelConfig, stored["model"])
+        train_cfg = from_dict(TrainConfig, {**stored["train"],
+                                            **({"epochs": epochs} if epochs else {})})
+        profile = stored.get("profile", profile)
+    model_cfg = model_cfg or model_config("paper")
+    train_cfg = train_cfg or train_config("paper")
+    data = dataset if isinstance(dataset, TrainingData) else load_training_data(dataset)
+
+    torch.manual_seed(train_cfg.seed)
+    init_gen = torch.Generator().manual_seed(train_cfg.seed)
+    model = AutoDecoder(model_cfg, len(data.names), generator=init_gen).to(dev)
+    bands = [data.band(i, train_cfg.near_surface_um) for i in range(len(data.names))]
+    storage = torch.float16 if dev.type == "cuda" and data.size >= 192 else torch.float32
+    sampler = SDFSampler(data.volumes, bands, train_cfg.frames_every, train_cfg.near_fraction,
+                         dev, storage)
+    gen = torch.Generator(dev).manual_seed(train_cfg.seed + 1000 * rank)
+    optimizer = _make_optimizer(model, train_cfg)
+    history: list[dict[str, float]] = []
+    start = 1
+    lr_scale = 1.0
+    if resuming:
+        state = load_checkpoint(out, map_location=dev)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"], gen)
+        history = [dict(r) for r in state["history"]]
+        start = int(state["epoch"]) + 1
+        lr_scale = float(state.get("lr_scale", 1.0))
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, _run_config(data, model_cfg, train_cfg, profile, dev, world,
+                                      count_parameters(model.decoder)))
+        _write_log(out, history)
+    net = _compiled(model, train_cfg.compile)
+    if distributed:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    steps = max(1, math.ceil(sampler.n_frames / (train_cfg.frames_per_batch * world)))
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=train_cfg.epochs, initial=start - 1, desc="train", unit="epoch")
+    failures = 0
+    with _stop_requests() as stop:
+        epoch = start
+        while epoch <= train_cfg.epochs:
+            snapshot = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
+                        gen.get_state())
+            _set_lr(optimizer, epoch, train_cfg, lr_scale)
+            row = _run_epoch(net, model, sampler, optimizer, gen, train_cfg, epoch, steps, dev)
+            if not math.isfinite(row["loss"]):
+                failures += 1
+                model.load_state_dict(snapshot[0])
+                optimizer.load_state_dict(snapshot[1])
+                gen.set_state(snapshot[2])
+                lr_scale *= 0.5
+                warnings.warn(f"non-finite loss in epoch {epoch}; rolled back and halved the "
+                              f"learning rate (x{lr_scale:g})", stacklevel=2)
+                if failures >= 3:
+                    raise TrainingDivergedError(
+                        f"loss became NaN/inf {failures} times (last in epoch {epoch}); "
+                        "lower the learning rate or check the dataset")
+                continue
+            history.append(row)
+            last = epoch == train_cfg.epochs or stop["stop"]
+            if rank == 0:
+                if epoch % train_cfg.checkpoint_every == 0 or last:
+                    state = {"epoch": epoch, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict(), "rng": _rng_state(gen),
+                             "history": history, "lr_scale": lr_scale}
+                    save_checkpoint(out, state, epoch, keep=train_cfg.keep_checkpoints)
+                    _write_log(out, history)
+                else:
+                    _append_log(out, row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{row['loss']:.4g}", pts_s=f"{row['points_per_s']:.3g}")
+            if stop["stop"]:
+                if rank == 0:
+                    print(f"cellshapes: stopped after epoch {epoch}; resume with --resume",
+                          file=sys.stderr)
+                break
+            epoch += 1
+    if bar is not None:
+        bar.close()
+    if distributed:
+        dist.barrier()
+    return history
+
+
+def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
+               optimizer: torch.optim.Optimizer, gen: torch.Generator, cfg: TrainConfig,
+               epoch: int, steps: int, dev: torch.device) -> dict[str, float]:
+    """One epoch of ``steps`` optimisation steps; returns the log row."""
+    t0 = time.perf_counter()
+    reg_w = cfg.code_reg * min(1.0, epoch / max(cfg.code_reg_warmup, 1))
+    total = torch.zeros((), device=dev)
+    total_rec = torch.zeros((), device=dev)
+    for _ in range(steps):
+        batch = sampler.sample(cfg.frames_per_batch, cfg.points_per_frame, gen)
+        with _autocast(dev, cfg.amp):
+            pred = net(batch.points, batch.times, batch.sequences)
+        rec = (pred.float() - batch.sdf).abs().mean()
+        reg = model.codes[batch.sequences].pow(2).sum(-1).mean()
+        loss = rec + reg_w * reg
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+        total_rec += rec.detach()
+    elapsed = time.perf_counter() - t0
+    _, world = _dist_info()
+    if world > 1:
+        both = torch.stack([total, total_rec]).to(dev)
+        dist.all_reduce(both)
+        total, total_rec = both / world
+    points = steps * cfg.frames_per_batch * cfg.points_per_frame * world
+    return {"epoch": epoch, "loss": float(total) / steps, "rec_loss": float(total_rec) / steps,
+            "lr": optimizer.param_groups[0]["lr"], "time_s": round(elapsed, 4),
+            "points_per_s": round(points / max(elapsed, 1e-9), 1)}
+
+
+def _run_config(data: TrainingData, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                profile: str | None, dev: torch.device, world: int, n_params: int
+                ) -> dict[str, Any]:
+    return {
+        "format": "cellshapes.run", "format_version": 1,
+        "profile": profile, "model": to_dict(model_cfg), "train": to_dict(train_cfg),
+        "data": data.summary(), "device": str(dev), "world_size": world,
+        "decoder_parameters": n_params,
+        "versions": {"cellshapes": __version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+        "command": " ".join(sys.argv),
+    }
+
+
+def train_from_cli(a: argparse.Namespace) -> int:
+    """Handler of ``cellshapes train``."""
+    overrides = dict(latent_dim=a.latent_dim, omega0=a.omega0, arch=a.arch)
+    if a.no_equivariant:
+        overrides["equivariant"] = False
+    mcfg = model_config(a.profile, **overrides)
+    tcfg = train_config(a.profile, epochs=a.epochs, frames_every=a.frames_every, seed=a.seed,
+                        points_per_frame=a.points, amp=a.amp or None,
+                        compile=a.compile or None)
+    history = train(a.dataset, a.out, mcfg, tcfg, device=a.device, resume=a.resume,
+                    overwrite=a.overwrite, progress=not a.quiet, profile=a.profile,
+                    epochs=a.epochs)
+    rank, _ = _dist_info()
+    if rank == 0 and history:
+        last = history[-1]
+        print(f"epoch {int(last['epoch'])}: loss {last['loss']:.5g}, "
+              f"{last['points_per_s']:.3g} points/s -> {a.out}")
+    return 0
