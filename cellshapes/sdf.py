@@ -68,20 +68,25 @@ def _check_mask(mask: np.ndarray, what: str = "mask") -> np.ndarray:
 
 # ------------------------------------------------------------------------ distance
 def _offset_distance(fg: np.ndarray, sp: np.ndarray) -> np.ndarray:
-    """For voxels of ``fg``: distance to the nearest non-``fg`` voxel centre minus the
-    half-extent of a voxel box in that direction (0 elsewhere), in um."""
+    """For voxels of ``fg``: distance (um) to the boundary of ``fg``, 0 elsewhere.
+
+    See the Notes of :func:`mask_to_sdf` for the construction."""
     d, idx = ndi.distance_transform_edt(fg, sampling=sp, return_indices=True)
-    # sum_i |v_i| h_i with v = p - q (um); 0.5 * that / |v| is the support function of
-    # the half-voxel box in direction v/|v|, i.e. where the boundary sits between p and q.
-    s = np.zeros(fg.shape, dtype=np.float64)
+    # v = p - q (um) to the nearest non-fg voxel centre q; per axis |v_i| h_i and (|v_i| h_i)^2.
+    s1 = np.zeros(fg.shape, dtype=np.float64)
+    s2 = np.zeros(fg.shape, dtype=np.float64)
     for ax in range(3):
         shape = [1, 1, 1]
         shape[ax] = fg.shape[ax]
         pos = np.arange(fg.shape[ax]).reshape(shape)
-        s += np.abs(idx[ax] - pos) * (sp[ax] ** 2)
+        w = np.abs(idx[ax] - pos) * (sp[ax] ** 2)
+        s1 += w
+        s2 += w * w
     del idx
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = d - 0.5 * s / d
+        half_box = 0.5 * s1 / d          # half-extent of a voxel box along v / |v|
+        h_dir = np.sqrt(s2) / d          # voxel size seen along v / |v|
+        out = d - half_box * np.minimum(1.0, h_dir / d)
     return np.where(fg, out, 0.0)
 
 
@@ -109,15 +114,20 @@ def mask_to_sdf(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) ->
     -----
     The surface is taken to lie between inside and outside voxel centres. For an outside
     voxel p with nearest inside voxel centre q (exact EDT with ``sampling=spacing``),
-    v = p - q, the value is ``|v| - 0.5 * sum_i |v_i| h_i / |v|``: the distance minus
-    the half-extent of a voxel box (edges h = spacing) in direction v. Along an axis this
-    is exactly the midpoint rule ``|v| - h_axis / 2`` (so anisotropy is exact along the
-    axes); it is always >= half the smallest spacing, so the sign equals the mask and the
-    zero level set lies strictly between inside and outside voxels. Inside voxels get the
-    same construction with the roles swapped and a minus sign. Relative to the voxelised
-    boundary the error is at most about ``max(spacing) / 2``; relative to a smooth surface
-    that was voxelised, at most about ``max(spacing)`` (measured on a sphere: see
-    ``tests/test_sdf.py``).
+    v = p - q, u = v / |v|, the value is ``|v| - b(u) * min(1, h(u) / |v|)`` with
+    ``b(u) = 0.5 * sum_i |u_i| h_i`` (half-extent of a voxel box of edges h = spacing along
+    u) and ``h(u) = |(u_i h_i)_i|`` (voxel size along u). Next to the boundary
+    (|v| = h(u), e.g. face neighbours) this is the midpoint rule ``|v| - h_axis / 2``, so
+    anisotropy is exact along the axes; farther out the correction fades like h / |v|,
+    because the nearest voxel centre then lies just below a smooth surface rather than
+    half a voxel below it. The value is provably > 0 (>= half the smallest spacing), so
+    the sign equals the mask and the zero level set lies strictly between inside and
+    outside voxels. Inside voxels get the same construction with the roles swapped and a
+    minus sign.
+
+    Error against the analytic distance of a voxelised sphere (r = 10-12 um, within 3 um
+    of the surface): spacing 1 um: max 0.73, mean bias <= 0.08 um; spacing (2, 0.5, 0.5):
+    max 1.33 um (< the 2 um z step), mean bias <= 0.18 um (``tests/test_sdf.py``).
     """
     m = _check_mask(mask)
     sp = _spacing(spacing)
