@@ -1,0 +1,277 @@
+"""Tests of the procedural phantom cells (cellshapes.phantoms) and `cellshapes phantoms`."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from scipy import ndimage
+from skimage.measure import marching_cubes, mesh_surface_area
+
+from cellshapes import phantoms
+from cellshapes.cli import main
+from cellshapes.errors import InputError, OutputExistsError
+from cellshapes.phantoms import make_sequence, sequence_seed, write_phantoms
+
+_CONN26 = np.ones((3, 3, 3), bool)
+
+
+def n_components(mask: np.ndarray) -> int:
+    return ndimage.label(mask, _CONN26)[1]
+
+
+def sphericity(mask: np.ndarray, spacing: float) -> float:
+    """36 pi V^2 / A^3 with V from the voxel count and A from marching cubes."""
+    verts, faces, _, _ = marching_cubes(np.pad(mask, 1).astype(np.float32), 0.5,
+                                        spacing=(spacing,) * 3)
+    area = mesh_surface_area(verts, faces)
+    volume = mask.sum() * spacing ** 3
+    return float(36 * np.pi * volume ** 2 / area ** 3)
+
+
+def touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[[0, -1]].any() or mask[:, [0, -1]].any() or mask[:, :, [0, -1]].any())
+
+
+# ----------------------------------------------------------------------------- CLI
+DIVIDING_ARGS = ["dividing", "--sequences", "2", "--frames", "8", "--size", "48", "--seed", "1"]
+
+
+def _check_dividing_set(out: Path) -> None:
+    files = sorted(out.glob("seq_*.tif"))
+    assert [f.name for f in files] == ["seq_000.tif", "seq_001.tif"]
+    for f in files:
+        masks = tifffile.imread(f)
+        assert masks.shape == (8, 48, 48, 48)
+        assert masks.dtype == np.uint8 and set(np.unique(masks)) == {0, 1}
+        assert n_components(masks[0]) == 1
+        assert n_components(masks[-1]) == 2
+    index = json.loads((out / "phantoms.json").read_text())
+    assert index["kind"] == "dividing" and index["seed"] == 1
+    assert index["size"] == 48 and index["frames"] == 8
+    assert np.allclose(index["spacing_um"], [phantoms.FOV_UM["dividing"] / 48] * 3)
+    assert [s["file"] for s in index["sequences"]] == ["seq_000.tif", "seq_001.tif"]
+    lineage = index["sequences"][0]["lineage"]
+    assert lineage["mother"] == 1 and lineage["daughters"] == [2, 3]
+    assert lineage["division_frame"] == 4
+
+
+def test_cli_dividing_main(tmp_path, capsys):
+    out = tmp_path / "D"
+    assert main(["phantoms", *DIVIDING_ARGS, "--out", str(out), "--quiet"]) == 0
+    assert "wrote 2 dividing" in capsys.readouterr().out
+    _check_dividing_set(out)
+
+
+def test_cli_dividing_console_script(tmp_path):
+    exe = shutil.which("cellshapes", path=str(Path(sys.executable).parent)) \
+        or shutil.which("cellshapes")
+    if exe is None:
+        pytest.skip("cellshapes console script not installed")
+    out = tmp_path / "D"
+    proc = subprocess.run([exe, "phantoms", *DIVIDING_ARGS, "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    _check_dividing_set(out)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--size", "8"], "size"),
+    (["--frames", "0"], "frames"),
+    (["--sequences", "0"], "sequences"),
+    (["--seed", "-1"], "seed"),
+])
+def test_cli_bad_input_exit_2_one_line(tmp_path, capsys, extra, needle):
+    out = tmp_path / "G"
+    code = main(["phantoms", "growing", "--out", str(out), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("cellshapes: error:") and needle in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_dividing_needs_two_frames(tmp_path, capsys):
+    assert main(["phantoms", "dividing", "--out", str(tmp_path / "D"), "--frames", "1"]) == 2
+    assert "frames >= 2" in capsys.readouterr().err
+
+
+def test_cli_unknown_kind_is_argparse_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["phantoms", "blobby", "--out", str(tmp_path / "X")])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_existing_output_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "G"
+    args = ["phantoms", "growing", "--out", str(out), "--sequences", "1", "--frames", "2",
+            "--size", "16", "--quiet"]
+    assert main(args) == 0
+    before = (out / "seq_000.tif").read_bytes()
+    assert main([*args, "--seed", "5"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "seq_000.tif").read_bytes() == before
+    assert main([*args, "--seed", "5", "--overwrite"]) == 0
+    assert (out / "seq_000.tif").read_bytes() != before
+
+
+# ----------------------------------------------------------------------------- API
+@pytest.mark.parametrize("kwargs", [
+    dict(kind="spiky", frames=3, size=16),
+    dict(kind="growing", frames=0, size=16),
+    dict(kind="growing", frames=3, size=15),
+    dict(kind="growing", frames=2.5, size=16),
+    dict(kind="dividing", frames=1, size=16),
+])
+def test_make_sequence_rejects_bad_input(kwargs):
+    with pytest.raises(InputError):
+        make_sequence(seed=0, **kwargs)
+
+
+def test_make_sequence_rejects_negative_seed():
+    with pytest.raises(InputError, match="seed"):
+        make_sequence("growing", 2, 16, -3)
+
+
+@pytest.mark.parametrize("kind", phantoms.KINDS)
+def test_determinism_by_seed(kind):
+    a, meta_a = make_sequence(kind, 3, 24, 7)
+    b, meta_b = make_sequence(kind, 3, 24, 7)
+    c, _ = make_sequence(kind, 3, 24, 8)
+    g, _ = make_sequence(kind, 3, 24, np.random.default_rng(7))
+    assert a.shape == (3, 24, 24, 24) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and meta_a == meta_b
+    assert not np.array_equal(a, c)
+    assert np.array_equal(a, g)  # an int seed is default_rng(seed)
+    json.dumps(meta_a)  # metadata is JSON-serialisable
+    assert meta_a["kind"] == kind and len(meta_a["spacing_um"]) == 3
+
+
+def test_write_phantoms_byte_identical_and_sequences_differ(tmp_path):
+    kw = dict(sequences=3, frames=2, size=20, seed=11, progress=False)
+    p1 = write_phantoms("filopodial", tmp_path / "a", **kw)
+    p2 = write_phantoms("filopodial", tmp_path / "b", **kw)
+    assert [p.name for p in p1] == ["seq_000.tif", "seq_001.tif", "seq_002.tif"]
+    for x, y in zip(p1, p2):
+        assert x.read_bytes() == y.read_bytes()
+    index_a, index_b = (tmp_path / d / "phantoms.json" for d in "ab")
+    assert index_a.read_bytes() == index_b.read_bytes()
+    arrays = [tifffile.imread(p) for p in p1]
+    assert not np.array_equal(arrays[0], arrays[1])
+    assert not np.array_equal(arrays[1], arrays[2])
+    # the recorded per-sequence seed rebuilds the file, independent of the set size
+    index = json.loads((tmp_path / "a/phantoms.json").read_text())
+    s1 = index["sequences"][1]["seed"]
+    assert s1 == sequence_seed(11, 1)
+    rebuilt, _ = make_sequence("filopodial", 2, 20, s1)
+    assert np.array_equal(rebuilt, arrays[1])
+
+
+def test_single_frame_tiff_keeps_t_axis(tmp_path):
+    (path,) = write_phantoms("growing", tmp_path / "g", sequences=1, frames=1, size=16,
+                             progress=False)
+    masks = tifffile.imread(path)
+    assert masks.shape == (1, 16, 16, 16)
+    with tifffile.TiffFile(path) as tif:
+        meta = tif.shaped_metadata[0]
+    assert meta["axes"] == "TZYX"
+    assert np.allclose(meta["spacing_um"], [phantoms.FOV_UM["growing"] / 16] * 3)
+
+
+def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
+    real = phantoms.make_sequence
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(phantoms, "make_sequence", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        write_phantoms("growing", tmp_path / "g", sequences=3, frames=2, size=16,
+                       progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_raises(tmp_path):
+    (tmp_path / "g").mkdir()
+    with pytest.raises(OutputExistsError):
+        write_phantoms("growing", tmp_path / "g", sequences=1, frames=1, size=16,
+                       progress=False)
+
+
+# ----------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("seed", range(4))
+def test_growing_grows_and_stays_one_cell(seed):
+    masks, meta = make_sequence("growing", 5, 32, seed)
+    volumes = masks.reshape(5, -1).sum(axis=1)
+    assert volumes[-1] > 1.2 * volumes[0]
+    assert np.all(np.diff(volumes) > 0)
+    assert np.allclose(meta["volume_um3"], volumes * meta["spacing_um"][0] ** 3, rtol=1e-6)
+    assert all(n_components(m) == 1 for m in masks)
+    assert not any(touches_border(m) for m in masks)
+
+
+@pytest.mark.parametrize("size", [16, 24, 48])
+@pytest.mark.parametrize("frames", [2, 5])
+def test_dividing_topology(size, frames):
+    for seed in range(3):
+        masks, meta = make_sequence("dividing", frames, size, seed)
+        k = meta["lineage"]["division_frame"]
+        assert k == frames // 2
+        counts = [n_components(m) for m in masks]
+        assert counts == [1] * k + [2] * (frames - k), (seed, counts)
+        assert not any(touches_border(m) for m in masks)
+
+
+def test_dividing_lineage_tracks_match_components():
+    masks, meta = make_sequence("dividing", 6, 32, 3)
+    spacing = meta["spacing_um"][0]
+    tracks = meta["lineage"]["tracks"]
+    assert [t["label"] for t in tracks if t["frame"] < 3] == [1, 1, 1]
+    last = {t["label"]: t for t in tracks if t["frame"] == 5}
+    assert set(last) == {2, 3}
+    assert last[2]["volume_um3"] > last[3]["volume_um3"]  # label 2 is the larger daughter
+    labels, _ = ndimage.label(masks[5], _CONN26)
+    centroids = [np.argwhere(labels == i).mean(axis=0) * spacing for i in (1, 2)]
+    for t in last.values():
+        assert min(np.linalg.norm(c - t["centroid_um"]) for c in centroids) < 1e-3
+    # mass is conserved through the division (up to voxelisation)
+    before = sum(t["volume_um3"] for t in tracks if t["frame"] == 2)
+    after = sum(t["volume_um3"] for t in last.values())
+    assert after == pytest.approx(before, rel=0.15)
+
+
+@pytest.mark.parametrize("size", [16, 24, 48])
+def test_filopodial_one_component_per_frame(size):
+    for seed in range(3):
+        masks, _ = make_sequence("filopodial", 4, size, seed)
+        assert [n_components(m) for m in masks] == [1] * 4
+        assert not any(touches_border(m) for m in masks)
+
+
+def test_filopodial_less_spherical_than_growing():
+    def mean_sphericity(kind):
+        vals = []
+        for seed in range(3):
+            masks, meta = make_sequence(kind, 3, 32, seed)
+            vals += [sphericity(m, meta["spacing_um"][0]) for m in masks]
+        return float(np.mean(vals))
+
+    grow, filo = mean_sphericity("growing"), mean_sphericity("filopodial")
+    assert filo < 0.75 * grow, (filo, grow)
+
+
+def test_geometry_is_resolution_independent():
+    """The same seed draws the same cell at two grid sizes (volumes agree within 10%)."""
+    _, small = make_sequence("growing", 2, 32, 4)
+    _, large = make_sequence("growing", 2, 64, 4)
+    assert np.allclose(small["volume_um3"], large["volume_um3"], rtol=0.1)
