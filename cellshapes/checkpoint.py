@@ -60,16 +60,23 @@ def _epoch_of(path: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _load_one(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    if not zipfile.is_zipfile(path):  # torch.save always writes a zip archive
+        raise CheckpointError(f"{path} is corrupt or truncated (not a torch zip archive)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        detail = next((ln.strip() for ln in str(exc).splitlines()
+                       if "Unsupported global" in ln or "GLOBAL" in ln), _first_line(exc))
         raise CheckpointError(f"{path} carries pickled objects that are not plain weights; "
-                              f"refusing to load it ({first})") from None
+                              f"refusing to load it ({detail})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
+        raise CheckpointError(f"{path} is corrupt or truncated ({_first_line(exc)})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not a cellshapes checkpoint (no 'model' entry)")
     return state

@@ -386,12 +386,21 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
 def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restarts: int = 8,
                points: int = 4096, frames_per_step: int = 16, lr: float = 1e-2,
                code_reg: float = 1e-4, seed: int = 0, near_surface_um: float = 0.6,
-               progress: bool = False) -> tuple[Tensor, Tensor | None, np.ndarray]:
+               progress: bool = False, init_codes: Tensor | None = None,
+               fit_codes: bool = True) -> tuple[Tensor, Tensor | None, np.ndarray]:
     """Fit latent codes (and rotations) of unseen sequences with the decoder frozen.
 
     All sequences and ``restarts`` random initial rotations per sequence are optimised
     together as one batch; the restart with the lowest loss on a fixed validation sample
     wins (rotations have many local minima, Sec 3.6).
+
+    Parameters
+    ----------
+    init_codes : (M, D) tensor, optional
+        Start from these codes (default: N(0, latent_init_std^2)).
+    fit_codes : bool
+        If False, keep the codes fixed and optimise only the rotations (the
+        equivariance check of Sec 3.6: a rotated shape is rebuilt by its rotation alone).
 
     Returns
     -------
@@ -409,9 +418,12 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     cpu_gen = torch.Generator().manual_seed(seed)
     bands = [data.band(i, near_surface_um) for i in range(m)]
     sampler = SDFSampler(data.volumes, bands, device=dev)
-    codes = (torch.randn(m * k, cfg.latent_dim, generator=cpu_gen) * cfg.latent_init_std).to(dev)
-    codes.requires_grad_(True)
-    params = [codes]
+    if init_codes is None:
+        codes = torch.randn(m * k, cfg.latent_dim, generator=cpu_gen) * cfg.latent_init_std
+    else:
+        codes = init_codes.detach().cpu().float().repeat_interleave(k, 0)
+    codes = codes.to(dev).requires_grad_(fit_codes)
+    params = [codes] if fit_codes else []
     angles = None
     if cfg.equivariant:
         from scipy.spatial.transform import Rotation
@@ -423,6 +435,8 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
         angles = matrix_to_euler(torch.tensor(rots, dtype=torch.float32)).to(dev)
         angles.requires_grad_(True)
         params.append(angles)
+    if not params:
+        raise InputError("nothing to fit: fit_codes=False on a non-equivariant model")
     for p in model.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(params, lr=lr)
