@@ -129,8 +129,13 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
             ij = tif.imagej_metadata
             page = tif.pages[0]
             spacing = _imagej_spacing(ij, page)
+            shaped = (tif.shaped_metadata or [{}])[0] if tif.is_shaped else {}
+            if spacing is None and len(shaped.get("spacing_um", ())) == 3:
+                spacing = tuple(float(v) for v in shaped["spacing_um"])  # our phantoms
             if not tif.is_imagej:
-                axes = ""  # generic TIFF axes ('QYX', 'IYX' ...) say nothing about T vs Z
+                # generic TIFF axes ('QYX', 'IYX' ...) say nothing about T vs Z; shaped
+                # TIFFs written with explicit axes metadata do
+                axes = str(shaped.get("axes", "")) if shaped.get("axes") else ""
     except Exception as exc:  # tifffile raises many types for garbage input
         raise DatasetFormatError(f"{path} is not a readable TIFF file "
                                  f"({type(exc).__name__}: {exc})") from None
