@@ -92,7 +92,7 @@ class GridOptions:
     narrow_band : bool
         Coarse-to-fine evaluation (masks equal dense; SDF far from the surface approximate).
     stride : int
-        Coarse grid step in fine voxels.
+        Coarsest block edge in voxels (a power of two; refined by halving).
     safety : float
         Multiplier of the Lipschitz bound used for the narrow-band margin.
     memory_mb : float
@@ -100,7 +100,7 @@ class GridOptions:
     """
 
     narrow_band: bool = True
-    stride: int = 4
+    stride: int = 8
     safety: float = 2.0
     memory_mb: float = 256.0
 
@@ -135,6 +135,11 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
              ) -> tuple[Tensor, dict[str, float]]:
     """Evaluate an SDF function on the corner-aligned grid of ``size``^3 over [-1, 1]^3.
 
+    With ``options.narrow_band`` the grid is refined coarse-to-fine like an octree:
+    blocks of ``stride`` voxels whose corners prove (by the Lipschitz margin) that the
+    surface does not pass through them are filled by trilinear interpolation; the others
+    are split in eight and their new corners evaluated, down to single voxels.
+
     Parameters
     ----------
     fn : callable
@@ -152,29 +157,58 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
         ``evaluated`` (points evaluated) and ``fraction`` (of S^3).
     """
     opt = options or GridOptions()
-    s = opt.stride
-    if not opt.narrow_band or size < 4 * s:
+    s0 = 1 << max(0, int(opt.stride).bit_length() - 1)  # power of two
+    if not opt.narrow_band or s0 < 2 or size < 4 * s0:
         return _dense(fn, size, chunk, device), {"evaluated": size ** 3, "fraction": 1.0}
-    nb = math.ceil(size / s)
-    positions = torch.arange(nb + 1, device=device, dtype=torch.float32) * s
-    coarse = _dense(fn, size, chunk, device, positions)
-    corners = torch.stack([coarse[i : i + nb, j : j + nb, k : k + nb]
-                           for i in (0, 1) for j in (0, 1) for k in (0, 1)])
-    same = (corners > 0).all(0) | (corners <= 0).all(0)
-    margin = opt.safety * lipschitz * math.sqrt(3.0) * s / (size - 1)  # half diagonal * L
-    unsafe = ~(same & (corners.abs().amin(0) > margin))
-    full = F.interpolate(coarse[None, None], size=(nb * s + 1,) * 3, mode="trilinear",
-                         align_corners=True)[0, 0, :size, :size, :size].contiguous()
-    blocks = unsafe.nonzero()
-    offs = torch.stack(torch.meshgrid(*(torch.arange(s, device=device),) * 3, indexing="ij"),
+    nb = math.ceil((size - 1) / s0)
+    g = nb * s0 + 1  # working grid, may reach past the last voxel (still a valid point)
+    vals = torch.zeros(g, g, g, device=device)
+    known = torch.zeros(g, g, g, dtype=torch.bool, device=device)
+    positions = torch.arange(nb + 1, device=device) * s0
+    vals[::s0, ::s0, ::s0] = _dense(fn, size, chunk, device, positions.float())
+    known[::s0, ::s0, ::s0] = True
+    evaluated = (nb + 1) ** 3
+    cube = torch.stack(torch.meshgrid(*(torch.arange(2, device=device),) * 3, indexing="ij"),
                        -1).reshape(-1, 3)
-    fine = (blocks[:, None, :] * s + offs[None]).reshape(-1, 3)
-    fine = fine[(fine < size).all(1)]
-    if fine.shape[0]:
-        pts = -1.0 + 2.0 * fine.float() / (size - 1)
-        full[fine[:, 0], fine[:, 1], fine[:, 2]] = _eval_points(fn, pts, chunk)
-    evaluated = coarse.numel() + fine.shape[0]
-    return full, {"evaluated": evaluated, "fraction": evaluated / size ** 3}
+    blocks = torch.stack(torch.meshgrid(*(torch.arange(nb, device=device),) * 3,
+                                        indexing="ij"), -1).reshape(-1, 3)
+    step = s0
+    while step > 1 and blocks.shape[0]:
+        c = (blocks[:, None, :] + cube[None]) * step  # (n, 8, 3) corner positions
+        cv = vals[c[..., 0], c[..., 1], c[..., 2]]
+        margin = opt.safety * lipschitz * math.sqrt(3.0) * step / (size - 1)
+        same = (cv > 0).all(1) | (cv <= 0).all(1)
+        unsafe = ~(same & (cv.abs().amin(1) > margin))
+        half = step // 2
+        blocks = (blocks[unsafe][:, None, :] * 2 + cube[None]).reshape(-1, 3)
+        need = torch.zeros_like(known)
+        corners = ((blocks[:, None, :] + cube[None]) * half).reshape(-1, 3)
+        need[corners[:, 0], corners[:, 1], corners[:, 2]] = True
+        pts = (need & ~known).nonzero()
+        if pts.shape[0]:
+            vals[pts[:, 0], pts[:, 1], pts[:, 2]] = _eval_points(
+                fn, -1.0 + 2.0 * pts.float() / (size - 1), chunk)
+            known[pts[:, 0], pts[:, 1], pts[:, 2]] = True
+            evaluated += pts.shape[0]
+        step = half
+    return _prolongate(vals, known, s0)[:size, :size, :size].contiguous(), {
+        "evaluated": evaluated, "fraction": evaluated / size ** 3}
+
+
+def _prolongate(vals: Tensor, known: Tensor, s0: int) -> Tensor:
+    """Fill unknown voxels coarse-to-fine: each level is the trilinear 2x refinement of
+    the level above, with the evaluated values put back. Inside a block proven free of
+    the surface every value is a convex combination of same-sign values, so the sign
+    (the mask) is exact."""
+    level = vals[::s0, ::s0, ::s0]
+    step = s0
+    while step > 1:
+        step //= 2
+        n = 2 * level.shape[0] - 1
+        up = F.interpolate(level[None, None], size=(n, n, n), mode="trilinear",
+                           align_corners=True)[0, 0]
+        level = torch.where(known[::step, ::step, ::step], vals[::step, ::step, ::step], up)
+    return level
 
 
 def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
@@ -383,19 +417,28 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
 
 
 # ----------------------------------------------------------------------- unseen shapes
-def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restarts: int = 8,
-               points: int = 4096, frames_per_step: int = 16, lr: float = 1e-2,
+def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restarts: int = 16,
+               points: int = 2048, frames_per_step: int = 16, lr: float = 3e-2,
                code_reg: float = 1e-4, seed: int = 0, near_surface_um: float = 0.6,
                progress: bool = False, init_codes: Tensor | None = None,
                fit_codes: bool = True) -> tuple[Tensor, Tensor | None, np.ndarray]:
     """Fit latent codes (and rotations) of unseen sequences with the decoder frozen.
 
-    All sequences and ``restarts`` random initial rotations per sequence are optimised
-    together as one batch; the restart with the lowest loss on a fixed validation sample
-    wins (rotations have many local minima, Sec 3.6).
+    All sequences are optimised together as one batch. Rotations have local minima
+    (Sec 3.6), so the first half of the steps optimises ``restarts`` random initial
+    rotations per sequence with a quarter of the points; the restart with the lowest loss
+    on a fixed validation sample continues alone with all points for the second half.
 
     Parameters
     ----------
+    model : AutoDecoder
+        Trained model; its weights are not changed.
+    data : TrainingData
+        The unseen sequences.
+    steps : int
+        Optimisation steps in total.
+    points : int
+        SDF samples per frame per step (second phase).
     init_codes : (M, D) tensor, optional
         Start from these codes (default: N(0, latent_init_std^2)).
     fit_codes : bool
@@ -408,7 +451,7 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     angles : (M, 3) tensor or None
         Euler angles of the chosen rotation (None for non-equivariant models).
     losses : (M,) array
-        Validation L1 loss of the chosen restart of each sequence.
+        Validation L1 loss of each sequence.
     """
     dev = next(model.parameters()).device
     cfg = model.config
@@ -422,63 +465,86 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
         codes = torch.randn(m * k, cfg.latent_dim, generator=cpu_gen) * cfg.latent_init_std
     else:
         codes = init_codes.detach().cpu().float().repeat_interleave(k, 0)
-    codes = codes.to(dev).requires_grad_(fit_codes)
-    params = [codes] if fit_codes else []
+    codes = codes.to(dev)
     angles = None
     if cfg.equivariant:
         from scipy.spatial.transform import Rotation
 
-        rots = Rotation.random(m * k, random_state=seed).as_matrix()
-        rots[::k] = np.eye(3)  # restart 0 starts from the identity
         from .model import matrix_to_euler
 
+        rots = Rotation.random(m * k, random_state=seed).as_matrix()
+        rots[::k] = np.eye(3)  # restart 0 starts from the identity
         angles = matrix_to_euler(torch.tensor(rots, dtype=torch.float32)).to(dev)
-        angles.requires_grad_(True)
-        params.append(angles)
-    if not params:
+    if not fit_codes and angles is None:
         raise InputError("nothing to fit: fit_codes=False on a non-equivariant model")
     for p in model.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam(params, lr=lr)
-    seq_of_frame = sampler.seq
-
-    def loss_of(batch, per_restart: bool = False) -> Tensor:
-        fr = batch.frames.repeat_interleave(k)
-        idx = seq_of_frame[fr] * k + torch.arange(k, device=dev).repeat(batch.frames.shape[0])
-        x = batch.points.repeat_interleave(k, 0)
-        rot = euler_to_matrix(angles[idx]) if angles is not None else None
-        pred = model.decode(x, batch.times.repeat_interleave(k), codes[idx], rot)
-        err = (pred - batch.sdf.repeat_interleave(k, 0)).abs().mean(1)  # (B*k,)
-        if per_restart:
-            return torch.zeros(m * k, device=dev).index_add_(0, idx, err) / torch.zeros(
-                m * k, device=dev).index_add_(0, idx, torch.ones_like(err))
-        return err.mean() + code_reg * codes[idx].pow(2).sum(-1).mean()
-
-    it = range(steps)
+    nf = min(sampler.n_frames, max(frames_per_step, 2 * m))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc="fit", unit="step")
-    nf = min(frames_per_step, sampler.n_frames)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 3), gamma=0.5)
-    for _ in it:
-        batch = sampler.sample(nf, points, gen)
-        loss = loss_of(batch)
+        bar = tqdm(total=steps, desc="fit", unit="step")
+    try:
+        first = steps // 2 if k > 1 else 0
+        codes, angles = _fit_phase(model, sampler, codes, angles, k, first, nf,
+                                   max(256, points // 4), lr, code_reg, fit_codes, gen, bar)
+        with torch.no_grad():
+            val = sampler.sample(0, points, gen, frames=torch.arange(sampler.n_frames,
+                                                                     device=dev))
+            per = _fit_loss(model, sampler, val, codes, angles, k, per_restart=True)
+            sel = torch.arange(m, device=dev) * k + per.reshape(m, k).argmin(1)
+        codes, angles = _fit_phase(model, sampler, codes[sel], None if angles is None
+                                   else angles[sel], 1, steps - first, nf, points,
+                                   lr * 0.5, code_reg, fit_codes, gen, bar)
+        with torch.no_grad():
+            losses = _fit_loss(model, sampler, val, codes, angles, 1, per_restart=True)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        if bar is not None:
+            bar.close()
+    return codes.detach(), None if angles is None else angles.detach(), losses.cpu().numpy()
+
+
+def _fit_loss(model: AutoDecoder, sampler: SDFSampler, batch: Any, codes: Tensor,
+              angles: Tensor | None, k: int, per_restart: bool = False,
+              code_reg: float = 0.0) -> Tensor:
+    """L1 loss of every (frame, restart) pair of a batch; k restarts per sequence."""
+    dev = codes.device
+    b = batch.frames.shape[0]
+    idx = sampler.seq[batch.frames].repeat_interleave(k) * k + torch.arange(k, device=dev).repeat(b)
+    x = batch.points.repeat_interleave(k, 0)
+    rot = euler_to_matrix(angles[idx]) if angles is not None else None
+    pred = model.decode(x, batch.times.repeat_interleave(k), codes[idx], rot)
+    err = (pred - batch.sdf.repeat_interleave(k, 0)).abs().mean(1)  # (b * k,)
+    if per_restart:
+        total = torch.zeros(codes.shape[0], device=dev).index_add_(0, idx, err)
+        count = torch.zeros(codes.shape[0], device=dev).index_add_(0, idx, torch.ones_like(err))
+        return total / count.clamp(min=1)
+    return err.mean() + code_reg * codes[idx].pow(2).sum(-1).mean()
+
+
+def _fit_phase(model: AutoDecoder, sampler: SDFSampler, codes: Tensor, angles: Tensor | None,
+               k: int, steps: int, frames: int, points: int, lr: float, code_reg: float,
+               fit_codes: bool, gen: torch.Generator, bar: Any) -> tuple[Tensor, Tensor | None]:
+    codes = codes.detach().clone().requires_grad_(fit_codes)
+    angles = None if angles is None else angles.detach().clone().requires_grad_(True)
+    params = ([codes] if fit_codes else []) + ([angles] if angles is not None else [])
+    if steps < 1 or not params:
+        return codes, angles
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 2), gamma=0.5)
+    for _ in range(steps):
+        batch = sampler.sample(frames, points, gen)
+        loss = _fit_loss(model, sampler, batch, codes, angles, k, code_reg=code_reg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-    with torch.no_grad():
-        every = torch.arange(sampler.n_frames, device=dev)
-        val = sampler.sample(0, points, gen, frames=every)
-        per = loss_of(val, per_restart=True).reshape(m, k)
-        best = per.argmin(1)
-        sel = torch.arange(m, device=dev) * k + best
-        out_codes = codes[sel].detach().clone()
-        out_angles = angles[sel].detach().clone() if angles is not None else None
-    for p in model.parameters():
-        p.requires_grad_(True)
-    return out_codes, out_angles, per.min(1).values.cpu().numpy()
+        if bar is not None:
+            bar.update(1)
+    return codes, angles
 
 
 def write_derived_run(src_config: dict[str, Any], model: AutoDecoder, codes: Tensor,
