@@ -76,6 +76,16 @@ def _cmd_mesh(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quickstart(a: argparse.Namespace) -> int:
+    from .quickstart import run_quickstart
+
+    report = run_quickstart(a.out, kind=a.kind, profile=a.profile, epochs=a.epochs,
+                            seed=a.seed, device=a.device, overwrite=a.overwrite,
+                            progress=not a.quiet)
+    print(f"DSC mean {report['dsc_mean']:.3f}; figures: {', '.join(report['figures'])}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- model side
 def _cmd_train(a: argparse.Namespace) -> int:
     from .train import train_from_cli
@@ -156,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(handler=handler)
         return p
+
+    p = add("quickstart", _cmd_quickstart,
+            "phantoms -> prepare -> train -> reconstruct -> evaluate -> figure, end to end")
+    p.add_argument("--out", type=Path, default=Path("quickstart"), help="output folder")
+    p.add_argument("--kind", choices=["growing", "dividing", "filopodial"], default="dividing")
+    p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    _device(p)
+    _common(p)
 
     p = add("phantoms", _cmd_phantoms, "write seeded procedural 3D+t cell masks (TIFF)")
     p.add_argument("kind", choices=["growing", "dividing", "filopodial"])

@@ -1,0 +1,153 @@
+"""Figures: matplotlib slices and descriptor curves, pyvista renders (imported lazily).
+
+Nothing here is on the training or inference path; pyvista/VTK is imported only inside
+:func:`render_volumes`, so a GPU box without VTK can train.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["slice_grid", "descriptor_curves", "render_volumes", "save_figure"]
+
+DESCRIPTOR_LABELS = {"volume_um3": "volume [um$^3$]", "surface_um2": "surface [um$^2$]",
+                     "sphericity": "sphericity (36$\\pi$V$^2$/A$^3$)",
+                     "sphericity_wadell": "Wadell sphericity"}
+
+
+def slice_grid(volumes: Mapping[str, np.ndarray], frames: Sequence[int] | None = None,
+               axis: int = 0, title: str | None = None):
+    """Central slices of several (T, Z, Y, X) masks or SDFs, one row per entry.
+
+    Parameters
+    ----------
+    volumes : mapping name -> (T, Z, Y, X) array
+        Masks (shown in grey) or SDFs (float with negatives: shown with the zero contour).
+    frames : sequence of int, optional
+        Frames to show (default: up to 5 spread over the first entry's frames).
+    axis : int
+        Spatial axis normal to the slice (0 = z).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    first = next(iter(volumes.values()))
+    if frames is None:
+        frames = np.unique(np.linspace(0, first.shape[0] - 1, min(5, first.shape[0])).astype(int))
+    rows, cols = len(volumes), len(frames)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
+    for r, (name, vol) in enumerate(volumes.items()):
+        for c, f in enumerate(frames):
+            ax = axes[r, c]
+            f_ = min(int(round(f * (vol.shape[0] - 1) / max(first.shape[0] - 1, 1))),
+                     vol.shape[0] - 1)
+            img = np.take(vol[f_], vol.shape[axis + 1] // 2, axis=axis)
+            if np.issubdtype(img.dtype, np.floating) and (img < 0).any():
+                ax.imshow(img, cmap="RdBu_r", vmin=-np.abs(img).max(), vmax=np.abs(img).max())
+                ax.contour(img, levels=[0.0], colors="k", linewidths=0.8)
+            else:
+                ax.imshow(img > 0, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"frame {f}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def descriptor_curves(tables: Mapping[str, Any],
+                      columns: Sequence[str] = ("surface_um2", "volume_um3", "sphericity"),
+                      by: str = "frame", title: str | None = None):
+    """Mean and interquartile range of descriptors per time point (the paper's Fig 4-5).
+
+    Parameters
+    ----------
+    tables : mapping label -> pandas.DataFrame
+        Output of :func:`cellshapes.metrics.describe_sequence` for one population each
+        (e.g. "real", "reconstructed", "synthesized"), with a ``frame`` column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from .metrics import summarise_per_time
+
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.0 * len(columns), 3.2), squeeze=False)
+    for ax, col in zip(axes[0], columns):
+        for label, df in tables.items():
+            s = summarise_per_time(df, col, by=by)
+            line, = ax.plot(s[by], s["mean"], label=label)
+            ax.fill_between(s[by], s["q25"], s["q75"], color=line.get_color(), alpha=0.25)
+        ax.set_xlabel("time point")
+        ax.set_ylabel(DESCRIPTOR_LABELS.get(col, col))
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                   labels: Sequence[str] | None = None, window: tuple[int, int] | None = None,
+                   color: str = "#7fb3d5") -> np.ndarray:
+    """Render 3D masks/SDFs side by side with pyvista offscreen; returns an RGB image.
+
+    Uses EGL when no display is present (``VTK_DEFAULT_OPENGL_WINDOW`` is set to
+    ``vtkEGLRenderWindow`` unless already set).
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) arrays
+    spacing : (3,) floats
+        Voxel size in um.
+
+    Returns
+    -------
+    (H, W, 3) uint8 array
+    """
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import pyvista as pv
+
+    from .mesh import mesh_from_volume, to_pyvista
+
+    n = len(volumes)
+    window = window or (300 * n, 320)
+    plotter = pv.Plotter(shape=(1, n), off_screen=True, window_size=list(window), border=False)
+    for i, vol in enumerate(volumes):
+        plotter.subplot(0, i)
+        if np.any(vol <= 0 if np.issubdtype(np.asarray(vol).dtype, np.floating)
+                  and (np.asarray(vol) < 0).any() else vol > 0):
+            verts, faces = mesh_from_volume(vol, spacing)
+            plotter.add_mesh(to_pyvista(verts, faces), color=color, smooth_shading=True,
+                             specular=0.3)
+        if labels:
+            plotter.add_text(labels[i], font_size=10)
+        plotter.view_isometric()
+    plotter.set_background("white")
+    img = plotter.screenshot(return_img=True)
+    plotter.close()
+    return np.asarray(img)[..., :3]
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Save a matplotlib figure atomically (PNG by suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    from .atomic import atomic_path
+
+    path = os.fspath(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=os.path.splitext(path)[1][1:] or "png",
+                    bbox_inches="tight")
+    plt.close(fig)
