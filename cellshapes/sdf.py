@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -307,7 +307,8 @@ def _cube_axis(size: int) -> np.ndarray:
 
 def frame_to_cube(mask: np.ndarray, spacing: Sequence[float], size: int, scale_um: float,
                   clamp_um: float, centre_um: np.ndarray | None = None,
-                  rotation: np.ndarray | None = None) -> np.ndarray:
+                  rotation: np.ndarray | None = None,
+                  preserve_volume: bool = True, smooth_voxels: float = 1.0) -> np.ndarray:
     """SDF (um) of one frame sampled on an isotropic S^3 cube centred on the cell.
 
     Parameters
@@ -327,6 +328,12 @@ def frame_to_cube(mask: np.ndarray, spacing: Sequence[float], size: int, scale_u
         Cube centre in um (default: the mask's centroid).
     rotation : (3, 3) array, optional
         Cube axis k is sampled along column k (e.g. :func:`principal_axes`).
+    smooth_voxels : float
+        Gaussian smoothing of the native-spacing SDF, sigma in input voxels along each
+        axis, to remove the voxel staircase (0 disables; see Notes).
+    preserve_volume : bool
+        Shift the SDF by a constant (less than a cube voxel) so that the cube's
+        ``sdf <= 0`` voxels hold the input mask's volume (see Notes).
 
     Returns
     -------
@@ -340,6 +347,19 @@ def frame_to_cube(mask: np.ndarray, spacing: Sequence[float], size: int, scale_u
     (``map_coordinates``, order 1). Points outside that crop are at least ``clamp_um``
     from the cell, so the clamped result is exact there; the input volume's border does
     not truncate distances.
+
+    The half-voxel boundary of :func:`mask_to_sdf` is exact only next to the boundary and
+    along the grid axes; resampled onto a cube of another voxel size, its zero level set
+    encloses a volume biased by up to ~3% (measured: +2.8% for a 2x finer cube, -1.5%
+    from (2, .5, .5) um spacing). ``preserve_volume`` removes that bias with one constant
+    shift, so the prepared shape keeps the mask's volume to within one cube voxel.
+
+    The SDF of a voxel mask carries the voxel staircase; a cube finer than the input
+    resolves it and surface areas come out several percent too large (+5% measured for a
+    2x finer cube). A Gaussian of one input voxel per axis (``smooth_voxels``) removes the
+    staircase while leaving a planar distance field unchanged; the volume shift above
+    absorbs the small shrinkage it causes on curved surfaces. Where smoothing would cut
+    off or erase thin protrusions it is halved or skipped (``_destaircase``).
     """
     m = _check_mask(mask)
     sp = _spacing(spacing)
@@ -357,23 +377,72 @@ def frame_to_cube(mask: np.ndarray, spacing: Sequence[float], size: int, scale_u
     src = tuple(slice(max(l, 0), min(h, n)) for l, h, n in zip(lo, hi, m.shape))
     widths = [(max(0, -l), max(0, h - n)) for l, h, n in zip(lo, hi, m.shape)]
     crop = np.pad(m[src], widths)
-    sdf = mask_to_sdf(crop, sp)
+    raw = mask_to_sdf(crop, sp)
+    lo_arr = np.asarray(lo, dtype=np.float64)
 
-    u = _cube_axis(size) * scale_um
-    out = np.empty((size, size, size), dtype=np.float32)
-    lo_arr = np.asarray(lo, dtype=np.float64)[:, None, None, None]
-    sp4 = sp[:, None, None, None]
-    c4 = c[:, None, None, None]
-    step = max(1, _CHUNK_POINTS // (size * size))
-    for z0 in range(0, size, step):
-        uz = u[z0:z0 + step]
-        grid = np.stack(np.meshgrid(uz, u, u, indexing="ij"))  # (3, nz, S, S) um offsets
-        if rotation is not None:
-            grid = np.einsum("ij,j...->i...", np.asarray(rotation, float), grid)
-        coords = (grid + c4) / sp4 - lo_arr
-        out[z0:z0 + step] = ndi.map_coordinates(sdf, coords, order=1, mode="nearest")
+    def to_cube(native: np.ndarray) -> np.ndarray:
+        return _sample_cube(native, size, scale_um, c, sp, lo_arr, rotation)
+
+    voxel = 2.0 * scale_um / (size - 1)
+    n_in = int(round(m.sum() * float(np.prod(sp)) / voxel ** 3))
+
+    def finish(cube: np.ndarray) -> np.ndarray:
+        return _match_volume(cube, n_in, voxel) if preserve_volume else cube
+
+    out = finish(to_cube(raw))
+    if smooth_voxels > 0:
+        out = _destaircase(raw, out, lambda v: finish(to_cube(v)), smooth_voxels,
+                           max(voxel, float(sp.max())))
     np.minimum(out, clamp_um, out=out)
     return out
+
+
+def _match_volume(cube: np.ndarray, n_inside: int, voxel: float) -> np.ndarray:
+    """Shift ``cube`` by a constant (< one voxel) so that ``n_inside`` voxels are <= 0."""
+    flat = np.sort(cube, axis=None)
+    if 0 < n_inside < flat.size:
+        shift = 0.5 * (float(flat[n_inside - 1]) + float(flat[n_inside]))
+        if abs(shift) < voxel:  # only a sub-voxel bias is corrected, never a shape
+            return cube - np.float32(shift)
+    return cube
+
+
+def _sample_cube(native: np.ndarray, size: int, scale_um: float, centre: np.ndarray,
+                 spacing: np.ndarray, lo: np.ndarray, rotation: np.ndarray | None
+                 ) -> np.ndarray:
+    """Trilinear samples of a native-spacing volume on the S^3 cube around ``centre``."""
+    u = _cube_axis(size) * scale_um
+    out = np.empty((size, size, size), dtype=np.float32)
+    sp4, c4, lo4 = (v[:, None, None, None] for v in (spacing, centre, lo))
+    step = max(1, _CHUNK_POINTS // (size * size))
+    for z0 in range(0, size, step):
+        grid = np.stack(np.meshgrid(u[z0:z0 + step], u, u, indexing="ij"))  # um offsets
+        if rotation is not None:
+            grid = np.einsum("ij,j...->i...", np.asarray(rotation, float), grid)
+        out[z0:z0 + step] = ndi.map_coordinates(native, (grid + c4) / sp4 - lo4, order=1,
+                                                mode="nearest")
+    return out
+
+
+def _destaircase(raw: np.ndarray, cube: np.ndarray, to_cube: Callable[[np.ndarray], np.ndarray],
+                 sigma: float, depth: float) -> np.ndarray:
+    """The cube of the Gaussian-smoothed SDF (sigma in input voxels), unless smoothing
+    removes thin parts; then sigma / 2, else the unsmoothed ``cube``.
+
+    Smoothing by about one voxel removes the voxel staircase (areas several percent too
+    large otherwise) but would also cut off protrusions one or two voxels thick. A
+    smoothed cube is accepted only if it has as many connected parts as the unsmoothed
+    one and keeps every voxel that lies ``depth`` (um, at least one input voxel) inside it.
+    """
+    full = np.ones((3, 3, 3))
+    n_parts = ndi.label(cube <= 0, structure=full)[1]
+    deep = cube <= -depth
+    for s in (sigma, sigma / 2):
+        cand = to_cube(ndi.gaussian_filter(raw, sigma=float(s), mode="nearest"))
+        keep = cand <= 0
+        if keep[deep].all() and ndi.label(keep, structure=full)[1] == n_parts:
+            return cand
+    return cube
 
 
 def prepare_sequence(masks: np.ndarray, spacing: Sequence[float], size: int, scale_um: float,
