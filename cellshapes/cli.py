@@ -135,6 +135,18 @@ def _cmd_generate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(a: argparse.Namespace) -> int:
+    from .bench import bench_from_cli
+
+    return bench_from_cli(a)
+
+
+def _cmd_notebooks(a: argparse.Namespace) -> int:
+    from .notebooks import notebooks_from_cli
+
+    return notebooks_from_cli(a)
+
+
 # -------------------------------------------------------------------------------- parser
 def _spacing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spacing", type=float, nargs=3, metavar=("Z", "Y", "X"), default=None,
@@ -273,6 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=None)
     _device(p)
     _common(p)
+    p = add("bench", _cmd_bench, "training/inference throughput as ratios to baselines")
+    p.add_argument("--quick", action="store_true", help="small sizes, a few minutes on CPU")
+    _device(p)
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+
+    p = add("notebooks", _cmd_notebooks, "execute the numbered notebooks with papermill")
+    p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
+    p.add_argument("--out", type=Path, default=Path("notebooks/_out"),
+                   help="folder for the executed copies (sources are never overwritten)")
+    p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 00,02")
+    _device(p)
     return parser
 
 

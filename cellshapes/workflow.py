@@ -1,0 +1,126 @@
+"""Cached building blocks the notebooks share: phantom datasets, trained runs, tables.
+
+Each function is idempotent: a finished dataset or run found on disk is reused, so a
+notebook re-run (or a second notebook that needs the same model) costs nothing. Nothing
+here contains model code; it only strings together the public API.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["phantom_dataset", "train_or_load", "run_is_complete", "comparison_table",
+           "figure_path"]
+
+
+def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
+                    sequences: int | None = None, frames: int | None = None,
+                    size: int | None = None, progress: bool = False) -> Path:
+    """Procedural masks of ``kind`` prepared into ``root/<kind>_<profile>_s<seed>.h5``.
+
+    Sizes default to the profile (``config.PROFILES[profile]["data"]``); the masks are
+    drawn at 1.5x the cube size and resampled, as real data would be.
+
+    Returns
+    -------
+    Path
+        The prepared dataset (reused if it already exists).
+    """
+    from .config import data_defaults
+    from .phantoms import write_phantoms
+    from .prepare import prepare_dataset
+
+    d = data_defaults(profile)
+    n = sequences or d["sequences"]
+    t = frames or d["frames"]
+    s = size or d["size"]
+    root = Path(root)
+    name = f"{kind}_{profile}_n{n}_t{t}_s{s}_seed{seed}"
+    out = root / f"{name}.h5"
+    if out.exists():
+        return out
+    masks = root / f"{name}_masks"
+    if not masks.exists():
+        write_phantoms(kind, masks, sequences=n, frames=t, size=int(round(s * 1.5)), seed=seed,
+                       progress=progress)
+    prepare_dataset(sorted(masks.glob("*.tif")), out, size=s, cell_type=kind,
+                    progress=progress)
+    return out
+
+
+def run_is_complete(run: str | os.PathLike) -> bool:
+    """True if ``run`` has a config and its log reached the configured epochs."""
+    run = Path(run)
+    try:
+        cfg = json.loads((run / "config.json").read_text())
+        lines = (run / "log.csv").read_text().strip().splitlines()
+    except (OSError, json.JSONDecodeError):
+        return False
+    return len(lines) - 1 >= int(cfg["train"]["epochs"]) and (
+        run / "checkpoints" / "latest.pt").exists()
+
+
+def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: str = "smoke",
+                  device: str = "auto", seed: int = 0, progress: bool = True,
+                  model: dict[str, Any] | None = None, **train_overrides: Any) -> Path:
+    """Train ``run`` on ``dataset`` unless a complete run is already there.
+
+    Parameters
+    ----------
+    model : dict, optional
+        :class:`~cellshapes.config.ModelConfig` overrides (``equivariant``,
+        ``latent_dim``, ``omega0``, ``arch`` ...).
+    **train_overrides
+        :class:`~cellshapes.config.TrainConfig` overrides (``epochs``, ``frames_every`` ...).
+
+    Returns
+    -------
+    Path
+        The run directory. An incomplete run is resumed.
+    """
+    from .config import model_config, train_config
+    from .train import train
+
+    run = Path(run)
+    if run_is_complete(run):
+        return run
+    resume = (run / "config.json").exists()
+    train(dataset, run, model_config(profile, **(model or {})),
+          train_config(profile, seed=seed, **train_overrides), device=device,
+          resume=resume, progress=progress, profile=profile)
+    return run
+
+
+def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
+    """The closing "paper vs this run" table of a notebook.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Each with ``quantity``, ``paper`` and ``ours`` (numbers or text), optionally
+        ``note`` (e.g. "direction reproduced", "not reproduced").
+    profile : str
+        Named in the column header, so a smoke-profile number is never mistaken for a
+        reproduction.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
+    for col in ("quantity", "paper", "ours"):
+        if col not in df:
+            df[col] = ""
+    df = df.rename(columns={"ours": f"this run ({profile} profile)"})
+    return df
+
+
+def figure_path(notebook: str, name: str, root: str | os.PathLike = "figures") -> Path:
+    """``figures/<notebook>_<name>.png`` (folder created)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    return root / f"{notebook}_{name}.png"
