@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["slice_grid", "descriptor_curves", "render_volumes", "save_figure"]
+__all__ = ["slice_grid", "descriptor_curves", "render_volumes", "show_volumes", "save_figure"]
 
 DESCRIPTOR_LABELS = {"volume_um3": "volume [um$^3$]", "surface_um2": "surface [um$^2$]",
                      "sphericity": "sphericity (36$\\pi$V$^2$/A$^3$)",
@@ -138,6 +138,43 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
     img = plotter.screenshot(return_img=True)
     plotter.close()
     return np.asarray(img)[..., :3]
+
+
+def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                 labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
+                 window: tuple[int, int] | None = None) -> np.ndarray:
+    """Render 3D masks/SDFs with pyvista and show the image inline in a notebook.
+
+    The render is displayed as a static PNG (what papermill stores and GitHub shows;
+    the same image appears in JupyterLab), and optionally saved to ``path``.
+
+    Returns
+    -------
+    (H, W, 3) uint8 array
+    """
+    img = render_volumes(volumes, spacing, labels=labels, window=window)
+    if path is not None:
+        import matplotlib.pyplot as plt
+
+        from .atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            plt.imsave(tmp, img, format="png")
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+
+        if get_ipython() is not None:
+            import io as _io
+
+            import matplotlib.pyplot as plt
+
+            buf = _io.BytesIO()
+            plt.imsave(buf, img, format="png")
+            display(Image(data=buf.getvalue(), format="png"))
+    except ImportError:  # no IPython: plain scripts just get the array
+        pass
+    return img
 
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
