@@ -167,8 +167,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "data": dict(size=24, sequences=2, frames=4),
     },
     "quick": {
-        "train": dict(epochs=300, frames_per_batch=5, points_per_frame=8192, lr=5e-4,
-                      lr_latent=5e-3, lr_step=150, code_reg_warmup=30, checkpoint_every=10),
+        "train": dict(epochs=100, frames_per_batch=5, points_per_frame=2048, lr=5e-4,
+                      lr_latent=5e-3, lr_step=50, code_reg_warmup=20, checkpoint_every=10),
         "model": dict(hidden=128, layers=9, latent_dim=64),
         "data": dict(size=48, sequences=8, frames=10),
     },

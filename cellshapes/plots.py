@@ -177,8 +177,12 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
     return img
 
 
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
-    """Save a matplotlib figure atomically (PNG by suffix) and close it."""
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120, close: bool = False) -> None:
+    """Save a matplotlib figure atomically (format by suffix).
+
+    The figure stays open by default so that a notebook still shows it inline; scripts
+    that make many figures pass ``close=True``.
+    """
     import matplotlib.pyplot as plt
 
     from .atomic import atomic_path
@@ -187,4 +191,5 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=os.path.splitext(path)[1][1:] or "png",
                     bbox_inches="tight")
-    plt.close(fig)
+    if close:
+        plt.close(fig)

@@ -68,7 +68,7 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
     fig = slice_grid({"real": real[0].sdf <= 0, "reconstructed": rec[0].sdf <= 0},
                      title=f"{kind} cell, sequence 0: central z-slices "
                            f"(DSC {report['dsc_mean']:.3f}, profile {profile})")
-    save_figure(fig, out / "quickstart.png")
+    save_figure(fig, out / "quickstart.png", close=True)
     voxel = float(real[0].attrs["voxel_um"])
     tables = {}
     for label, seqs in (("real", real), ("reconstructed", rec)):
@@ -77,7 +77,7 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
         tables[label] = pd.concat([describe_sequence(s.sdf, (voxel,) * 3, is_sdf=True)
                                    for s in seqs])
     save_figure(descriptor_curves(tables, title="descriptors per time point (mean, IQR)"),
-                out / "quickstart_descriptors.png")
+                out / "quickstart_descriptors.png", close=True)
     written = [str(out / "quickstart.png"), str(out / "quickstart_descriptors.png")]
     if render:
         try:
