@@ -203,7 +203,7 @@ def _append_log(run_dir: Path, row: dict[str, float]) -> None:
 def _stop_requests() -> Iterator[dict[str, bool]]:
     """Turn SIGINT/SIGTERM into a flag checked at the end of each epoch."""
     flag = {"stop": False}
-    if threading_main() is False:
+    if not _in_main_thread():  # signal handlers can only be installed there
         yield flag
         return
 
@@ -222,7 +222,7 @@ def _stop_requests() -> Iterator[dict[str, bool]]:
             signal.signal(s, h)
 
 
-def threading_main() -> bool:
+def _in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
@@ -337,10 +337,15 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         history = [dict(r) for r in state["history"]]
         start = int(state["epoch"]) + 1
         lr_scale = float(state.get("lr_scale", 1.0))
+    n_params = count_parameters(model.decoder)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        write_config(out, _run_config(data, model_cfg, train_cfg, profile, dev, world,
-                                      count_parameters(model.decoder)))
+        write_config(out, _run_config(data, model_cfg, train_cfg, profile, dev, world, n_params))
+        if progress:
+            print(f"cellshapes: {model_cfg.arch} decoder with {n_params:,} parameters "
+                  f"({len(data.names)} sequences, {sampler.n_frames} training frames, "
+                  f"{data.size}^3, device {dev}{', resuming' if resuming else ''})",
+                  file=sys.stderr)
         _write_log(out, history)
     net = _compiled(model, train_cfg.compile)
     if distributed:
