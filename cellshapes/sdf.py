@@ -37,6 +37,7 @@ __all__ = [
     "frame_to_cube",
     "prepare_sequence",
     "resample_cube",
+    "rotate_sdf_sequence",
     "CLAMP_FRACTION",
 ]
 
@@ -537,3 +538,53 @@ def resample_cube(sdf: np.ndarray, size: int) -> np.ndarray:
                          indexing="ij")
     return np.stack([ndi.map_coordinates(frame, coords, order=1, mode="nearest")
                      for frame in a]).astype(np.float32)
+
+
+def rotate_sdf_sequence(sdf: np.ndarray, rotation: np.ndarray, clamp: float,
+                        order: int = 1) -> np.ndarray:
+    """Rotate every frame of a (T, S, S, S) SDF cube about the cube centre.
+
+    The same rotation is applied to all frames (paper Sec 5.2: one rotation per
+    time-evolving shape). Voxel p (index coordinates, (z, y, x)) of the output takes the
+    value of the input at ``R^T (p - c) + c`` with c = (S - 1) / 2, i.e. the shape is
+    turned by ``R``. Points that fall outside the input cube get ``clamp``.
+
+    Parameters
+    ----------
+    sdf : (T, S, S, S) array_like
+        SDF cubes, axes (t, z, y, x).
+    rotation : (3, 3) array_like
+        Rotation matrix acting on (z, y, x) vectors.
+    clamp : float
+        Value of the outside clamp in the units of ``sdf`` (1.0 for prepared datasets,
+        whose values are distance / clamp).
+    order : int
+        Spline order of ``scipy.ndimage.map_coordinates`` (1: trilinear).
+
+    Returns
+    -------
+    (T, S, S, S) ndarray of float32
+        Rotated cubes, never above ``clamp``.
+
+    Raises
+    ------
+    InputError
+        Wrong shapes or a matrix that is not a rotation.
+    """
+    a = np.asarray(sdf, dtype=np.float32)
+    if a.ndim != 4 or len(set(a.shape[1:])) != 1:
+        raise InputError(f"sdf must be (T, S, S, S), got shape {a.shape}")
+    r = np.asarray(rotation, dtype=np.float64)
+    if r.shape != (3, 3) or not np.allclose(r @ r.T, np.eye(3), atol=1e-5) \
+            or np.linalg.det(r) < 0:
+        raise InputError("rotation must be a proper 3x3 rotation matrix")
+    size = a.shape[1]
+    c = (size - 1) / 2.0
+    idx = np.stack(np.meshgrid(*[np.arange(size, dtype=np.float64)] * 3, indexing="ij"))
+    src = np.tensordot(r.T, idx.reshape(3, -1) - c, axes=1) + c
+    out = np.empty_like(a)
+    for k, frame in enumerate(a):
+        out[k] = ndi.map_coordinates(frame, src, order=order, mode="constant",
+                                     cval=clamp).reshape(frame.shape)
+    np.minimum(out, clamp, out=out)
+    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 __all__ = ["phantom_dataset", "train_or_load", "run_is_complete", "comparison_table",
-           "figure_path"]
+           "figure_path", "combined_dataset"]
 
 
 def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
@@ -124,3 +124,36 @@ def figure_path(notebook: str, name: str, root: str | os.PathLike = "figures") -
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     return root / f"{notebook}_{name}.png"
+
+
+def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
+                     prefixes: Sequence[str] | None = None) -> Path:
+    """One prepared dataset holding the sequences of several (reused if it exists).
+
+    Sequence ``<name>`` of ``paths[i]`` becomes ``<prefix_i>_<name>`` so names stay
+    unique; the prefix defaults to the sequence's ``cell_type`` attribute (or
+    ``set<i>``), which every sequence keeps. Cube sizes must agree.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from .errors import InputError
+    from .io import SDFSequence, read_dataset, write_dataset
+
+    out = Path(out)
+    if out.exists():
+        return out
+    if prefixes is not None and len(prefixes) != len(paths):
+        raise InputError(f"{len(prefixes)} prefixes for {len(paths)} datasets")
+    seqs = []
+    for i, path in enumerate(paths):
+        for s in read_dataset(path):
+            prefix = prefixes[i] if prefixes else str(s.attrs.get("cell_type") or f"set{i}")
+            seqs.append(SDFSequence(f"{prefix}_{s.name}", s.sdf, dict(s.attrs)))
+    sizes = {s.sdf.shape[1:] for s in seqs}
+    if len(sizes) > 1:
+        raise InputError(f"datasets have different cube sizes {sorted(sizes)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return write_dataset(out, seqs, attrs={"combined_from": [str(Path(p)) for p in paths]})
