@@ -1,0 +1,598 @@
+"""Conditional image-to-image GAN (pix2pix-style) that textures cell masks.
+
+The paper (Sec. 5.9, Fig. 14) turns maximum-intensity projections of generated masks into
+microscopy images with pix2pixHD. This is the small CPU-trainable version:
+
+* generator: a U-Net (stride-2 convolutions down, transposed convolutions up, skip
+  connections, GroupNorm, tanh output) from 4 condition channels to 1 image channel;
+* discriminator: a PatchGAN (70x70-style, here 3 stride levels) on (condition, image);
+* loss (Isola et al., 2017): ``BCE(D(c, G(c)), 1) + l1_weight * |G(c) - y|``.
+
+Condition channels of frame t, each (Y, X) in [-1, 1]:
+
+0. mask projection (any voxel of the cell along z);
+1. cell thickness along z, divided by the sequence's maximum;
+2. the previous frame's image (the real one while training, the generated one when
+   synthesizing; zeros for the first frame and, with probability ``prev_dropout``, while
+   training): temporal consistency;
+3. a fixed smoothed noise field per sequence (same for all frames): the texture's random
+   source, also constant over time.
+
+Images are mapped to [-1, 1] with the training set's 0.1 / 99.9 percentiles (stored in the
+run's ``config.json``), so synthesized images come back in the training images' units.
+A run directory is like the shape model's: ``config.json``, ``checkpoints/*.pt`` (plain
+tensors, loaded with ``weights_only=True``), ``log.csv``.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import CheckpointError, DatasetFormatError, InputError
+
+__all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "UNetGenerator",
+           "PatchDiscriminator", "noise_field", "condition", "train_texture",
+           "load_texture_run", "synthesize", "synthesize_with", "image_distances",
+           "synthesize_folder"]
+
+_FORMAT = "cellshapes.texture"
+_LOG_FIELDS = ["epoch", "l1", "adv", "disc", "seconds"]
+_COND = 4
+
+
+@dataclass
+class TextureConfig:
+    """Architecture and training settings of the texture GAN.
+
+    Attributes
+    ----------
+    base : int
+        Channels of the U-Net's first level (doubled per level, at most 8x).
+    depth : int
+        Number of stride-2 levels; images are padded to a multiple of ``2**depth``.
+    disc_base : int
+        Channels of the PatchGAN's first layer.
+    noise_sigma_px : float
+        Smoothing (Gaussian sigma, pixels) of the fixed noise field.
+    epochs : int
+        Passes over all training frames.
+    batch_size : int
+        Frames per step.
+    lr : float
+        Adam learning rate of both networks (betas 0.5, 0.999 as pix2pix).
+    l1_weight : float
+        Weight of the L1 term (pix2pix: 100).
+    prev_dropout : float
+        Probability of hiding the previous frame while training.
+    augment : bool
+        Random flips / 90-degree rotations of each batch.
+    seed : int
+        Seeds initial weights, batch order, augmentation and noise fields.
+    checkpoint_every : int
+        Epochs between checkpoints (the last epoch is always saved).
+    """
+
+    base: int = 16
+    depth: int = 3
+    disc_base: int = 16
+    noise_sigma_px: float = 1.5
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 2e-4
+    l1_weight: float = 100.0
+    prev_dropout: float = 0.3
+    augment: bool = True
+    seed: int = 0
+    checkpoint_every: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("base", "depth", "disc_base", "epochs", "batch_size", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.prev_dropout <= 1.0:
+            raise InputError(f"prev_dropout must lie in [0, 1], got {self.prev_dropout}")
+        if not self.lr > 0 or self.l1_weight < 0 or self.noise_sigma_px < 0:
+            raise InputError("lr must be > 0, l1_weight and noise_sigma_px >= 0")
+
+
+#: Profiles sized for 2 CPU cores: smoke a few seconds, quick a few minutes.
+TEXTURE_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(base=8, depth=2, disc_base=8, epochs=4, batch_size=4, lr=1e-3,
+                  checkpoint_every=2),
+    "quick": dict(base=16, depth=3, disc_base=16, epochs=40, batch_size=8, lr=5e-4),
+    "paper": dict(base=32, depth=4, disc_base=64, epochs=200, batch_size=4, checkpoint_every=10),
+}
+
+
+def texture_config(profile: str = "quick", **overrides: Any) -> TextureConfig:
+    """A :class:`TextureConfig` from a profile; non-None ``overrides`` win."""
+    if profile not in TEXTURE_PROFILES:
+        raise InputError(f"unknown profile {profile!r}; choose one of {sorted(TEXTURE_PROFILES)}")
+    names = {f.name for f in dataclasses.fields(TextureConfig)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise InputError(f"unknown texture option(s): {sorted(unknown)}")
+    return TextureConfig(**{**TEXTURE_PROFILES[profile],
+                            **{k: v for k, v in overrides.items() if v is not None}})
+
+
+# ----------------------------------------------------------------------------- networks
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(4, ch), ch)
+
+
+class UNetGenerator(nn.Module):
+    """U-Net: (B, 4, H, W) condition -> (B, 1, H, W) image in [-1, 1].
+
+    H and W must be multiples of ``2**depth`` (:func:`synthesize_with` pads).
+    """
+
+    def __init__(self, in_ch: int = _COND, base: int = 16, depth: int = 3) -> None:
+        super().__init__()
+        ch = [min(base * 2 ** i, base * 8) for i in range(depth + 1)]
+        self.stem = nn.Sequential(nn.Conv2d(in_ch, ch[0], 3, 1, 1), nn.LeakyReLU(0.2))
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(ch[i], ch[i + 1], 4, 2, 1), _norm(ch[i + 1]),
+                          nn.LeakyReLU(0.2)) for i in range(depth))
+        self.up = nn.ModuleList(
+            nn.Sequential(nn.ConvTranspose2d(ch[i + 1] * (1 if i == depth - 1 else 2), ch[i],
+                                             4, 2, 1), _norm(ch[i]), nn.ReLU())
+            for i in range(depth))
+        self.head = nn.Sequential(nn.Conv2d(2 * ch[0], ch[0], 3, 1, 1), nn.ReLU(),
+                                  nn.Conv2d(ch[0], 1, 1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [self.stem(x)]
+        for d in self.down:
+            feats.append(d(feats[-1]))
+        y = feats[-1]
+        for i in reversed(range(len(self.up))):
+            y = torch.cat([self.up[i](y), feats[i]], dim=1)
+        return self.head(y)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: (B, 4 + 1, H, W) condition and image -> (B, 1, H/4, W/4) real/fake logits."""
+
+    def __init__(self, in_ch: int = _COND + 1, base: int = 16) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_ch, base, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(base, 2 * base, 4, 2, 1), _norm(2 * base), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * base, 4 * base, 3, 1, 1), _norm(4 * base), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * base, 1, 3, 1, 1))
+
+    def forward(self, cond: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([cond, image], dim=1))
+
+
+def _build(cfg: TextureConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
+    """Both networks with weights drawn from ``cfg.seed`` (global RNG left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return UNetGenerator(base=cfg.base, depth=cfg.depth), \
+            PatchDiscriminator(base=cfg.disc_base)
+
+
+# ----------------------------------------------------------------------------- conditions
+def noise_field(shape: Sequence[int], seed: int, sigma_px: float = 1.5) -> np.ndarray:
+    """Fixed (Y, X) float32 noise field, zero mean and unit sd, smoothed by ``sigma_px``."""
+    from scipy import ndimage
+
+    field = np.random.default_rng(seed).standard_normal(tuple(shape)).astype(np.float32)
+    if sigma_px > 0:
+        field = ndimage.gaussian_filter(field, sigma_px, mode="wrap")
+    return (field - field.mean()) / max(float(field.std()), 1e-6)
+
+
+def condition(masks: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Static condition channels (mask projection, thickness, noise) of a sequence.
+
+    Parameters
+    ----------
+    masks : (T, Z, Y, X) integer ndarray
+        Masks or labels (0 = background).
+    noise : (Y, X) float32
+        :func:`noise_field`.
+
+    Returns
+    -------
+    (T, 3, Y, X) float32 ndarray in [-1, 1] (noise unbounded); channel 2 of the network
+    input (the previous frame) is added by the caller.
+    """
+    fg = np.asarray(masks) > 0
+    if fg.ndim != 4:
+        raise InputError(f"masks must be (T, Z, Y, X), got shape {fg.shape}")
+    if noise.shape != fg.shape[2:]:
+        raise InputError(f"noise field {noise.shape} does not match masks {fg.shape[2:]}")
+    thick = fg.sum(axis=1).astype(np.float32)
+    thick /= max(float(thick.max()), 1.0)
+    proj = fg.any(axis=1).astype(np.float32)
+    out = np.stack([2 * proj - 1, 2 * thick - 1,
+                    np.broadcast_to(noise, proj.shape)], axis=1)
+    return out.astype(np.float32)
+
+
+def _to_unit(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(2 * (img - lo) / (hi - lo) - 1, -1, 1).astype(np.float32)
+
+
+def _from_unit(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return ((x + 1) * 0.5 * (hi - lo) + lo).astype(np.float32)
+
+
+def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+# ----------------------------------------------------------------------------- training
+@dataclass
+class _Frames:
+    """All training frames: static conditions, targets in [-1, 1], previous-frame index."""
+
+    static: torch.Tensor   # (N, 3, H, W)
+    target: torch.Tensor   # (N, 1, H, W)
+    prev: torch.Tensor     # (N,) long, -1 for a first frame
+
+
+def _frames(pairs: Sequence[dict], cfg: TextureConfig, lo: float, hi: float) -> _Frames:
+    shapes = {p["image"].shape[1:] for p in pairs}
+    if len(shapes) != 1:
+        raise InputError(f"all training images must share one (Y, X) size, got {sorted(shapes)}")
+    static, target, prev, n = [], [], [], 0
+    for i, p in enumerate(pairs):
+        t = p["image"].shape[0]
+        noise = noise_field(p["image"].shape[1:], cfg.seed * 1000 + i, cfg.noise_sigma_px)
+        static.append(condition(p["masks"], noise))
+        target.append(_to_unit(p["image"], lo, hi)[:, None])
+        prev.extend([-1] + list(range(n, n + t - 1)))
+        n += t
+    return _Frames(torch.from_numpy(np.concatenate(static)),
+                   torch.from_numpy(np.concatenate(target)), torch.tensor(prev))
+
+
+def _batch(frames: _Frames, idx: torch.Tensor, cfg: TextureConfig, gen: torch.Generator,
+           device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network input (B, 4, H, W) and target (B, 1, H, W), with prev-frame dropout and
+    one random flip/rotation for the whole batch."""
+    prev_idx = frames.prev[idx]
+    drop = torch.rand(len(idx), generator=gen) < cfg.prev_dropout
+    prev = frames.target[prev_idx.clamp(min=0)].clone()
+    prev[(prev_idx < 0) | drop] = 0.0
+    x = torch.cat([frames.static[idx, :2], prev, frames.static[idx, 2:]], dim=1)
+    y = frames.target[idx]
+    if cfg.augment:
+        k = int(torch.randint(4, (1,), generator=gen)) if x.shape[-1] == x.shape[-2] else 0
+        flip = bool(torch.randint(2, (1,), generator=gen))
+        x, y = torch.rot90(x, k, (2, 3)), torch.rot90(y, k, (2, 3))
+        if flip:
+            x, y = x.flip(3), y.flip(3)
+    return x.to(device), y.to(device)
+
+
+def _step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
+          opt_d: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+          cfg: TextureConfig) -> dict[str, float]:
+    """One pix2pix update of D then G; returns the batch's losses."""
+    fake = G(_pad_to(x, 2 ** cfg.depth))[..., : y.shape[-2], : y.shape[-1]]
+    bce = F.binary_cross_entropy_with_logits
+    real_logit, fake_logit = D(x, y), D(x, fake.detach())
+    loss_d = 0.5 * (bce(real_logit, torch.ones_like(real_logit))
+                    + bce(fake_logit, torch.zeros_like(fake_logit)))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    logit = D(x, fake)
+    adv = bce(logit, torch.ones_like(logit))
+    l1 = F.l1_loss(fake, y)
+    opt_g.zero_grad(set_to_none=True)
+    (adv + cfg.l1_weight * l1).backward()
+    opt_g.step()
+    return {"l1": l1.item(), "adv": adv.item(), "disc": loss_d.item()}
+
+
+def _intensity_range(pairs: Sequence[dict]) -> tuple[float, float]:
+    values = np.concatenate([p["image"].ravel() for p in pairs])
+    lo, hi = (float(v) for v in np.percentile(values, [0.1, 99.9]))
+    if not hi > lo:
+        raise InputError("training images are constant; nothing to learn")
+    return lo, hi
+
+
+def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathLike,
+                  cfg: TextureConfig | None = None, device: str | torch.device = "auto",
+                  resume: bool = False, overwrite: bool = False,
+                  progress: bool = True) -> Path:
+    """Train the texture GAN on image/mask pairs and write a run directory.
+
+    Parameters
+    ----------
+    pairs : path-like or sequence of dict
+        A pair folder (:func:`cellshapes.imaging.read_pairs`) or its loaded content:
+        dicts with ``image`` (T, Y, X) float and ``masks`` (T, Z, Y, X) int, all of one
+        (Y, X) size.
+    out : path-like
+        Run directory (``config.json``, ``checkpoints/``, ``log.csv``).
+    cfg : TextureConfig, optional
+        Defaults to the ``quick`` profile.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` ... (:func:`cellshapes.train.resolve_device`).
+    resume : bool
+        Continue an existing run from its latest checkpoint (its config wins, except
+        ``epochs``, which may be raised).
+    overwrite : bool
+        Start over in an existing run directory.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from .checkpoint import latest_checkpoint, read_config, write_config
+    from .imaging import read_pairs
+    from .train import _prepare_run_dir, resolve_device
+
+    cfg = cfg or texture_config("quick")
+    out = Path(out)
+    dev = resolve_device(device)
+    if not isinstance(pairs, (list, tuple)):
+        source, pairs = str(pairs), read_pairs(pairs)
+    else:
+        source = "in-memory pairs"
+    resumed = _prepare_run_dir(out, resume, overwrite)
+    if resumed:
+        config = read_config(out)
+        _check_format(config, out)
+        cfg = dataclasses.replace(TextureConfig(**config["model"], **config["train"]),
+                                  epochs=max(cfg.epochs, int(config["train"]["epochs"])))
+        lo, hi = config["data"]["lo"], config["data"]["hi"]
+        resumed = latest_checkpoint(out) is not None
+    else:
+        lo, hi = _intensity_range(pairs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_config(out, _run_config(cfg, lo, hi, pairs, source))
+    G, D = _build(cfg)
+    G, D = G.to(dev), D.to(dev)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start = _restore(out, G, D, opt_g, opt_d, gen, dev) if resumed else 0
+    if resumed:
+        _truncate_log(out, start)
+    else:
+        _write_log_header(out)
+    _fit(G, D, opt_g, opt_d, _frames(pairs, cfg, lo, hi), cfg, gen, dev, out, start, progress)
+    return out
+
+
+def _restore(out: Path, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
+             opt_d: torch.optim.Optimizer, gen: torch.Generator, dev: torch.device) -> int:
+    """Load the latest checkpoint into networks, optimisers and RNG; return its epoch."""
+    from .checkpoint import load_checkpoint
+
+    state = load_checkpoint(out, map_location=dev)
+    try:
+        G.load_state_dict(state["model"])
+        D.load_state_dict(state["disc"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        gen.set_state(state["rng"].cpu())
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{out}: checkpoint does not fit this texture run "
+                              f"({str(exc).splitlines()[0]})") from None
+    return int(state["epoch"])
+
+
+def _fit(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
+         opt_d: torch.optim.Optimizer, frames: _Frames, cfg: TextureConfig,
+         gen: torch.Generator, dev: torch.device, out: Path, start: int,
+         progress: bool) -> None:
+    from .checkpoint import save_checkpoint
+
+    n = len(frames.prev)
+    epochs = range(start, cfg.epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc="texture", unit="epoch", initial=start, total=cfg.epochs)
+    G.train()
+    D.train()
+    for epoch in epochs:
+        t0 = time.perf_counter()
+        order = torch.randperm(n, generator=gen)
+        sums = {"l1": 0.0, "adv": 0.0, "disc": 0.0}
+        for b in range(0, n, cfg.batch_size):
+            x, y = _batch(frames, order[b: b + cfg.batch_size], cfg, gen, dev)
+            for k, v in _step(G, D, opt_g, opt_d, x, y, cfg).items():
+                sums[k] += v * len(y) / n
+        row = {"epoch": epoch + 1, **{k: round(v, 6) for k, v in sums.items()},
+               "seconds": round(time.perf_counter() - t0, 3)}
+        with open(out / "log.csv", "a", newline="") as fh:
+            csv.DictWriter(fh, fieldnames=_LOG_FIELDS).writerow(row)
+        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+            save_checkpoint(out, {"model": G.state_dict(), "disc": D.state_dict(),
+                                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                                  "rng": gen.get_state(), "epoch": epoch + 1}, epoch + 1)
+
+
+def _run_config(cfg: TextureConfig, lo: float, hi: float, pairs: Sequence[dict],
+                source: str) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg)
+    model_keys = ("base", "depth", "disc_base", "noise_sigma_px")
+    return {"format": _FORMAT, "format_version": 1,
+            "model": {k: d[k] for k in model_keys},
+            "train": {k: v for k, v in d.items() if k not in model_keys},
+            "data": {"lo": lo, "hi": hi, "source": source,
+                     "names": [str(p.get("name", i)) for i, p in enumerate(pairs)],
+                     "size": int(pairs[0]["image"].shape[1]),
+                     "image_shape": [int(v) for v in pairs[0]["image"].shape[1:]],
+                     "frames": [int(p["image"].shape[0]) for p in pairs]}}
+
+
+def _check_format(config: dict, run: Path) -> None:
+    if config.get("format") != _FORMAT:
+        raise DatasetFormatError(f"{run} is not a texture run (config.json format is "
+                                 f"{config.get('format')!r}, expected {_FORMAT!r})")
+
+
+def _write_log_header(out: Path) -> None:
+    from .atomic import atomic_path
+
+    with atomic_path(out / "log.csv") as tmp:
+        tmp.write_text(",".join(_LOG_FIELDS) + "\n")
+
+
+def _truncate_log(out: Path, epoch: int) -> None:
+    """Drop log rows after the checkpoint being resumed (epochs redone after a crash)."""
+    from .atomic import atomic_path
+
+    path = out / "log.csv"
+    lines = path.read_text().splitlines() if path.exists() else [",".join(_LOG_FIELDS)]
+    keep = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",")[0]) <= epoch]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(keep) + "\n")
+
+
+# ----------------------------------------------------------------------------- inference
+def load_texture_run(run: str | os.PathLike, device: str | torch.device = "auto",
+                     untrained: bool = False) -> tuple[UNetGenerator, dict[str, Any]]:
+    """The generator of a texture run (eval mode) and its config.
+
+    Parameters
+    ----------
+    untrained : bool
+        Return the generator as initialised before training (same config and seed): the
+        baseline that shows what training bought.
+    """
+    from .checkpoint import load_checkpoint, read_config
+    from .train import resolve_device
+
+    dev = resolve_device(device)
+    config = read_config(run)
+    _check_format(config, Path(run))
+    cfg = TextureConfig(**config["model"], **config["train"])
+    G, _ = _build(cfg)
+    if not untrained:
+        state = load_checkpoint(run, map_location="cpu")
+        try:
+            G.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{run}: checkpoint does not fit its config.json "
+                                  f"({str(exc).splitlines()[0]})") from None
+    return G.to(dev).eval(), config
+
+
+@torch.no_grad()
+def synthesize_with(G: UNetGenerator, masks: np.ndarray, lo: float, hi: float,
+                    noise: np.ndarray) -> np.ndarray:
+    """Texture one sequence frame by frame, feeding each generated frame to the next.
+
+    Parameters
+    ----------
+    G : UNetGenerator
+    masks : (T, Z, Y, X) integer ndarray
+    lo, hi : float
+        Intensities that [-1, 1] maps to (the training set's percentiles).
+    noise : (Y, X) float32
+        Fixed noise field of this sequence (:func:`noise_field`).
+
+    Returns
+    -------
+    (T, Y, X) float32 ndarray in the training images' units.
+    """
+    dev = next(G.parameters()).device
+    static = torch.from_numpy(condition(masks, noise)).to(dev)
+    depth = len(G.down)
+    prev = torch.zeros_like(static[:1, :1])
+    frames = []
+    for t in range(static.shape[0]):
+        x = torch.cat([static[t: t + 1, :2], prev, static[t: t + 1, 2:]], dim=1)
+        y = G(_pad_to(x, 2 ** depth))[..., : x.shape[-2], : x.shape[-1]]
+        frames.append(y[0, 0])
+        prev = y
+    return _from_unit(torch.stack(frames).cpu().numpy(), lo, hi)
+
+
+def synthesize(run: str | os.PathLike, masks: np.ndarray, seed: int = 0,
+               device: str | torch.device = "auto", untrained: bool = False) -> np.ndarray:
+    """Textured 2D+t images (T, Y, X) float32 for a (T, Z, Y, X) mask sequence.
+
+    ``seed`` picks the sequence's fixed noise field (different seeds: different texture
+    for the same shape).
+    """
+    G, config = load_texture_run(run, device, untrained)
+    masks = np.asarray(masks)
+    if masks.ndim == 3:
+        masks = masks[None]
+    noise = noise_field(masks.shape[2:], seed, float(config["model"]["noise_sigma_px"]))
+    return synthesize_with(G, masks, config["data"]["lo"], config["data"]["hi"], noise)
+
+
+def synthesize_folder(run: str | os.PathLike, masks: str | os.PathLike,
+                      out: str | os.PathLike, seed: int = 0, device: str = "auto",
+                      overwrite: bool = False, progress: bool = True) -> list[str]:
+    """``cellshapes texture``: texture every sequence under ``masks`` into a pair folder.
+
+    Writes ``out/images/<name>.tif`` ((T, 1, Y, X) float32) and ``out/masks/<name>.tif``
+    (the masks as read), atomically.
+    """
+    from .atomic import atomic_dir, check_output
+    from .imaging import find_sequences
+    from .io import read_masks, write_tiff
+    from .phantoms import sequence_seed
+
+    check_output(out, overwrite)
+    G, config = load_texture_run(run, device)
+    seqs = find_sequences(masks)
+    it = seqs
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(seqs, desc="texture", unit="seq")
+    with atomic_dir(out, overwrite) as tmp:
+        for i, (name, path) in enumerate(it):
+            m, info = read_masks(path)
+            noise = noise_field(m.shape[2:], sequence_seed(seed, i),
+                                float(config["model"]["noise_sigma_px"]))
+            img = synthesize_with(G, m, config["data"]["lo"], config["data"]["hi"], noise)
+            write_tiff(tmp / "images" / f"{name}.tif", img[:, None], info["spacing_um"])
+            write_tiff(tmp / "masks" / f"{name}.tif", m, info["spacing_um"])
+    return [name for name, _ in seqs]
+
+
+# ----------------------------------------------------------------------------- evaluation
+def image_distances(pred: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """How far synthesized images are from real ones (same masks), in intensity units.
+
+    Parameters
+    ----------
+    pred, real : ndarray, same shape
+        E.g. (T, Y, X) images of the same mask sequence.
+
+    Returns
+    -------
+    dict
+        ``l1``: mean absolute pixel difference; ``wasserstein``: 1-Wasserstein distance
+        between the two intensity histograms (insensitive to where the texture lies);
+        ``mean_pred`` / ``mean_real``.
+    """
+    from scipy.stats import wasserstein_distance
+
+    pred, real = np.asarray(pred, np.float64), np.asarray(real, np.float64)
+    if pred.shape != real.shape:
+        raise InputError(f"shapes differ: {pred.shape} vs {real.shape}")
+    return {"l1": float(np.abs(pred - real).mean()),
+            "wasserstein": float(wasserstein_distance(pred.ravel(), real.ravel())),
+            "mean_pred": float(pred.mean()), "mean_real": float(real.mean())}
