@@ -147,6 +147,45 @@ def _cmd_notebooks(a: argparse.Namespace) -> int:
     return notebooks_from_cli(a)
 
 
+# ------------------------------------------------------------------- image synthesis
+def _cmd_simulate(a: argparse.Namespace) -> int:
+    from .imaging import simulate_folder
+    from .microscopy import MicroscopyConfig
+
+    names = simulate_folder(a.masks, a.out, MicroscopyConfig(mode=a.mode), seed=a.seed,
+                            overwrite=a.overwrite, progress=not a.quiet)
+    print(f"wrote {len(names)} simulated image/mask pair(s) to {a.out}")
+    return 0
+
+
+def _cmd_texture_train(a: argparse.Namespace) -> int:
+    from .texture import texture_config, train_texture
+
+    cfg = texture_config(a.profile, epochs=a.epochs, seed=a.seed)
+    run = train_texture(a.pairs, a.out, cfg, device=a.device, resume=a.resume,
+                        overwrite=a.overwrite, progress=not a.quiet)
+    print(f"texture run in {run}")
+    return 0
+
+
+def _cmd_texture(a: argparse.Namespace) -> int:
+    from .texture import synthesize_folder
+
+    names = synthesize_folder(a.run, a.masks, a.out, seed=a.seed, device=a.device,
+                              overwrite=a.overwrite, progress=not a.quiet)
+    print(f"wrote {len(names)} textured sequence(s) to {a.out}")
+    return 0
+
+
+def _cmd_export_ctc(a: argparse.Namespace) -> int:
+    from .ctc import export_ctc
+
+    s = export_ctc(a.input, a.out, texture=a.texture, dims=3 if a.three_d else 2, seed=a.seed,
+                   device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"wrote {len(s['sequences'])} CTC sequence(s) to {a.out}")
+    return 0
+
+
 # -------------------------------------------------------------------------------- parser
 def _spacing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spacing", type=float, nargs=3, metavar=("Z", "Y", "X"), default=None,
@@ -296,6 +335,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the executed copies (sources are never overwritten)")
     p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 00,02")
     _device(p)
+
+    p = add("simulate", _cmd_simulate, "simulated fluorescence images of masks (image/mask pairs)")
+    p.add_argument("masks", type=Path, help="mask TIFF, phantoms folder or generate output")
+    p.add_argument("--out", required=True, type=Path, help="pair folder (images/, masks/)")
+    p.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+
+    p = add("texture-train", _cmd_texture_train, "train the mask -> image texture GAN on pairs")
+    p.add_argument("pairs", type=Path, help="folder with images/ and masks/ (see simulate)")
+    p.add_argument("--out", required=True, type=Path, help="run directory")
+    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from checkpoints/latest.pt")
+    _device(p)
+    _common(p)
+
+    p = add("texture", _cmd_texture, "textured 2D+t images of masks with a texture run")
+    p.add_argument("run", type=Path)
+    p.add_argument("masks", type=Path, help="mask TIFF, phantoms folder or generate output")
+    p.add_argument("--out", required=True, type=Path, help="pair folder (images/, masks/)")
+    p.add_argument("--seed", type=int, default=0, help="noise-field seed")
+    _device(p)
+    _common(p)
+
+    p = add("export-ctc", _cmd_export_ctc, "Cell Tracking Challenge style dataset from masks")
+    p.add_argument("input", type=Path, help="mask TIFF, phantoms folder or generate output")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--texture", type=Path, default=None,
+                   help="texture run for the images (default: microscopy simulator)")
+    p.add_argument("--3d", dest="three_d", action="store_true",
+                   help="3D+t stacks instead of 2D+t projections")
+    p.add_argument("--seed", type=int, default=0)
+    _device(p)
+    _common(p)
     return parser
 
 
