@@ -29,6 +29,7 @@ __all__ = [
     "write_config",
     "read_config",
     "prune_checkpoints",
+    "run_path",
 ]
 
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")
@@ -139,15 +140,66 @@ def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Read ``config.json`` of a run directory."""
     path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
+    if not Path(run_dir).exists():
         raise InputFileNotFoundError(f"run directory {run_dir} does not exist")
+    if not Path(run_dir).is_dir():
+        raise DatasetFormatError(f"{run_dir} is a file, not a run directory")
     if not path.exists():
         raise DatasetFormatError(f"{run_dir} is not a run directory (no config.json)")
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetFormatError(f"{path} is not valid JSON ({exc.msg})") from None
+    if not isinstance(config, dict):
+        raise DatasetFormatError(f"{path} is not a JSON object")
     for key in ("model", "train", "data"):
-        if key not in config:
+        if not isinstance(config.get(key), dict):
             raise DatasetFormatError(f"{path} lacks the '{key}' section")
+    _check_data_section(config["data"], path)
     return config
+
+
+def _check_data_section(data: dict[str, Any], path: Path) -> None:
+    """The fields of ``config["data"]`` that become file names and array shapes."""
+    names, frames = data.get("names"), data.get("frames")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DatasetFormatError(f"{path}: data.names must be a list of strings")
+    for n in names:
+        _check_name(n, f"{path}: sequence name")
+    if not isinstance(frames, list) or len(frames) != len(names) or not all(
+            isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in frames):
+        raise DatasetFormatError(f"{path}: data.frames must list one positive integer per "
+                                 "sequence name")
+    size = data.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 2:
+        raise DatasetFormatError(f"{path}: data.size must be an integer >= 2, got {size!r}")
+    attrs = data.get("attrs", [])
+    if not isinstance(attrs, list) or not all(isinstance(a, dict) for a in attrs):
+        raise DatasetFormatError(f"{path}: data.attrs must be a list of objects")
+
+
+def _check_name(name: str, what: str) -> None:
+    """A single, plain path component: no separators, no '..', not absolute."""
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
+            or Path(name).name != name):
+        raise DatasetFormatError(f"{what} {name!r} is not a plain file name; it could "
+                                 "escape the run directory")
+
+
+def run_path(base: str | os.PathLike, name: str) -> Path:
+    """``base / name`` for a name read from a config file, refusing any that escapes ``base``.
+
+    Raises
+    ------
+    DatasetFormatError
+        ``name`` is absolute, contains ``..`` that leaves ``base``, or is empty.
+    """
+    base = Path(base)
+    name = str(name)
+    if not name or "\x00" in name or Path(name).is_absolute():
+        raise DatasetFormatError(f"path {name!r} from a config file would escape {base}")
+    root = base.resolve()
+    target = (base / name).resolve()
+    if target != root and root not in target.parents:
+        raise DatasetFormatError(f"path {name!r} from a config file would escape {base}")
+    return base / name

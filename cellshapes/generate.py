@@ -103,11 +103,16 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_XXXX.tif`` and
     ``out/sdf.h5`` with the synthesized sequences.
     """
-    from .atomic import atomic_dir
-    from .infer import _grid_attrs, _lipschitz, load_run, sequence_sdf, write_derived_run
+    from .atomic import atomic_dir, check_output
+    from .infer import (_grid_attrs, _lipschitz, check_grid_args, check_grid_memory, load_run,
+                        sequence_sdf, write_derived_run)
     from .io import SDFSequence, write_dataset, write_tiff
     from .sampling import frame_times
 
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise InputError(f"--n must be >= 1, got {n!r}")
+    check_grid_args(size, frames)
+    check_output(out, overwrite)
     model, config = load_run(run, device)
     learned = model.codes.detach().cpu().numpy()
     codes, source = sample_codes(learned, n, method, seed, variance)
@@ -116,6 +121,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     s = size or int(data["size"])
     t = frames or int(max(data["frames"]))
     attrs0 = dict(data["attrs"][0]) if data.get("attrs") else {}
+    check_grid_memory(n * t, s, "generate")
     names = [f"gen_{i:04d}" for i in range(n)]
     dev = next(model.parameters()).device
     summary = {"path": None, "names": names, "frames": [t] * n, "size": s,

@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .checkpoint import load_checkpoint, read_config, save_checkpoint, write_config
+from .checkpoint import load_checkpoint, read_config, run_path, save_checkpoint, write_config
 from .config import ModelConfig, from_dict
 from .errors import InputError, ResourceError
 from .model import AutoDecoder, euler_to_matrix
+from .resources import check_memory
 from .sampling import SDFSampler, frame_times
 from .train import TrainingData, load_training_data, resolve_device
 
@@ -309,12 +310,15 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     from .atomic import atomic_dir
     from .io import SDFSequence, write_dataset, write_tiff
 
-    if size is not None and size < 2 or frames is not None and frames < 1:
-        raise InputError("--size must be >= 2 and --frames >= 1")
+    check_grid_args(size, frames)
     model, config = load_run(run, device)
     data = config["data"]
     names = data["names"]
     chosen = _parse_sequences(sequences, model.n_sequences)
+    s_all = size or int(data["size"])
+    t_all = [frames or (int(data["frames"][i]) if i < len(data["frames"]) else 1)
+             for i in chosen]
+    check_grid_memory(sum(t_all), s_all, "reconstruct")
     written = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seqs = []
@@ -332,12 +336,28 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
             attrs.update(_grid_attrs(attrs, s), source=f"reconstruction of {run}",
                          evaluated_fraction=stats["fraction"])
             name = names[i] if i < len(names) else f"seq_{i:04d}"
-            write_tiff(tmp / "masks" / f"{name}.tif", (sdf <= 0).astype(np.uint8),
+            write_tiff(run_path(tmp / "masks", f"{name}.tif"), (sdf <= 0).astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)
             seqs.append(SDFSequence(name, sdf, attrs))
             written.append(name)
         write_dataset(tmp / "sdf.h5", seqs)
     return written
+
+
+def check_grid_args(size: int | None, frames: int | None) -> None:
+    """InputError unless ``size`` (grid edge) >= 2 and ``frames`` >= 1 where given."""
+    for name, value, low in (("--size", size, 2), ("--frames", frames, 1)):
+        if value is not None and (isinstance(value, bool) or int(value) != value
+                                  or value < low):
+            raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_grid_memory(frames: int, size: int, what: str) -> None:
+    """ResourceError if ``frames`` grids of ``size``^3 (float32 SDF + uint8 mask, all held
+    until the final write) cannot fit in memory; checked before anything is allocated."""
+    check_memory(frames * size ** 3 * 5 + size ** 3 * 8,
+                 f"{what}: {frames} frame(s) x {size}^3 float32 grids",
+                 "reduce --size or --frames")
 
 
 def _grid_attrs(attrs: dict[str, Any], size: int) -> dict[str, Any]:
@@ -365,6 +385,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     """
     from .metrics import describe_sequence, dice_per_frame, ks_tests
 
+    check_grid_args(size, None)
     model, config = load_run(run, device)
     truth = load_training_data(dataset)
     names = config["data"]["names"]
@@ -372,6 +393,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     matched = [(names.index(n), j) for j, n in enumerate(truth.names) if n in names]
     if not matched:
         raise InputError(f"no sequence of {dataset} matches the run's sequences {names[:5]}...")
+    _check_same_scale(config["data"].get("attrs", []), truth, matched, dataset)
     per_seq: dict[str, list[float]] = {}
     train_d, held_d, real_rows, rec_rows = [], [], [], []
     it = matched
@@ -414,6 +436,20 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
         "ks": {r["descriptor"]: {"statistic": float(r["statistic"]), "pvalue": float(r["pvalue"])}
                for _, r in ks.iterrows()},
     }
+
+
+def _check_same_scale(run_attrs: list[dict[str, Any]], truth: TrainingData,
+                      matched: list[tuple[int, int]], dataset: str | os.PathLike) -> None:
+    """InputError if a matched sequence was prepared at another um-per-unit scale than the
+    run's training data (its DSC would compare shapes at different sizes)."""
+    for i, j in matched:
+        a = float(run_attrs[i]["scale_um"]) if i < len(run_attrs) and "scale_um" in \
+            run_attrs[i] else None
+        b = truth.attrs[j].get("scale_um")
+        if a is not None and b is not None and not np.isclose(a, float(b), rtol=1e-4):
+            raise InputError(f"{dataset}: sequence {truth.names[j]} has scale_um {float(b):.6g} "
+                             f"but the run was trained with {a:.6g} (mismatched spacing); "
+                             "prepare both with the same inputs and spacing")
 
 
 # ----------------------------------------------------------------------- unseen shapes
@@ -580,6 +616,8 @@ def fit_run(run: str | os.PathLike, dataset: str | os.PathLike, out: str | os.Pa
 
     from .atomic import atomic_dir
 
+    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
+        raise InputError(f"--steps must be an integer >= 1, got {steps!r}")
     model, config = load_run(run, device)
     data = load_training_data(dataset)
     t0 = time.perf_counter()

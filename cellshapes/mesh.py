@@ -141,6 +141,8 @@ def save_mesh(path: str | os.PathLike, verts: Any, faces: Any,
         raise InputError(f"unknown mesh format {path.suffix!r} of {path}; use one of "
                          f"{', '.join(MESH_FORMATS)}")
     verts, faces = _check_mesh(verts, faces)
+    if len(verts) < 2**31:  # PLY has no 64-bit ints: meshio would print a warning and cast
+        faces = faces.astype(np.int32)
     mesh = meshio.Mesh(verts, [("triangle", faces)])
     with atomic_path(path, overwrite=overwrite) as tmp:
         # binary STL: compact, and meshio's reader misparses the size check of ASCII STL

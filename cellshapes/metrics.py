@@ -220,6 +220,9 @@ def _isosurface(vol: Any, spacing: SpacingLike | None = (1.0, 1.0, 1.0),
     n_fg = int(np.count_nonzero(fg))
     if n_fg == 0:
         raise InputError(f"{what} is empty (no foreground voxels)")
+    if n_fg == fg.size:
+        raise InputError(f"{what} is all foreground (no background voxels, so no cell "
+                         "surface); is the mask inverted?")
 
     if sdf or level is not None:
         sl, start = _crop(fg, margin=2)

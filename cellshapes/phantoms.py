@@ -31,6 +31,7 @@ import numpy as np
 
 from .atomic import atomic_dir
 from .errors import InputError
+from .resources import check_memory
 
 __all__ = ["KINDS", "FOV_UM", "MIN_SIZE", "make_sequence", "write_phantoms",
            "sequence_seed"]
@@ -164,6 +165,9 @@ def write_phantoms(kind: str, out: str | os.PathLike, sequences: int = 4, frames
             or sequences < 1:
         raise InputError(f"sequences must be an integer >= 1, got {sequences!r}")
     _check_seed(seed)
+    # one sequence of uint8 masks plus a few float64 fields of the frame being drawn
+    check_memory(int(frames) * int(size) ** 3 + 4 * 8 * int(size) ** 3,
+                 f"phantoms: {frames} frame(s) x {size}^3", "reduce --size or --frames")
     out = Path(out)
     width = max(3, len(str(sequences - 1)))
     names = [f"seq_{i:0{width}d}.tif" for i in range(sequences)]

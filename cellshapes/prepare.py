@@ -29,6 +29,7 @@ from .atomic import atomic_dir, check_output
 from .errors import InputError, InputFileNotFoundError
 from .io import (SDFSequence, read_dataset, read_masks, read_reference_sdf,
                  write_dataset, write_reference_sdf)
+from .resources import check_memory
 from .sdf import (choose_label, max_extent_um, prepare_sequence, resample_cube,
                   select_components, touches_border)
 
@@ -71,6 +72,22 @@ def _check_frames(masks: np.ndarray, where: str, first: int = 0) -> None:
     if len(empty):
         raise InputError(f"{where}: frame {int(empty[0]) + first} is empty (no foreground "
                          f"voxels){f'; {len(empty)} empty frames in all' if len(empty) > 1 else ''}")
+    full = np.flatnonzero(masks.reshape(masks.shape[0], -1).all(axis=1))
+    if len(full):
+        raise InputError(f"{where}: frame {int(full[0]) + first} is all foreground (no "
+                         "background voxels, so no cell boundary); is the mask inverted?")
+
+
+#: Peak working memory of one frame of :func:`cellshapes.sdf.frame_to_cube`, in bytes per
+#: output voxel (the cube, its sorted copy, the smoothed candidate, labels and masks).
+_WORK_BYTES_PER_VOXEL = 24
+
+
+def _check_prepare_memory(frames: int, size: int) -> None:
+    """ResourceError if ``frames`` S^3 float32 cubes (held until the write) cannot fit."""
+    check_memory(size ** 3 * (4 * max(frames, 1) + _WORK_BYTES_PER_VOXEL),
+                 f"prepare: {max(frames, 1)} frame(s) x {size}^3 float32",
+                 "reduce --size")
 
 
 def _longest_run(present: np.ndarray) -> tuple[int, int]:
@@ -229,6 +246,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     size = int(size)
     if per_label and label is not None:
         raise InputError("use either per_label or label, not both")
+    _check_prepare_memory(1, size)  # fail fast, before reading any input
     out = check_output(out, overwrite)
     for p in paths:
         if not p.exists():
@@ -259,15 +277,16 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             c.extent_um = _measure(labels, c, sp_here, keep)
         plan[p] = cells
         del labels
+    plan_notes = list(notes)
     sp = _resolve_spacing(spacing, file_spacings, notes)
     cells_all = [c for cs in plan.values() for c in cs]
     if not cells_all and not refs:
         why = "; ".join(f"{s['source']}: {s['reason']}" for s in skipped) or "no cells found"
         raise InputError(f"no sequence left to prepare ({why})")
+    _check_prepare_memory(sum(c.frames[1] - c.frames[0] + 1 for c in cells_all), size)
     scale_um = max((c.extent_um for c in cells_all), default=0.0) * margin
-    if progress:
-        for n in notes:
-            _say(n)
+    for n in plan_notes:  # which label was used, border contact: said even when quiet
+        _say(n)
 
     # ---- pass 2: SDF cubes
     params = {"size": size, "margin": margin, "align": bool(align), "keep": keep,

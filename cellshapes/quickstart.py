@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,24 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
     dict
         The evaluation report plus the paths written.
     """
-    from .atomic import check_output
+    from .atomic import atomic_dir
+    from .config import train_config
+
+    final = Path(out)
+    # validate what can be validated before anything is written
+    train_config(profile, epochs=epochs or (300 if profile == "smoke" else None), seed=seed)
+    with atomic_dir(final, overwrite) as tmp:  # an interrupted run leaves nothing behind
+        report = _quickstart_in(tmp, kind, profile, epochs, seed, device, progress, render)
+        # paths in the report name the final folder, not the temporary one
+        report = json.loads(json.dumps(report).replace(json.dumps(str(tmp))[1:-1],
+                                                       json.dumps(str(final))[1:-1]))
+        (tmp / "report.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def _quickstart_in(out: Path, kind: str, profile: str, epochs: int | None, seed: int,
+                   device: str, progress: bool, render: bool) -> dict[str, Any]:
+    """The body of :func:`run_quickstart`, writing into the (temporary) folder ``out``."""
     from .config import data_defaults, model_config, train_config
     from .infer import evaluate_run, reconstruct_run
     from .io import read_dataset
@@ -45,11 +61,6 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
     from .prepare import prepare_dataset
     from .train import train
 
-    out = Path(out)
-    check_output(out, overwrite)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     d = data_defaults(profile)
     size = max(32, d["size"])
     frames = max(6, d["frames"])
@@ -89,6 +100,4 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
             written.append(str(out / "quickstart_3d.png"))
         except Exception as exc:  # rendering is optional (no pyvista / no EGL)
             print(f"cellshapes: 3D render skipped ({type(exc).__name__}: {exc})")
-    report = {**report, "figures": written}
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    return report
+    return {**report, "figures": written}

@@ -1,0 +1,59 @@
+"""Memory estimates checked before a command allocates its big arrays.
+
+``prepare``, ``reconstruct``, ``generate`` and ``phantoms`` call :func:`check_memory`
+with the size of what they will hold at once, so an impossible request (``--size 5000
+--frames 100``) fails in milliseconds with the estimate in GiB instead of being killed by
+the OOM killer after minutes, or leaving the machine swapping.
+"""
+from __future__ import annotations
+
+import os
+
+from .errors import ResourceError
+
+__all__ = ["available_memory", "check_memory", "GIB"]
+
+GIB = float(2**30)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation, or None if unknown.
+
+    Linux ``MemAvailable`` (page cache counts as available), else physical memory.
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes: float, what: str, hint: str = "") -> float:
+    """Raise :class:`ResourceError` if ``nbytes`` cannot fit in the available memory.
+
+    Parameters
+    ----------
+    nbytes : float
+        Estimated peak bytes the operation holds at once.
+    what : str
+        What needs it, e.g. ``"reconstruct: 100 frames x 5000^3 float32"``.
+    hint : str
+        What to change, e.g. ``"reduce --size or --frames"``.
+
+    Returns
+    -------
+    float
+        The estimate in GiB.
+    """
+    need = float(nbytes) / GIB
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise ResourceError(f"{what} needs about {need:.1f} GiB of memory but only "
+                            f"{avail / GIB:.1f} GiB is available" + (f"; {hint}" if hint else ""))
+    return need
