@@ -326,12 +326,13 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     out : path-like
         Run directory (``config.json``, ``checkpoints/``, ``log.csv``).
     cfg : TextureConfig, optional
-        Defaults to the ``quick`` profile.
+        Defaults to the ``quick`` profile. When resuming, the run's own config is used
+        and only ``cfg.epochs`` (if ``cfg`` is given) replaces its epoch count.
     device : str
         ``auto``, ``cpu``, ``cuda`` ... (:func:`cellshapes.train.resolve_device`).
     resume : bool
-        Continue an existing run from its latest checkpoint (its config wins, except
-        ``epochs``, which may be raised).
+        Continue an existing run from its latest checkpoint (a run without one starts
+        over; no run at all starts fresh).
     overwrite : bool
         Start over in an existing run directory.
 
@@ -344,7 +345,6 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     from .imaging import read_pairs
     from .train import _prepare_run_dir, resolve_device
 
-    cfg = cfg or texture_config("quick")
     out = Path(out)
     dev = resolve_device(device)
     if not isinstance(pairs, (list, tuple)):
@@ -355,11 +355,12 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     if resumed:
         config = read_config(out)
         _check_format(config, out)
-        cfg = dataclasses.replace(TextureConfig(**config["model"], **config["train"]),
-                                  epochs=max(cfg.epochs, int(config["train"]["epochs"])))
+        saved = TextureConfig(**config["model"], **config["train"])
+        cfg = dataclasses.replace(saved, epochs=cfg.epochs) if cfg else saved
         lo, hi = config["data"]["lo"], config["data"]["hi"]
         resumed = latest_checkpoint(out) is not None
     else:
+        cfg = cfg or texture_config("quick")
         lo, hi = _intensity_range(pairs)
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, _run_config(cfg, lo, hi, pairs, source))
