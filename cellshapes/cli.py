@@ -22,7 +22,23 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line and exit with code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"cellshapes: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_min(low: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``low`` (a usage error otherwise, exit code 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 # ----------------------------------------------------------------------------- data side
@@ -58,11 +74,13 @@ def _cmd_export_reference(a: argparse.Namespace) -> int:
 def _cmd_describe(a: argparse.Namespace) -> int:
     from .metrics import describe_path
 
+    from .atomic import atomic_path, check_output
+
+    if a.csv:
+        check_output(a.csv, a.overwrite)  # before the work, not after it
     table = describe_path(a.input, spacing=a.spacing)
     if a.csv:
-        from .atomic import atomic_path
-
-        with atomic_path(a.csv, overwrite=True) as tmp:
+        with atomic_path(a.csv, overwrite=a.overwrite) as tmp:
             table.to_csv(tmp, index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
@@ -103,14 +121,15 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from .atomic import atomic_path, check_output
     from .infer import evaluate_run
 
+    if a.json:
+        check_output(a.json, a.overwrite)  # before the work, not after it
     report = evaluate_run(a.run, a.dataset, size=a.size, device=a.device, progress=not a.quiet)
     text = json.dumps(report, indent=1)
     if a.json:
-        from .atomic import atomic_path
-
-        with atomic_path(a.json, overwrite=True) as tmp:
+        with atomic_path(a.json, overwrite=a.overwrite) as tmp:
             tmp.write_text(text)
     print(text)
     return 0
@@ -224,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("quickstart"), help="output folder")
     p.add_argument("--kind", choices=["growing", "dividing", "filopodial"], default="dividing")
     p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=_int_min(1), default=None)
     p.add_argument("--seed", type=int, default=0)
     _device(p)
     _common(p)
@@ -242,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path,
                    help="3D/3D+t TIFF masks, folders of per-frame TIFFs, or reference .h5")
     p.add_argument("--out", required=True, type=Path, help="output dataset .h5")
-    p.add_argument("--size", type=int, default=64, help="output cube edge S (default 64)")
+    p.add_argument("--size", type=_int_min(4), default=64, help="output cube edge S (default 64)")
     _spacing(p)
     p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
     p.add_argument("--per-label", action="store_true",
@@ -261,11 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
 
     p = add("mesh", _cmd_mesh, "marching-cubes mesh of one frame, in um")
     p.add_argument("input", type=Path, help="mask TIFF / folder, SDF .h5 or prepared dataset")
     p.add_argument("--out", required=True, type=Path, help="FILE.ply, .stl, .vtk or .obj")
-    p.add_argument("--frame", type=int, default=0, help="time point (default 0)")
+    p.add_argument("--frame", type=_int_min(0), default=0, help="time point (default 0)")
     _spacing(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
@@ -273,14 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", type=Path)
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=_int_min(1), default=None)
     p.add_argument("--arch", choices=["siren", "deepsdf"], default=None)
     p.add_argument("--no-equivariant", action="store_true", help="no per-sequence rotations")
-    p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--latent-dim", type=_int_min(1), default=None)
     p.add_argument("--omega0", type=float, default=None)
-    p.add_argument("--frames-every", type=int, default=None,
+    p.add_argument("--frames-every", type=_int_min(1), default=None,
                    help="train on every k-th frame only (temporal interpolation)")
-    p.add_argument("--points", type=int, default=None, help="SDF samples per frame per step")
+    p.add_argument("--points", type=_int_min(1), default=None,
+                   help="SDF samples per frame per step")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--compile", action="store_true", help="torch.compile the decoder")
     _device(p)
@@ -291,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reconstruct", _cmd_reconstruct, "evaluate a trained model on grids -> masks + SDF")
     p.add_argument("run", type=Path)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--size", type=int, default=None, help="grid edge (default: training size)")
-    p.add_argument("--frames", type=int, default=None,
+    p.add_argument("--size", type=_int_min(2), default=None,
+                   help="grid edge (default: training size)")
+    p.add_argument("--frames", type=_int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
     _device(p)
@@ -302,27 +324,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path)
     p.add_argument("dataset", type=Path)
     p.add_argument("--json", type=Path, default=None, help="also write the report here")
-    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--size", type=_int_min(2), default=None)
     _device(p)
-    _common(p, overwrite=False)
+    _common(p)
 
     p = add("fit", _cmd_fit, "fit codes and rotations of unseen shapes, decoder frozen")
     p.add_argument("run", type=Path)
     p.add_argument("dataset", type=Path)
     p.add_argument("--out", required=True, type=Path, help="run-like output folder")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps")
+    p.add_argument("--steps", type=_int_min(1), default=None, help="optimisation steps")
     p.add_argument("--seed", type=int, default=0)
     _device(p)
     _common(p)
 
     p = add("generate", _cmd_generate, "synthesize new shape sequences from the latent space")
     p.add_argument("run", type=Path)
-    p.add_argument("--n", type=int, default=1, help="number of new sequences")
+    p.add_argument("--n", type=_int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--method", choices=["gaussian", "near", "gmm"], default="gaussian")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=None)
-    p.add_argument("--frames", type=int, default=None)
+    p.add_argument("--size", type=_int_min(2), default=None)
+    p.add_argument("--frames", type=_int_min(1), default=None)
     _device(p)
     _common(p)
     p = add("bench", _cmd_bench, "training/inference throughput as ratios to baselines")
