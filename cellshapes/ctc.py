@@ -12,7 +12,7 @@ CTC's own data sets)::
     OUT/02/...                      next sequence
     OUT/export.json                 sources, image source, tracks per sequence
 
-Frame numbers have 3 digits (4 when a sequence has more than 1000 frames). SEG and TRA
+Frame numbers have 3 digits (4 when a sequence has more than 999 frames). SEG and TRA
 hold the same labels (complete masks, not markers). ``man_track.txt`` is the name CTC
 evaluation software reads for ground truth; ``res_track.txt`` is the same table for
 readers of the result format.
@@ -139,8 +139,8 @@ def track_lines(tracks: Sequence[dict[str, int]]) -> str:
 
 
 def frame_names(frames: int) -> list[str]:
-    """Zero-padded frame numbers: 3 digits, 4 when ``frames > 1000``."""
-    width = 3 if frames <= 1000 else 4
+    """Zero-padded frame numbers: 3 digits, 4 when a sequence has more than 999 frames."""
+    width = 3 if frames <= 999 else 4
     return [f"{t:0{width}d}" for t in range(frames)]
 
 

@@ -25,10 +25,14 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputError, InputFileNotFoundError
+
+if TYPE_CHECKING:
+    from .microscopy import MicroscopyConfig
 
 __all__ = ["find_sequences", "read_image", "read_pairs", "simulate_folder"]
 
@@ -135,7 +139,7 @@ def read_pairs(folder: str | os.PathLike) -> list[dict]:
 
 
 def simulate_folder(masks: str | os.PathLike, out: str | os.PathLike,
-                    config=None, seed: int = 0, overwrite: bool = False,
+                    config: MicroscopyConfig | None = None, seed: int = 0, overwrite: bool = False,
                     progress: bool = True) -> list[str]:
     """``cellshapes simulate``: simulated microscopy for every sequence under ``masks``.
 

@@ -67,8 +67,8 @@ def test_tracker_on_arrays_and_2d_projection():
 
 def test_frame_names_width():
     assert frame_names(3) == ["000", "001", "002"]
-    assert frame_names(1000)[-1] == "999"
-    assert frame_names(1001)[-1] == "1000" and frame_names(1001)[0] == "0000"
+    assert frame_names(999)[-1] == "998"
+    assert frame_names(1000)[-1] == "0999" and frame_names(1000)[0] == "0000"
 
 
 def test_2d_export_and_bad_inputs(dividing, tmp_path):
