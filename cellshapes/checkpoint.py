@@ -50,9 +50,15 @@ def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], epoch: in
 
 
 def prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest ``epoch_XXXX.pt`` files."""
+    """Delete all but the ``keep`` newest ``epoch_XXXX.pt`` files.
+
+    Also removes temporaries of writes killed before their rename (``.latest.pt.*.tmp``):
+    the run's single writer has just finished its own writes when it prunes.
+    """
     files = sorted(ckpt_dir.glob("epoch_*.pt"), key=_epoch_of)
     for f in files[: max(0, len(files) - max(keep, 1))]:
+        f.unlink(missing_ok=True)
+    for f in ckpt_dir.glob(".*.pt.*.tmp"):
         f.unlink(missing_ok=True)
 
 
@@ -130,8 +136,15 @@ def load_checkpoint(run_dir: str | os.PathLike,
 
 
 def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
-    """Write ``config.json`` atomically (JSON only, never pickle)."""
+    """Write ``config.json`` atomically (JSON only, never pickle).
+
+    Called once when a training (re)starts, by its single writer: temporaries of a
+    ``config.json`` / ``log.csv`` write killed before its rename are removed here.
+    """
     path = Path(run_dir) / "config.json"
+    for stale in ("config.json", "log.csv"):
+        for f in Path(run_dir).glob(f".{stale}.*.tmp"):
+            f.unlink(missing_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(config, indent=1, sort_keys=True))
     return path

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .checkpoint import load_checkpoint, read_config, run_path, save_checkpoint, write_config
 from .config import ModelConfig, from_dict
-from .errors import InputError, ResourceError
+from .errors import CheckpointError, DatasetFormatError, InputError, ResourceError
 from .model import AutoDecoder, euler_to_matrix
 from .resources import check_memory
 from .sampling import SDFSampler, frame_times
@@ -65,11 +65,22 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
     """
     dev = resolve_device(device)
     config = read_config(run)
-    mcfg = from_dict(ModelConfig, config["model"])
+    try:
+        mcfg = from_dict(ModelConfig, config["model"])
+    except (TypeError, ValueError) as exc:  # a hand-edited or foreign config.json
+        raise DatasetFormatError(f"{run}/config.json: invalid 'model' section ({exc})"
+                                 ) from None
     state = load_checkpoint(run, map_location=dev)
-    n_seq = state["model"]["codes"].shape[0]
-    model = AutoDecoder(mcfg, n_seq).to(dev)
-    model.load_state_dict(state["model"])
+    codes = state["model"].get("codes")
+    if not isinstance(codes, torch.Tensor) or codes.ndim != 2:
+        raise CheckpointError(f"{run}: checkpoint has no (n_sequences, latent_dim) 'codes'")
+    model = AutoDecoder(mcfg, codes.shape[0]).to(dev)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{run}: checkpoint does not match config.json ({first})"
+                              ) from None
     model.eval()
     return model, config
 

@@ -37,7 +37,8 @@ import torch.distributed as dist
 
 from . import __version__
 from .atomic import atomic_path
-from .checkpoint import load_checkpoint, read_config, save_checkpoint, write_config
+from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, save_checkpoint,
+                         write_config)
 from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
 from .errors import CellshapesError, InputError, OutputExistsError
 from .model import AutoDecoder, count_parameters
@@ -329,6 +330,8 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     history: list[dict[str, float]] = []
     start = 1
     lr_scale = 1.0
+    if resuming and latest_checkpoint(out) is None:
+        resuming = False  # killed before the first checkpoint: start over, stored config
     if resuming:
         state = load_checkpoint(out, map_location=dev)
         model.load_state_dict(state["model"])

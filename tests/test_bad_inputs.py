@@ -139,6 +139,11 @@ def env(tmp_path_factory):
     p["run_nonames"] = shutil.copytree(run, root / "run_nonames")
     cfg["data"] = {"size": 16}
     (p["run_nonames"] / "config.json").write_text(json.dumps(cfg))
+    for key, change in (("run_badmodel", {"hidden": "wide"}), ("run_mismatch", {"latent_dim": 3})):
+        p[key] = shutil.copytree(run, root / key)
+        bad_cfg = json.loads((run / "config.json").read_text())
+        bad_cfg["model"].update(change)
+        (p[key] / "config.json").write_text(json.dumps(bad_cfg))
     p["run_nockpt"] = shutil.copytree(run, root / "run_nockpt")
     shutil.rmtree(p["run_nockpt"] / "checkpoints")
     p["run_pickle"] = shutil.copytree(run, root / "run_pickle")
@@ -252,6 +257,9 @@ CASES = [
     ("reconstruct-escape", "reconstruct {run_escape} --out {out}", "escape"),
     ("reconstruct-escape-abs", "reconstruct {run_abs} --out {out}", "escape"),
     ("reconstruct-config-no-names", "reconstruct {run_nonames} --out {out}", "data.names"),
+    ("reconstruct-config-bad-model", "reconstruct {run_badmodel} --out {out}", "'model'"),
+    ("reconstruct-config-checkpoint-mismatch", "reconstruct {run_mismatch} --out {out}",
+     "does not match"),
     ("reconstruct-no-checkpoint", "reconstruct {run_nockpt} --out {out}", "no checkpoint"),
     ("reconstruct-pickled", "reconstruct {run_pickle} --out {out}", "pickled"),
     ("reconstruct-corrupt", "reconstruct {run_corrupt} --out {out}", "corrupt"),
@@ -489,3 +497,16 @@ def test_run_path_accepts_plain_names(env):
 
     assert run_path(env["run"], "seq_0000.tif") == env["run"] / "seq_0000.tif"
     assert run_path(env["run"], "masks/a.tif") == env["run"] / "masks" / "a.tif"
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    """atomic_path's temporary (mkstemp: 0600) must not leave outputs unreadable to others."""
+    from cellshapes.atomic import atomic_path
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "a.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
