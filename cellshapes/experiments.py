@@ -1,0 +1,304 @@
+"""Scoring helpers for the interpolation and ablation experiments (paper Sec 5.4-5.7).
+
+The notebooks 06-09 compare a run's reconstructions with a reference dataset frame by
+frame, sometimes at another grid than the one the run was trained on:
+
+* temporal interpolation (Sec 5.4): every frame of the reference, marked trained or
+  held out (``frames_every`` of the run);
+* spatial interpolation (Sec 5.5): reconstructions at several grid sizes against one
+  high-resolution truth; smaller reconstructions are upsampled to the truth's grid with
+  nearest-neighbour interpolation, as the paper does;
+* w0 sweep and DeepSDF comparison (Sec 5.6, 5.7): DSC and sphericity at the last frame.
+
+:func:`regrid_dataset` prepares the masks behind a :func:`cellshapes.workflow.phantom_dataset`
+again at another grid, so that several training grids and the truth share the same cells,
+the same dataset-wide scale and the same centring.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
+           "rebuild"]
+
+_DESCRIPTORS = ("volume_um3", "surface_um2", "sphericity")
+
+
+def resample_nearest(volume: Any, size: int) -> np.ndarray:
+    """Nearest-neighbour resampling of a corner-aligned cube to ``size``^3.
+
+    Both grids span [-1, 1]^3 with voxel centres on the corners (docs/contracts.md), so
+    output voxel ``j`` takes input voxel ``round(j (S - 1) / (size - 1))``.
+
+    Parameters
+    ----------
+    volume : array_like, shape (..., S, S, S)
+        Mask or SDF; leading axes (e.g. time) are kept.
+    size : int
+        Output edge (>= 2); larger than S upsamples, smaller downsamples.
+
+    Returns
+    -------
+    ndarray, shape (..., size, size, size), same dtype
+    """
+    vol = np.asarray(volume)
+    if vol.ndim < 3 or len(set(vol.shape[-3:])) != 1:
+        raise InputError(f"resample_nearest needs (..., S, S, S) cubes, got {vol.shape}")
+    if int(size) < 2:
+        raise InputError(f"size must be >= 2, got {size}")
+    s = vol.shape[-1]
+    idx = np.rint(np.arange(int(size)) * (s - 1) / (int(size) - 1)).astype(np.intp)
+    return vol[..., idx[:, None, None], idx[None, :, None], idx[None, None, :]]
+
+
+def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False) -> Path:
+    """The masks behind a phantom dataset, prepared again at grid ``size`` (cached).
+
+    :func:`cellshapes.workflow.phantom_dataset` keeps the masks it drew next to the
+    prepared file (``<name>_masks``). Preparing the same masks at another grid keeps the
+    cells, the dataset-wide scale and the centring identical, so models trained on
+    different grids are compared on the same shapes (the paper's DS_Filo variants at
+    192^3 / 256^3 / 384^3, Sec 5.5).
+
+    Parameters
+    ----------
+    dataset : path
+        A prepared dataset written by ``phantom_dataset``.
+    size : int
+        New grid edge.
+
+    Returns
+    -------
+    Path
+        ``<name>_grid<size>.h5`` next to ``dataset`` (reused if present).
+    """
+    from .io import dataset_info
+    from .prepare import prepare_dataset
+
+    dataset = Path(dataset)
+    masks = dataset.with_name(f"{dataset.stem}_masks")
+    files = sorted(masks.glob("*.tif"))
+    if not files:
+        raise InputError(f"no masks next to {dataset} (expected {masks}/*.tif, as written by "
+                         "workflow.phantom_dataset)")
+    out = dataset.with_name(f"{dataset.stem}_grid{int(size)}.h5")
+    if out.exists():
+        return out
+    cell_type = str(dataset_info(dataset)[0]["attrs"].get("cell_type", ""))
+    prepare_dataset(files, out, size=int(size), cell_type=cell_type, progress=progress)
+    return out
+
+
+def _reference(dataset: str | os.PathLike, names: Sequence[str]) -> list[dict[str, Any]]:
+    from .io import dataset_info
+
+    info = [i for i in dataset_info(dataset) if i["name"] in names]
+    if not info:
+        raise InputError(f"no sequence of {dataset} matches the run's sequences "
+                         f"{list(names)[:5]}...")
+    return info
+
+
+def _frames(spec: Sequence[int] | None, n: int) -> list[int]:
+    if spec is None:
+        return list(range(n))
+    out = [int(k) + n if int(k) < 0 else int(k) for k in spec]
+    bad = [k for k in out if not 0 <= k < n]
+    if bad:
+        raise InputError(f"frames {bad} outside 0..{n - 1}")
+    return out
+
+
+def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, float]:
+    from .metrics import describe_volume
+
+    if not (sdf <= 0).any():  # an empty reconstruction has no descriptors
+        return {prefix + c: float("nan") for c in _DESCRIPTORS}
+    d = describe_volume(sdf, (voxel_um,) * 3, is_sdf=True)
+    return {prefix + c: float(d[c]) for c in _DESCRIPTORS}
+
+
+def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
+                 frames: Sequence[int] | None = None, sizes: int | Sequence[int] | None = None,
+                 sequences: Sequence[str] | None = None, device: str = "auto",
+                 describe: bool = True, options: Any = None,
+                 progress: bool = False) -> "pd.DataFrame":  # noqa: F821
+    """DSC (and descriptors) of a run's reconstructions per sequence, frame and grid size.
+
+    Sequences are matched to ``reference`` by name; frame ``k`` of a reference sequence
+    with T frames is rebuilt at time ``frame_times(T)[k]``. A reconstruction at a grid
+    other than the reference's is resampled to the reference grid by nearest neighbour
+    before the DSC (Sec 5.5); its descriptors are measured at its own grid.
+
+    Parameters
+    ----------
+    run : path
+        A run directory (trained or derived).
+    reference : path
+        Prepared dataset holding the truth (its grid may differ from the run's).
+    frames : sequence of int, optional
+        Reference frame indices (negative counts from the end); default all.
+    sizes : int or sequence of int, optional
+        Reconstruction grid(s); default the reference grid.
+    sequences : sequence of str, optional
+        Names to score (default: every name the run and the reference share).
+    describe : bool
+        Also measure volume, surface and sphericity (36 pi V^2 / A^3) of the
+        reconstruction and, as ``real_*``, of the reference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (sequence, frame, size): ``sequence``, ``frame``, ``time``,
+        ``trained`` (the frame was a training frame; None when the reference's frame
+        count differs from the run's), ``size``, ``dsc`` and the descriptors.
+    """
+    import pandas as pd
+
+    from .infer import _lipschitz, load_run, sequence_sdf
+    from .io import read_dataset
+    from .metrics import dice
+    from .sampling import frame_times
+
+    model, config = load_run(run, device)
+    data = config["data"]
+    every = int(config["train"].get("frames_every", 1))
+    chosen = [n for n in data["names"] if sequences is None or n in sequences]
+    info = _reference(reference, chosen)
+    grid_list = [sizes] if isinstance(sizes, (int, np.integer)) else sizes
+    rows = []
+    it = info
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(info, desc="score", unit="seq")
+    for ref in it:
+        i = data["names"].index(ref["name"])
+        gt = read_dataset(reference, [ref["name"]])[0].sdf
+        n_ref, s_ref = gt.shape[0], gt.shape[-1]
+        run_frames = int(data["frames"][i])
+        ks = _frames(frames, n_ref)
+        times = frame_times(n_ref)[ks]
+        real = {k: _describe(gt[k], float(ref["attrs"]["voxel_um"]), "real_") if describe
+                else {} for k in ks}
+        attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
+        scale = float(attrs.get("scale_um", ref["attrs"].get("scale_um", 1.0)))
+        for s in [int(g) for g in (grid_list or [s_ref])]:
+            sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=_lipschitz(attrs),
+                                  options=options)
+            for j, k in enumerate(ks):
+                rec = sdf[j] if s == s_ref else resample_nearest(sdf[j], s_ref)
+                row = {"sequence": ref["name"], "frame": k, "time": float(times[j]),
+                       "trained": (k % every == 0) if n_ref == run_frames else None,
+                       "size": s, "dsc": dice(rec <= 0, gt[k] <= 0)}
+                if describe:
+                    row.update(_describe(sdf[j], 2.0 * scale / (s - 1)), **real[k])
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
+            sequences: int | None = None, frames: int | None = None, size: int | None = None,
+            epochs: int | None = None, frames_every: int = 1,
+            model: dict[str, Any] | None = None) -> Path:
+    """Run folder of one experiment point, shared when the settings are the same.
+
+    The point is ``<runs_dir>/<profile>/<kind>_base`` (the shared default run of the
+    notebooks) when data sizes, epochs and model equal the profile's defaults; otherwise
+    a name that spells out what differs from nothing, e.g.
+    ``filopodial_n4_t4_s48_e60_omega0-10``, so that two notebooks asking for the same
+    point train it once.
+
+    Returns
+    -------
+    Path
+    """
+    from .config import data_defaults, model_config, to_dict, train_config
+
+    d = data_defaults(profile)
+    n, t, s = sequences or d["sequences"], frames or d["frames"], size or d["size"]
+    e = epochs or train_config(profile).epochs
+    model = dict(model or {})
+    arch = {"arch": model.get("arch", "siren")}
+    base_model = to_dict(model_config(profile, **arch))  # DeepSDF: its own defaults
+    changed = {k: v for k, v in model.items()
+               if (v != "siren" if k == "arch"
+                   else to_dict(model_config(profile, **arch, **{k: v}))[k] != base_model[k])}
+    default = ((n, t, s) == (d["sequences"], d["frames"], d["size"])
+               and e == train_config(profile).epochs and frames_every == 1 and not changed)
+    if default:
+        return Path(runs_dir) / profile / f"{kind}_base"
+    name = f"{kind}_n{n}_t{t}_s{s}_e{e}" + (f"_every{frames_every}" if frames_every > 1 else "")
+    for k in sorted(changed, key=lambda k: (k != "arch", k)):
+        v = changed[k]
+        v = "-".join(str(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" \
+            if isinstance(v, float) else str(v)
+        name += f"_{k}-{v}"
+    return Path(runs_dir) / profile / name
+
+
+def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
+                 device: str = "auto", progress: bool = False) -> Path:
+    """A copy of a finished ``run`` trained on to ``epochs`` in total (cached).
+
+    Training resumes exactly (same optimiser state, schedule and random stream), so the
+    result equals one run of ``epochs`` epochs while ``run`` stays as it was, at its own
+    epoch count: the paper's DeepSDF at 2000 and at 4000 epochs (Sec 5.7) cost 4000.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    import shutil
+
+    from .train import train
+    from .workflow import run_is_complete
+
+    out = Path(out)
+    if run_is_complete(out):
+        return out
+    if not out.exists():
+        if not run_is_complete(run):
+            raise InputError(f"{run} is not a finished run")
+        shutil.copytree(run, out)
+    from .checkpoint import read_config
+
+    train(read_config(out)["data"]["path"], out, resume=True, epochs=int(epochs), device=device, progress=progress)
+    return out
+
+
+def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
+            size: int | None = None, device: str = "cpu") -> tuple[np.ndarray, float]:
+    """SDF of one training sequence of a run at the given times and grid (for renders).
+
+    Parameters
+    ----------
+    seq : int or str
+        Sequence index or name in the run.
+    times : sequence of float
+        Time coordinates in [-1, 1].
+    size : int, optional
+        Grid edge (default: the training grid).
+
+    Returns
+    -------
+    sdf : (T, S, S, S) float32 array
+    voxel_um : float
+        Voxel size of that grid in um.
+    """
+    from .infer import _lipschitz, load_run, sequence_sdf
+
+    model, config = load_run(run, device)
+    data = config["data"]
+    i = data["names"].index(seq) if isinstance(seq, str) else int(seq)
+    attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
+    s = int(size or data["size"])
+    sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=_lipschitz(attrs))
+    return sdf, 2.0 * float(attrs.get("scale_um", 1.0)) / (s - 1)

@@ -1,0 +1,128 @@
+"""Experiment scoring helpers: nearest resampling, re-gridded phantoms, per-frame scores."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cellshapes.errors import InputError
+from cellshapes.experiments import frame_scores, regrid_dataset, resample_nearest
+from cellshapes.io import dataset_info
+from cellshapes.metrics import dice
+
+
+def _ball(size: int, radius: float = 0.6) -> np.ndarray:
+    g = np.linspace(-1, 1, size)
+    z, y, x = np.meshgrid(g, g, g, indexing="ij")
+    return np.sqrt(z ** 2 + y ** 2 + x ** 2) - radius
+
+
+def test_resample_nearest_identity_and_corners():
+    vol = np.random.default_rng(0).normal(size=(2, 5, 5, 5)).astype(np.float32)
+    assert np.array_equal(resample_nearest(vol, 5), vol)
+    up = resample_nearest(vol, 9)  # every other output voxel is an input voxel
+    assert up.shape == (2, 9, 9, 9) and up.dtype == vol.dtype
+    assert np.array_equal(up[:, ::2, ::2, ::2], vol)
+    assert np.array_equal(resample_nearest(up, 5), vol)
+
+
+def test_resample_nearest_keeps_shape_of_a_ball():
+    """A coarse ball upsampled by nearest neighbour matches the fine ball closely."""
+    fine = _ball(96) <= 0
+    d24, d48 = (dice(resample_nearest(_ball(s) <= 0, 96), fine) for s in (24, 48))
+    assert 0.93 < d24 < d48  # half a coarse voxel of error on the surface
+
+
+@pytest.mark.parametrize("shape,size", [((4, 4), 8), ((4, 5, 5), 8), ((4, 4, 4), 1)])
+def test_resample_nearest_rejects_bad_input(shape, size):
+    with pytest.raises(InputError):
+        resample_nearest(np.zeros(shape), size)
+
+
+def test_regrid_dataset_keeps_cells_and_scale(tmp_path):
+    from cellshapes.workflow import phantom_dataset
+
+    ds = phantom_dataset("growing", tmp_path, "smoke", 0, sequences=2, frames=2, size=16)
+    out = regrid_dataset(ds, 20)
+    a, b = dataset_info(ds), dataset_info(out)
+    assert [i["name"] for i in a] == [i["name"] for i in b]
+    assert b[0]["shape"] == (2, 20, 20, 20)
+    assert b[0]["attrs"]["scale_um"] == pytest.approx(a[0]["attrs"]["scale_um"])
+    assert b[0]["attrs"]["cell_type"] == "growing"
+    mtime = out.stat().st_mtime_ns
+    assert regrid_dataset(ds, 20) == out and out.stat().st_mtime_ns == mtime  # cached
+
+
+def test_regrid_dataset_needs_masks(ellipsoid_dataset):
+    with pytest.raises(InputError, match="masks"):
+        regrid_dataset(ellipsoid_dataset, 16)
+
+
+def test_frame_scores_match_evaluate(trained_run, ellipsoid_dataset):
+    from cellshapes.infer import evaluate_run
+
+    df = frame_scores(trained_run, ellipsoid_dataset, device="cpu")
+    assert len(df) == 6 * 4 and df["trained"].all() and (df["size"] == 24).all()
+    ev = evaluate_run(trained_run, ellipsoid_dataset, device="cpu", progress=False)
+    per = np.array([ev["per_sequence"][n] for n in sorted(ev["per_sequence"])])
+    ours = df.sort_values(["sequence", "frame"])["dsc"].to_numpy().reshape(per.shape)
+    np.testing.assert_allclose(ours, per, atol=1e-4)
+    assert df["real_sphericity"].between(0.5, 1.01).all()
+    assert (df["sphericity"] - df["real_sphericity"]).abs().max() < 0.2
+
+
+def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, tmp_path):
+    df = frame_scores(trained_run, ellipsoid_dataset, frames=[-1], sizes=[12, 24, 48],
+                      sequences=["seq_0000", "seq_0001"], device="cpu", describe=False)
+    assert sorted(df["size"].unique()) == [12, 24, 48] and (df["frame"] == 3).all()
+    assert len(df) == 2 * 3 and "sphericity" not in df
+    by = df.groupby("size")["dsc"].mean()
+    assert by[24] > 0.85 and by[12] < by[48]  # coarse grids lose accuracy on upsampling
+
+    from cellshapes.config import model_config, train_config
+    from cellshapes.train import train
+
+    run = tmp_path / "every2"
+    train(ellipsoid_dataset, run, model_config("smoke"),
+          train_config("smoke", epochs=2, frames_every=2), device="cpu", progress=False)
+    held = frame_scores(run, ellipsoid_dataset, sequences=["seq_0000"], device="cpu",
+                        describe=False)
+    assert held["trained"].tolist() == [True, False, True, False]
+    with pytest.raises(InputError, match="frames"):
+        frame_scores(run, ellipsoid_dataset, frames=[4], device="cpu")
+
+
+def test_run_dir_shares_defaults_and_names_changes(tmp_path):
+    from cellshapes.experiments import run_dir
+
+    assert run_dir(tmp_path, "quick", "filopodial").name == "filopodial_base"
+    assert run_dir(tmp_path, "quick", "filopodial", sequences=8, frames=10, size=48,
+                   epochs=100, model={"omega0": 30.0}) == tmp_path / "quick" / "filopodial_base"
+    a = run_dir(tmp_path, "quick", "filopodial", sequences=4, frames=4, epochs=60,
+                model={"omega0": 10})
+    assert a.name == "filopodial_n4_t4_s48_e60_omega0-10"
+    b = run_dir(tmp_path, "quick", "filopodial", model={"arch": "deepsdf", "hidden": 128})
+    assert b.name == "filopodial_n8_t10_s48_e100_arch-deepsdf_hidden-128"
+    assert run_dir(tmp_path, "quick", "filopodial", frames_every=4).name.endswith("_every4")
+
+
+def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):
+    import pandas as pd
+
+    from cellshapes.config import model_config, train_config
+    from cellshapes.experiments import continue_run
+    from cellshapes.train import train
+
+    def run(out, epochs):
+        train(ellipsoid_dataset, out, model_config("smoke"),
+              train_config("smoke", epochs=epochs, checkpoint_every=1), device="cpu",
+              progress=False)
+        return out
+
+    short = run(tmp_path / "short", 2)
+    long = continue_run(short, tmp_path / "long", 4, device="cpu")
+    direct = run(tmp_path / "direct", 4)
+    assert len(pd.read_csv(short / "log.csv")) == 2
+    np.testing.assert_allclose(pd.read_csv(long / "log.csv")["loss"],
+                               pd.read_csv(direct / "log.csv")["loss"], rtol=1e-5)
+    with pytest.raises(InputError, match="not a finished run"):
+        continue_run(tmp_path / "nothing", tmp_path / "x", 4)
