@@ -1,0 +1,89 @@
+"""cellshapes.pretrained: export, checksum-checked load, tamper refusal, reconstruction.
+
+The registry tests export the session's smoke run into a temporary registry; the shipped
+models (``cellshapes/pretrained/<name>/``) are checked one by one when present.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cellshapes import pretrained
+from cellshapes.errors import CheckpointError, InputError
+
+SHIPPED = sorted(pretrained.available())
+
+
+@pytest.fixture()
+def registry(trained_run, tmp_path, monkeypatch):
+    """A temporary registry holding the smoke run as ``toy_smoke``."""
+    root = tmp_path / "registry"
+    pretrained.export(trained_run, "toy_smoke", "smoke run on ellipsoids",
+                      "pytest fixture trained_run", root=root)
+    monkeypatch.setattr(pretrained, "ROOT", root)
+    return root
+
+
+def test_export_keeps_weights_only_and_records_provenance(registry):
+    dest = registry / "toy_smoke"
+    meta = json.loads((dest / "model.json").read_text())
+    assert meta["command"] == "pytest fixture trained_run" and meta["profile"] == "smoke"
+    assert meta["seed"] == 0 and meta["size_bytes"] < 1_000_000
+    state = torch.load(dest / "checkpoints" / "latest.pt", weights_only=True)
+    assert set(state) == {"epoch", "model"}  # no optimiser, no RNG state
+    assert json.loads((dest / "config.json").read_text())["command"] == meta["command"]
+    assert pretrained.available() == {"toy_smoke": meta}
+
+
+def test_load_checks_the_checksum(registry):
+    assert pretrained.load("toy_smoke") == registry / "toy_smoke"
+    ckpt = registry / "toy_smoke" / "checkpoints" / "latest.pt"
+    data = bytearray(ckpt.read_bytes())
+    data[-10] ^= 0xFF
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        pretrained.load("toy_smoke")
+
+
+def test_unknown_name_lists_the_available_ones(registry):
+    with pytest.raises(InputError, match="toy_smoke"):
+        pretrained.load("nope")
+
+
+def test_reconstruct_from_pretrained_equals_original(registry, trained_run, tmp_path):
+    from cellshapes.infer import reconstruct_run
+    from cellshapes.io import read_dataset
+
+    reconstruct_run(pretrained.load("toy_smoke"), tmp_path / "a", device="cpu", progress=False)
+    reconstruct_run(trained_run, tmp_path / "b", device="cpu", progress=False)
+    a, b = read_dataset(tmp_path / "a" / "sdf.h5"), read_dataset(tmp_path / "b" / "sdf.h5")
+    assert [s.name for s in a] == [s.name for s in b]
+    for x, y in zip(a, b):
+        assert (x.sdf <= 0).any()
+        np.testing.assert_array_equal(x.sdf, y.sdf)
+
+
+def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
+    from cellshapes.notebooks import base_run
+
+    pretrained.export(registry / "toy_smoke", "growing_smoke", "stand-in", "test",
+                      root=registry)
+    _, run, how = base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
+                           "cpu", seed=0, train=False)
+    assert run == registry / "growing_smoke" and "pretrained" in how
+    assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model(name, tmp_path):
+    from cellshapes.infer import load_run
+
+    run = pretrained.load(name)
+    meta = pretrained.available()[name]
+    assert (run / "checkpoints" / "latest.pt").stat().st_size < 1_000_000
+    assert meta["command"] and meta["profile"] and meta["seed"] is not None
+    model, config = load_run(run, "cpu")
+    assert model.n_sequences == len(config["data"]["names"])
