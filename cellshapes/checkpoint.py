@@ -179,10 +179,10 @@ def _check_data_section(data: dict[str, Any], path: Path) -> None:
         raise DatasetFormatError(f"{path}: data.names must be a list of strings")
     for n in names:
         _check_name(n, f"{path}: sequence name")
-    if not isinstance(frames, list) or len(frames) != len(names) or not all(
+    if not isinstance(frames, list) or (names and not frames) or not all(
             isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in frames):
-        raise DatasetFormatError(f"{path}: data.frames must list one positive integer per "
-                                 "sequence name")
+        raise DatasetFormatError(f"{path}: data.frames must be a list of positive integers "
+                                 "(frames per sequence)")
     size = data.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 2:
         raise DatasetFormatError(f"{path}: data.size must be an integer >= 2, got {size!r}")

@@ -327,9 +327,9 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     names = data["names"]
     chosen = _parse_sequences(sequences, model.n_sequences)
     s_all = size or int(data["size"])
-    t_all = [frames or (int(data["frames"][i]) if i < len(data["frames"]) else 1)
-             for i in chosen]
-    check_grid_memory(sum(t_all), s_all, "reconstruct")
+    known = [int(t) for t in data["frames"]]
+    t_of = {i: frames or (known[i] if i < len(known) else max(known, default=1)) for i in chosen}
+    check_grid_memory(sum(t_of.values()), s_all, "reconstruct")
     written = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seqs = []
@@ -341,7 +341,7 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
         for i in it:
             attrs = dict(data["attrs"][i]) if i < len(data["attrs"]) else {}
             s = size or int(data["size"])
-            t = frames or int(data["frames"][i])
+            t = t_of[i]
             sdf, stats = sequence_sdf(model, frame_times(t), s, seq=i,
                                       lipschitz=_lipschitz(attrs), options=options)
             attrs.update(_grid_attrs(attrs, s), source=f"reconstruction of {run}",

@@ -298,9 +298,9 @@ CASES = [
     ("generate-no-config", "generate {run_noconfig} --out {out}", "config.json"),
     # ---------------------------------------------------------------- phantoms
     ("phantoms-exists", "phantoms growing --out {exists_dir}", "already exists"),
-    ("phantoms-size-negative", "phantoms growing --out {out} --size -3", "--size"),
-    ("phantoms-frames-0", "phantoms growing --out {out} --frames 0", "--frames"),
-    ("phantoms-sequences-0", "phantoms growing --out {out} --sequences 0", "--sequences"),
+    ("phantoms-size-negative", "phantoms growing --out {out} --size -3", "size"),
+    ("phantoms-frames-0", "phantoms growing --out {out} --frames 0", "frames"),
+    ("phantoms-sequences-0", "phantoms growing --out {out} --sequences 0", "sequences"),
     ("phantoms-huge", "phantoms growing --out {out} --size 20000", "GiB"),
     ("phantoms-bad-kind", "phantoms spiky --out {out}", "invalid choice"),
     # -------------------------------------------------------------- quickstart
