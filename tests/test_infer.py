@@ -71,7 +71,7 @@ def test_fit_unseen_shapes_close_to_trained(trained_run, ellipsoid_dataset, held
     assert main(["fit", str(trained_run), str(heldout_dataset), "--out", str(out),
                  "--steps", "150", "-q"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["seconds_per_shape"] < 30
+    assert report["seconds_per_shape"] < 60  # ~5 s per shape on 2 idle CPU cores
     fitted = evaluate_run(out, heldout_dataset, device="cpu", progress=False)
     assert fitted["dsc_mean"] > trained["dsc_mean"] - 0.08, (fitted["dsc_mean"],
                                                              trained["dsc_mean"])
