@@ -25,7 +25,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
-           "rebuild"]
+           "rebuild", "describe_frames"]
 
 _DESCRIPTORS = ("volume_um3", "surface_um2", "sphericity")
 
@@ -118,7 +118,8 @@ def _frames(spec: Sequence[int] | None, n: int) -> list[int]:
 def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, float]:
     from .metrics import describe_volume
 
-    if not (sdf <= 0).any():  # an empty reconstruction has no descriptors
+    inside = float((sdf <= 0).mean())
+    if not 0.0 < inside < 1.0:  # empty or all-inside reconstruction: no surface to measure
         return {prefix + c: float("nan") for c in _DESCRIPTORS}
     d = describe_volume(sdf, (voxel_um,) * 3, is_sdf=True)
     return {prefix + c: float(d[c]) for c in _DESCRIPTORS}
@@ -227,9 +228,9 @@ def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
     model = dict(model or {})
     arch = {"arch": model.get("arch", "siren")}
     base_model = to_dict(model_config(profile, **arch))  # DeepSDF: its own defaults
+    full = to_dict(model_config(profile, **model))
     changed = {k: v for k, v in model.items()
-               if (v != "siren" if k == "arch"
-                   else to_dict(model_config(profile, **arch, **{k: v}))[k] != base_model[k])}
+               if (v != "siren" if k == "arch" else full[k] != base_model[k])}
     default = ((n, t, s) == (d["sequences"], d["frames"], d["size"])
                and e == train_config(profile).epochs and frames_every == 1 and not changed)
     if default:
@@ -302,3 +303,20 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     s = int(size or data["size"])
     sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=_lipschitz(attrs))
     return sdf, 2.0 * float(attrs.get("scale_um", 1.0)) / (s - 1)
+
+
+def describe_frames(sdf: Any, voxel_um: float) -> "pd.DataFrame":  # noqa: F821
+    """Volume, surface and sphericity of every frame of a (T, S, S, S) SDF.
+
+    Unlike :func:`cellshapes.metrics.describe_sequence`, a frame without a surface (empty
+    or all inside, e.g. from a barely trained model) gives NaN instead of an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame``, ``volume_um3``, ``surface_um2``, ``sphericity``.
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"frame": k, **_describe(np.asarray(v), voxel_um)}
+                         for k, v in enumerate(sdf)])

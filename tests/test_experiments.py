@@ -126,3 +126,12 @@ def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):
                                pd.read_csv(direct / "log.csv")["loss"], rtol=1e-5)
     with pytest.raises(InputError, match="not a finished run"):
         continue_run(tmp_path / "nothing", tmp_path / "x", 4)
+
+
+def test_describe_frames_nan_without_surface():
+    from cellshapes.experiments import describe_frames
+
+    ball = _ball(24)
+    df = describe_frames(np.stack([ball, np.ones_like(ball), -np.ones_like(ball)]), 0.5)
+    assert df["frame"].tolist() == [0, 1, 2]
+    assert 0.9 < df["sphericity"][0] < 1.1 and df[["volume_um3", "sphericity"]][1:].isna().all().all()

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import experiments, infer, metrics, plots, workflow
+from cellshapes import experiments, infer, plots, workflow
 from cellshapes.io import read_dataset
 from cellshapes.sampling import frame_times
 
@@ -82,7 +82,7 @@ The frame count is chosen so that the last frame is a training frame, as in the 
 NB = "06_temporal_interpolation"
 EVERY = 4  # train on frames 0, 4, 8, ... (the paper's time points 1, 5, 9, ...)
 SETTINGS = {
-    "smoke": dict(sequences=2, frames=5, size=24, epochs=20, fine_frames=9),
+    "smoke": dict(sequences=2, frames=5, size=24, epochs=60, fine_frames=9),
     "quick": dict(sequences=4, frames=13, size=48, epochs=80, fine_frames=25),
     "paper": dict(sequences=33, frames=29, size=256, epochs=2000, fine_frames=57),
 }
@@ -116,6 +116,7 @@ for trained, style in ((True, dict(color="C0", marker="o", label="trained frame"
 ax.set(xlabel="time point", ylabel="DSC (mean +- sd over sequences)",
        title=f"Every {EVERY}th frame trained, {scores['sequence'].nunique()} sequences "
              f"({profile} profile)")
+ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 ax.legend(loc="lower left")
 plots.save_figure(fig, workflow.figure_path(NB, "dsc_per_frame", figures_dir))
 '''),
@@ -171,8 +172,8 @@ if not (fine_dir / "sdf.h5").exists():
     infer.reconstruct_run(run, fine_dir, frames=cfg["fine_frames"], sequences=[0],
                           device=device, progress=False)
 fine = read_dataset(fine_dir / "sdf.h5")[0]
-real_d = metrics.describe_sequence(truth.sdf, (truth.attrs["voxel_um"],) * 3, is_sdf=True)
-fine_d = metrics.describe_sequence(fine.sdf, (fine.attrs["voxel_um"],) * 3, is_sdf=True)
+real_d = experiments.describe_frames(truth.sdf, truth.attrs["voxel_um"])
+fine_d = experiments.describe_frames(fine.sdf, fine.attrs["voxel_um"])
 real_d["time point"] = real_d["frame"] + 1
 fine_d["time point"] = 1 + fine_d["frame"] * (len(times) - 1) / (len(fine_d) - 1)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
@@ -288,7 +289,7 @@ runs
 scores = pd.concat([
     experiments.frame_scores(run, truth_ds, frames=[-1], sizes=cfg["recon_grids"],
                              device=device, describe=False).assign(train_grid=g)
-    for g, run in runs.items()])
+    for g, run in runs.items()], ignore_index=True)
 table = scores.groupby(["train_grid", "size"])["dsc"].agg(["mean", "std"]).reset_index()
 table.pivot(index="size", columns="train_grid", values="mean").rename_axis(
     index="reconstruction grid", columns="training grid")
@@ -320,7 +321,7 @@ vols, spacings, labels = [truth.sdf[-1]], [truth.attrs["voxel_um"]], [f"truth {h
 for g, s in ((top, low), (top, high), (coarse, high)):
     sdf, voxel = experiments.rebuild(runs[g], name, [1.0], s)
     vols.append(experiments.resample_nearest(sdf[0], high))
-    labels.append(f"model {g}, grid {s}^3 (nearest up)")
+    labels.append(f"model {g}, grid {s}^3" + (" (nearest up)" if s < high else ""))
 _ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render_grids", figures_dir))
 '''),
@@ -400,7 +401,8 @@ runs
     md("## Sphericity and DSC at the last frame vs w0"),
     code('''
 scores = pd.concat([experiments.frame_scores(run, ds, frames=[-1], device=device)
-                    .assign(omega0=w) for w, run in runs.items()])
+                    .assign(omega0=w) for w, run in runs.items()],
+                   ignore_index=True)
 table = scores.groupby("omega0").agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
     sphericity_sd=("sphericity", "std"), volume_um3=("volume_um3", "mean"))
@@ -439,9 +441,10 @@ name = last.sort_values("real_sphericity")["sequence"].iloc[0]
 truth = read_dataset(ds, [name])[0]
 vols, labels = [truth.sdf[-1]], ["real"]
 for w, run in runs.items():
-    sdf, voxel = experiments.rebuild(run, name, [1.0], cfg["size"])
-    vols.append(sdf[0])
-    labels.append(f"w0 = {w:g}")
+    vol = experiments.rebuild(run, name, [1.0], cfg["size"])[0][0]
+    ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
+    vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
+    labels.append(f"w0 = {w:g}" + ("" if ok else ": no surface"))
 _ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render_w0", figures_dir))
 '''),
@@ -542,7 +545,7 @@ pd.Series(params, name="decoder parameters")
     md("## DSC and sphericity at the last frame"),
     code('''
 scores = pd.concat([experiments.frame_scores(run, ds, frames=[-1], device=device).assign(model=k)
-                    for k, run in runs.items()])
+                    for k, run in runs.items()], ignore_index=True)
 real = scores.drop_duplicates("sequence")[["real_sphericity", "real_volume_um3"]]
 table = scores.groupby("model", sort=False).agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
@@ -580,8 +583,10 @@ name = scores.drop_duplicates("sequence").sort_values("real_sphericity")["sequen
 truth = read_dataset(ds, [name])[0]
 vols, labels = [truth.sdf[-1]], ["real"]
 for k, run in runs.items():
-    vols.append(experiments.rebuild(run, name, [1.0], cfg["size"])[0][0])
-    labels.append(k)
+    vol = experiments.rebuild(run, name, [1.0], cfg["size"])[0][0]
+    ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
+    vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
+    labels.append(k if ok else f"{k}: no surface")
 _ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render", figures_dir))
 '''),
@@ -594,7 +599,7 @@ the real one than the sine model's.
     code('''
 def ms(col, k):
     sub = scores[scores["model"] == k][col]
-    return f"{sub.mean():.3f} +- {sub.std(ddof=0):.3f}"
+    return f"{sub.mean():.3f} +- {sub.std():.3f}"
 
 
 s, r1, r2 = list(runs)
@@ -612,7 +617,7 @@ rows = [
          note=("improves with 2E" if dsc[r2] > dsc[r1] else "no gain from 2E")
               + ("; still below sine" if dsc[r2] < dsc[s] else "; reaches sine")),
     dict(quantity="sphericity last frame, real", paper="0.021 +- 0.004",
-         ours=f"{rs:.3f} +- {real['real_sphericity'].std(ddof=0):.3f}",
+         ours=f"{rs:.3f} +- {real['real_sphericity'].std():.3f}",
          note="phantoms, not DS_Filo"),
     dict(quantity="sphericity last frame, sine", paper="0.029 +- 0.009", ours=ms("sphericity", s),
          note=""),
