@@ -1,0 +1,56 @@
+"""Benchmark API on tiny sizes: keys, identical narrow-band masks, positive ratios."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cellshapes.bench import (BaselineDecoder, BenchSizes, capsule_sequences,
+                              format_summary, mlp_flops_per_point, run_benchmarks)
+from cellshapes.config import model_config
+from cellshapes.model import Decoder, count_parameters
+
+TINY = BenchSizes(data_size=24, data_sequences=2, data_frames=2, frames_per_batch=2,
+                  points_per_frame=512, train_reps=2, fit_steps=40, matmul_n=256,
+                  infer_size=32, infer_frames=2, infer_reps=1, scaling_sizes=(16, 32),
+                  scaling_frames=(1, 2), scaling_size=16,
+                  compile=False)  # compiling costs ~30 s of CPU; the CLI run covers it
+
+KEYS = ("train_speedup", "train_speedup_eager", "train_peak_fraction", "infer_peak_fraction",
+        "narrowband_fraction", "narrowband_identical", "infer_peak_mem_mb",
+        "infer_mem_budget_mb")
+
+
+def test_baseline_has_the_same_parameters_and_flops():
+    cfg = model_config("paper")
+    assert count_parameters(BaselineDecoder(cfg)) == count_parameters(Decoder(cfg)) == 161537
+    # 2 * in * out per layer: 68, 6 x 132, 2 x 196 inputs of width 128, output 128 -> 1
+    assert mlp_flops_per_point(cfg) == 2 * 128 * (68 + 6 * 132 + 2 * 196) + 2 * 128
+
+
+def test_capsules_are_exact_sdfs():
+    vol = capsule_sequences(1, 2, 32)[0]
+    grad = np.stack(np.gradient(vol[0], 2.0 / 31), 0)
+    norm = np.linalg.norm(grad, axis=0)[2:-2, 2:-2, 2:-2]
+    assert np.median(norm) == pytest.approx(1.0, abs=0.02) and norm.max() < 1.05
+    assert (vol < 0).any() and (vol > 0).any()
+
+
+def test_tiny_run_reports_ratios(tmp_path):
+    torch.manual_seed(0)
+    res = run_benchmarks("cpu", sizes=TINY, progress=False)
+    for key in KEYS:
+        assert key in res
+    assert res["narrowband_identical"] is True
+    for key in ("train_speedup", "train_speedup_eager", "train_peak_fraction",
+                "infer_peak_fraction", "narrowband_fraction"):
+        assert math.isfinite(res[key]) and res[key] > 0, key
+    assert [(r["frames"], r["size"]) for r in res["inference"]["scaling"]] == [
+        (1, 16), (1, 32), (2, 16)]
+    assert set(res["targets"]) and all("met" in v for v in res["targets"].values())
+    json.dumps(res)  # serialisable as written by --json
+    text = format_summary(res)
+    assert "training speedup" in text and "scaling" in text
