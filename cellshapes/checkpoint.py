@@ -8,6 +8,8 @@ object is refused, never executed.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pickle
@@ -15,12 +17,13 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from .atomic import atomic_path
-from .errors import CheckpointError, DatasetFormatError, InputFileNotFoundError
+from .errors import (CellshapesError, CheckpointError, DatasetFormatError,
+                     InputFileNotFoundError)
 
 __all__ = [
     "save_checkpoint",
@@ -216,3 +219,45 @@ def run_path(base: str | os.PathLike, name: str) -> Path:
     if target != root and root not in target.parents:
         raise DatasetFormatError(f"path {name!r} from a config file would escape {base}")
     return base / name
+
+
+class RunLockedError(CellshapesError):
+    """Another process is training (writing) the same run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on a run directory while writing it.
+
+    Two processes resuming the same run would interleave epochs in its log and race on
+    its checkpoints. The lock is an ``fcntl.flock`` on ``.<run>.lock`` beside the run
+    directory; the kernel releases it when the process dies, so SIGKILL leaves no stale
+    lock behind.
+
+    Parameters
+    ----------
+    wait : bool
+        Block until the other process is done (notebooks sharing a model) instead of
+        raising :class:`RunLockedError` (the CLI).
+    """
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = run_dir.parent / f".{run_dir.name}.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            fh.seek(0)
+            owner = fh.read().strip() or "another process"
+            raise RunLockedError(f"{run_dir} is being trained by {owner}; wait for it to "
+                                 "finish or use another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)

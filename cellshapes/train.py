@@ -37,8 +37,8 @@ import torch.distributed as dist
 
 from . import __version__
 from .atomic import atomic_path
-from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, save_checkpoint,
-                         write_config)
+from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, run_lock,
+                         save_checkpoint, write_config)
 from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
 from .errors import CellshapesError, InputError, OutputExistsError
 from .model import AutoDecoder, count_parameters
@@ -295,7 +295,24 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     -------
     list of dict
         One row per finished epoch (the content of ``log.csv``).
+
+    Raises
+    ------
+    RunLockedError
+        Another process is training the same run directory.
     """
+    rank = int(os.environ.get("RANK", "0"))
+    lock = run_lock(out) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        return _train(dataset, out, model_cfg, train_cfg, device, resume, overwrite, progress,
+                      profile, epochs)
+
+
+def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
+           model_cfg: ModelConfig | None, train_cfg: TrainConfig | None,
+           device: str | torch.device, resume: bool, overwrite: bool, progress: bool,
+           profile: str | None, epochs: int | None) -> list[dict[str, float]]:
+    """:func:`train` without the run-directory lock (the caller holds it)."""
     dev = resolve_device(device)
     distributed = _maybe_init_distributed(dev)
     rank, world = _dist_info()

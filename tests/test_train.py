@@ -182,3 +182,18 @@ def test_ddp_two_gloo_processes(small_dataset, tmp_path):
 
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
     assert _log_epochs(run) == [1, 2, 3]
+
+
+def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
+    from cellshapes.checkpoint import RunLockedError, run_lock
+
+    run = tmp_path / "busy"
+    with run_lock(run):
+        with pytest.raises(RunLockedError, match="being trained by pid"):
+            train(small_dataset, run, *_tiny(1), device="cpu", progress=False)
+        assert main(["train", str(small_dataset), "--out", str(run), "--profile", "smoke",
+                     "--epochs", "1", "-q"]) == 2
+    assert "being trained" in capsys.readouterr().err
+    assert not run.exists()
+    train(small_dataset, run, *_tiny(1), device="cpu", progress=False)  # lock released
+    assert _log_epochs(run) == [1]
