@@ -515,10 +515,16 @@ from cellshapes import infer, io, latent, plots, workflow
 from cellshapes.phantoms import KINDS
 
 NB = "10_classification"
-# The combined model sees 3x the sequences of one base model; at quick, fewer epochs on
-# every 2nd frame keep it near the cost of one base model.
-train_settings = {"smoke": dict(epochs=6), "quick": dict(epochs=40, frames_every=2),
-                  "paper": {}}[profile]
+# The combined model sees 3x the sequences of one base model. At quick it uses the same
+# small decoder (64 x 5) and large frame batches as notebook 04, on every 2nd frame, so
+# it trains in minutes on two CPU cores; the closing table says so.
+SETTINGS = {
+    "smoke": dict(model={}, train=dict(epochs=6)),
+    "quick": dict(model=dict(hidden=64, layers=5, latent_layers=(0, 3)),
+                  train=dict(epochs=100, frames_per_batch=20, points_per_frame=1024,
+                             frames_every=2)),
+    "paper": dict(model={}, train={}),
+}[profile]
 
 
 def fig_path(what):
@@ -540,7 +546,8 @@ print(f"{len(info)} sequences:", pd.Series(kinds).value_counts().to_dict())
 """),
         code("""
 run = workflow.train_or_load(dataset, Path(runs_dir) / profile / f"{NB}_all_kinds", profile,
-                             device, seed, progress=False, **train_settings)
+                             device, seed, progress=False, model=SETTINGS["model"],
+                             **SETTINGS["train"])
 codes, names = latent.run_codes(run)
 print(f"{codes.shape[0]} codes of size {codes.shape[1]}")
 """),
@@ -596,21 +603,30 @@ plots.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"));
 ## Paper vs this run
 """),
         code("""
-separable = clf["accuracy_mean"] > clf["chance"] + 0.5 * (1 - clf["chance"])
+acc = clf["accuracy_mean"]
+if acc >= 0.9:
+    acc_note = "classes separable (>= 0.9)"
+elif acc > clf["chance"] + 0.5 * (1 - clf["chance"]):
+    acc_note = "above chance but NOT clearly separable (< 0.9)"
+else:
+    acc_note = "NOT reproduced: near chance"
+distinct = scores["nn_accuracy"] >= 0.8 and scores["silhouette"] > 0.25
 rows = [
-    {"quantity": "t-SNE of codes: clusters by cell kind",
+    {"quantity": "codes cluster by cell kind: nearest code same kind / silhouette",
      "paper": "three distinct clusters (Fig 13, visual)",
-     "ours": f"nearest code of the same kind: {scores['nn_accuracy']:.2f} "
-             f"(chance {scores['nn_chance']:.2f})",
-     "note": "reproduced" if scores["nn_accuracy"] > scores["nn_chance"] else "NOT reproduced"},
+     "ours": f"{scores['nn_accuracy']:.2f} (chance {scores['nn_chance']:.2f}) / "
+             f"{scores['silhouette']:.2f}",
+     "note": "distinct clusters" if distinct
+             else "NOT reproduced: kinds overlap (nn < 0.8 or silhouette <= 0.25)"},
     {"quantity": "cross-validated accuracy, linear classifier on codes",
      "paper": "not reported (added here)",
-     "ours": f"{clf['accuracy_mean']:.3f} ± {clf['accuracy_std']:.3f} "
+     "ours": f"{acc:.3f} ± {clf['accuracy_std']:.3f} "
              f"({clf['folds']}-fold, chance {clf['chance']:.2f})",
-     "note": "classes separable" if separable else "NOT clearly separable"},
+     "note": acc_note},
     {"quantity": "sequences", "paper": "3 x 33 = 99 (Plat, Cele, Filo)",
      "ours": f"{len(kinds)} ({', '.join(f'{k}: {int((kinds == k).sum())}' for k in KINDS)})",
-     "note": "phantoms, not the paper's data"},
+     "note": "phantoms, not the paper's data"
+             + ("; quick: decoder 64 x 5, every 2nd frame" if profile == "quick" else "")},
 ]
 """ + SMOKE_NOTE + """workflow.comparison_table(rows, profile)
 """),
