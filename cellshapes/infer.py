@@ -118,13 +118,29 @@ class GridOptions:
 
 
 def _axis(size: int, device: torch.device) -> Tensor:
-    return torch.linspace(-1.0, 1.0, size, device=device)
+    # the formula of the narrow band's refinement (not linspace, which differs by 1 ulp at
+    # half the points), so dense and narrow band evaluate bit-identical coordinates
+    return -1.0 + 2.0 * torch.arange(size, device=device) / (size - 1)
+
+
+#: Below this many points a forward pass may take another GEMM path whose rounding
+#: differs (seen with MKL for < 100 rows); tiny chunks are padded so that a point's SDF
+#: does not depend on the chunk it falls in (narrow-band masks then equal dense ones).
+_MIN_ROWS = 128
+
+
+def _eval_chunk(fn: SdfFn, points: Tensor) -> Tensor:
+    n = points.shape[0]
+    if n >= _MIN_ROWS:
+        return fn(points).float()
+    padded = torch.cat([points, points[-1:].expand(_MIN_ROWS - n, -1)])
+    return fn(padded)[:n].float()
 
 
 def _eval_points(fn: SdfFn, points: Tensor, chunk: int) -> Tensor:
     out = torch.empty(points.shape[0], device=points.device)
     for s in range(0, points.shape[0], chunk):
-        out[s : s + chunk] = fn(points[s : s + chunk]).float()
+        out[s : s + chunk] = _eval_chunk(fn, points[s : s + chunk])
     return out
 
 
@@ -138,7 +154,7 @@ def _dense(fn: SdfFn, size: int, chunk: int, device: torch.device,
     for s in range(0, n ** 3, chunk):
         i = idx[s : s + chunk]
         pts = torch.stack([coords[i // (n * n)], coords[(i // n) % n], coords[i % n]], -1)
-        out[s : s + chunk] = fn(pts).float()
+        out[s : s + chunk] = _eval_chunk(fn, pts)
     return out.reshape(n, n, n)
 
 
