@@ -1,7 +1,7 @@
 """Run directories and checkpoints: atomic writes, safe loading, corrupt-file fallback.
 
 A run directory holds ``config.json`` (everything needed to rebuild the model),
-``checkpoints/latest.pt`` plus the last few ``checkpoints/epoch_XXXX.pt``, and
+``checkpoints/latest.pt`` plus the last few ``checkpoints/epoch_NNNN.pt``, and
 ``log.csv``. Checkpoints contain only tensors, numbers, strings, lists and dicts and are
 always loaded with ``torch.load(..., weights_only=True)``: a file carrying a pickled
 object is refused, never executed.
@@ -40,7 +40,7 @@ _EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")
 
 def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], epoch: int,
                     keep: int = 2) -> Path:
-    """Write ``state`` atomically as ``epoch_XXXX.pt`` and ``latest.pt``; prune old ones."""
+    """Write ``state`` atomically as ``epoch_NNNN.pt`` and ``latest.pt``; prune old ones."""
     ckpt_dir = Path(run_dir) / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     numbered = ckpt_dir / f"epoch_{epoch:04d}.pt"
@@ -53,7 +53,7 @@ def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], epoch: in
 
 
 def prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest ``epoch_XXXX.pt`` files.
+    """Delete all but the ``keep`` newest ``epoch_NNNN.pt`` files.
 
     Also removes temporaries of writes killed before their rename (``.latest.pt.*.tmp``):
     the run's single writer has just finished its own writes when it prunes.

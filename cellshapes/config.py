@@ -123,7 +123,7 @@ class TrainConfig:
     checkpoint_every : int
         Epochs between checkpoints (``latest.pt`` is written at every such epoch).
     keep_checkpoints : int
-        Numbered ``epoch_XXXX.pt`` files kept besides ``latest.pt``.
+        Numbered ``epoch_NNNN.pt`` files kept besides ``latest.pt``.
     seed : int
         Seed of every random number generator (weights, codes, sampling).
     """

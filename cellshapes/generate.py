@@ -100,7 +100,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     """``cellshapes generate``: synthesize ``n`` new sequences.
 
     Writes a run-like folder ``out`` (config, checkpoint with the new codes and
-    rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_XXXX.tif`` and
+    rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_NNNN.tif`` and
     ``out/sdf.h5`` with the synthesized sequences.
     """
     from .atomic import atomic_dir, check_output
