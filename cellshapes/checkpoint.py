@@ -232,7 +232,7 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     Two processes resuming the same run would interleave epochs in its log and race on
     its checkpoints. The lock is an ``fcntl.flock`` on ``.<run>.lock`` beside the run
     directory; the kernel releases it when the process dies, so SIGKILL leaves no stale
-    lock behind.
+    lock behind, and a clean exit removes the file.
 
     Parameters
     ----------
@@ -243,21 +243,29 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     path = run_dir.parent / f".{run_dir.name}.lock"
-    with open(path, "a+") as fh:
+    while True:
+        fh = open(path, "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             fh.seek(0)
             owner = fh.read().strip() or "another process"
+            fh.close()
             raise RunLockedError(f"{run_dir} is being trained by {owner}; wait for it to "
                                  "finish or use another --out") from None
+        try:  # the previous holder may have removed the file while we waited on it
+            same = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    try:
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}")
         fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still holding the lock
+        fh.close()

@@ -197,3 +197,20 @@ def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
     assert not run.exists()
     train(small_dataset, run, *_tiny(1), device="cpu", progress=False)  # lock released
     assert _log_epochs(run) == [1]
+
+
+def test_run_lock_leaves_no_file_and_waits(tmp_path):
+    import threading
+
+    from cellshapes.checkpoint import run_lock
+
+    run = tmp_path / "r"
+    order = []
+    with run_lock(run):
+        t = threading.Thread(target=lambda: (run_lock(run, wait=True).__enter__(),
+                                             order.append("second")))
+        t.start()
+        time.sleep(0.2)
+        order.append("first done")
+    t.join(5)
+    assert order == ["first done", "second"]
