@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from .errors import InputError
 
 __all__ = ["REPO_ROOT", "find_notebooks", "notebook_parameters", "run_notebooks",
-           "notebooks_from_cli", "PROFILES", "base_run", "describe_dataset"]
+           "notebooks_from_cli", "PROFILES"]
 
 #: The repository root when ``cellshapes`` is used from a checkout (the package's parent).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,74 +39,6 @@ _PATTERN = "[0-9][0-9]_*.ipynb"
 
 
 # ------------------------------------------------------------ helpers the notebooks call
-def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
-             profile: str = "smoke", device: str = "auto", seed: int = 0, train: bool = True,
-             progress: bool = False) -> tuple[Path, Path, str]:
-    """The shared ``<kind>_base`` model of a profile: pretrained, cached or trained.
-
-    With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it exists
-    and was made with the same seed (:mod:`cellshapes.pretrained`); otherwise the run
-    ``runs_dir/<profile>/<kind>_base`` is loaded if complete, else trained.
-
-    Returns
-    -------
-    dataset : Path
-        The phantom dataset (:func:`cellshapes.workflow.phantom_dataset`).
-    run : Path
-        The run directory.
-    source : str
-        How the run was obtained, in words (for the notebook to print).
-    """
-    from . import pretrained
-    from .workflow import phantom_dataset, run_is_complete, train_or_load
-
-    dataset = phantom_dataset(kind, data_dir, profile, seed)
-    name = f"{kind}_{profile}"
-    shipped = pretrained.available().get(name)
-    if not train and shipped is not None and int(shipped["seed"]) == int(seed):
-        return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
-    run = Path(runs_dir) / profile / f"{kind}_base"
-    why = "" if train else (f" (no pretrained model {name!r} with seed {seed}, so trained)")
-    if run_is_complete(run):
-        return dataset, run, f"cached run {run}{why}"
-    train_or_load(dataset, run, profile, device, seed, progress=progress)
-    return dataset, run, f"trained {run}{why}"
-
-
-def describe_dataset(path: str | os.PathLike):
-    """Descriptors of every frame of every sequence of a prepared/generated dataset.
-
-    Sequences with an empty frame (a synthesized code can decode to nothing) are
-    skipped and named, not fatal.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        :func:`cellshapes.metrics.describe_sequence` rows plus a ``sequence`` column.
-    skipped : list of str
-        Names of the sequences left out.
-    """
-    import pandas as pd
-
-    from .io import read_dataset
-    from .metrics import describe_sequence
-
-    rows, skipped = [], []
-    for seq in read_dataset(path):
-        voxel = float(seq.attrs.get("voxel_um", 1.0))
-        try:
-            df = describe_sequence(seq.sdf, (voxel,) * 3, is_sdf=True)
-        except InputError:
-            skipped.append(seq.name)
-            continue
-        df.insert(0, "sequence", seq.name)
-        rows.append(df)
-    if not rows:
-        raise InputError(f"every sequence of {path} has an empty frame")
-    return pd.concat(rows, ignore_index=True), skipped
-
-
-# ------------------------------------------------------------------------- the runner
 def _notebooks_dir(notebooks_dir: str | os.PathLike | None) -> Path:
     """The folder holding ``NN_*.ipynb``; a clear error when it is not there."""
     folder = Path(notebooks_dir) if notebooks_dir is not None else REPO_ROOT / "notebooks"

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["phantom_dataset", "train_or_load", "run_is_complete", "comparison_table",
+__all__ = ["base_run", "describe_dataset", "phantom_dataset", "train_or_load", "run_is_complete", "comparison_table",
            "figure_path", "combined_dataset"]
 
 
@@ -159,3 +159,72 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
         raise InputError(f"datasets have different cube sizes {sorted(sizes)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_dataset(out, seqs, attrs={"combined_from": [str(Path(p)) for p in paths]})
+
+
+def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
+             profile: str = "smoke", device: str = "auto", seed: int = 0, train: bool = True,
+             progress: bool = False) -> tuple[Path, Path, str]:
+    """The shared ``<kind>_base`` model of a profile: pretrained, cached or trained.
+
+    With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it exists
+    and was made with the same seed (:mod:`cellshapes.pretrained`); otherwise the run
+    ``runs_dir/<profile>/<kind>_base`` is loaded if complete, else trained.
+
+    Returns
+    -------
+    dataset : Path
+        The phantom dataset (:func:`phantom_dataset`).
+    run : Path
+        The run directory.
+    source : str
+        How the run was obtained, in words (for the notebook to print).
+    """
+    from . import pretrained
+
+    dataset = phantom_dataset(kind, data_dir, profile, seed)
+    name = f"{kind}_{profile}"
+    shipped = pretrained.available().get(name)
+    if not train and shipped is not None and int(shipped["seed"]) == int(seed):
+        return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
+    run = Path(runs_dir) / profile / f"{kind}_base"
+    why = "" if train else (f" (no pretrained model {name!r} with seed {seed}, so trained)")
+    if run_is_complete(run):
+        return dataset, run, f"cached run {run}{why}"
+    train_or_load(dataset, run, profile, device, seed, progress=progress)
+    return dataset, run, f"trained {run}{why}"
+
+
+def describe_dataset(path: str | os.PathLike):
+    """Descriptors of every frame of every sequence of a prepared/generated dataset.
+
+    Sequences with an empty frame (a synthesized code can decode to nothing) are
+    skipped and named, not fatal.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        :func:`cellshapes.metrics.describe_sequence` rows plus a ``sequence`` column.
+    skipped : list of str
+        Names of the sequences left out.
+    """
+    import pandas as pd
+
+    from .io import read_dataset
+    from .metrics import describe_sequence
+
+    rows, skipped = [], []
+    for seq in read_dataset(path):
+        voxel = float(seq.attrs.get("voxel_um", 1.0))
+        try:
+            df = describe_sequence(seq.sdf, (voxel,) * 3, is_sdf=True)
+        except InputError:
+            skipped.append(seq.name)
+            continue
+        df.insert(0, "sequence", seq.name)
+        rows.append(df)
+    if not rows:
+        raise InputError(f"every sequence of {path} has an empty frame")
+    return pd.concat(rows, ignore_index=True), skipped
+
+
+# ------------------------------------------------------------------------- the runner

@@ -48,7 +48,7 @@ import pandas as pd
 from IPython.display import display
 
 from cellshapes import infer, io, metrics, plots, workflow
-from cellshapes.notebooks import base_run, describe_dataset
+from cellshapes.workflow import base_run, describe_dataset
 
 NB = "00_quickstart"
 kind = "dividing"
@@ -224,7 +224,7 @@ from IPython.display import display
 
 from cellshapes import io, metrics, phantoms, plots, prepare, workflow
 from cellshapes.config import data_defaults
-from cellshapes.notebooks import describe_dataset
+from cellshapes.workflow import describe_dataset
 
 NB = "01_data_preparation"
 KINDS = ["growing", "dividing", "filopodial"]
@@ -440,7 +440,7 @@ import pandas as pd
 from IPython.display import display
 
 from cellshapes import generate, infer, io, metrics, plots, workflow
-from cellshapes.notebooks import base_run, describe_dataset
+from cellshapes.workflow import base_run, describe_dataset
 
 NB = "02_reconstruction"
 KINDS = ["growing", "dividing", "filopodial"]
@@ -605,7 +605,7 @@ from IPython.display import display
 
 from cellshapes import generate, infer, io, metrics, plots, workflow
 from cellshapes.model import euler_to_matrix
-from cellshapes.notebooks import base_run, describe_dataset
+from cellshapes.workflow import base_run, describe_dataset
 from cellshapes.sampling import frame_times
 
 NB = "03_synthesis"

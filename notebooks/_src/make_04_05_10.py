@@ -333,7 +333,7 @@ import torch
 from IPython.display import display
 
 from cellshapes import generate, infer, latent, metrics, plots, workflow
-from cellshapes.notebooks import base_run
+from cellshapes.workflow import base_run
 from cellshapes.sampling import frame_times
 
 NB = "05_latent_exploration"

@@ -55,7 +55,7 @@ from skimage.filters import threshold_otsu
 
 from cellshapes.errors import InputError
 from cellshapes import ctc, generate, imaging, io, metrics, microscopy, plots, texture, workflow
-from cellshapes.notebooks import base_run
+from cellshapes.workflow import base_run
 from cellshapes.phantoms import write_phantoms
 
 NB = "11_image_synthesis"
