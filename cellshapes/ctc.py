@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
+from .progress import track
 
 __all__ = ["track_components", "project_labels", "track_lines", "frame_names",
            "export_ctc"]
@@ -244,11 +245,7 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
     summary: dict[str, Any] = {"format": "cellshapes.ctc", "dims": dims,
                                "images": str(texture) if texture else "simulator",
                                "seed": seed, "sequences": []}
-    it = list(enumerate(seqs))
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="export-ctc", unit="seq")
+    it = track(list(enumerate(seqs)), progress, desc="export-ctc", unit="seq")
     with atomic_dir(out, overwrite) as tmp:
         for i, (name, path) in it:
             masks, info = read_masks(path)

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError
+from .progress import track
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
            "rebuild", "describe_frames"]
@@ -174,11 +175,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     info = _reference(reference, chosen)
     grid_list = [sizes] if isinstance(sizes, (int, np.integer)) else sizes
     rows = []
-    it = info
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(info, desc="score", unit="seq")
+    it = track(info, progress, desc="score", unit="seq")
     for ref in it:
         i = data["names"].index(ref["name"])
         gt = read_dataset(reference, [ref["name"]])[0].sdf

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .progress import track
 
 __all__ = ["sample_codes", "random_rotations", "interpolate_codes", "generate_run",
            "PAPER_VARIANCE"]
@@ -135,11 +136,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                                         "variance": variance, "source_codes": source.tolist()}})
         derived, _ = load_run(tmp, dev)
         seqs = []
-        it = range(n)
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(it, desc="generate", unit="seq")
+        it = track(range(n), progress, desc="generate", unit="seq")
         for i in it:
             sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i, lipschitz=_lipschitz(attrs0))
             attrs = {**attrs0, **_grid_attrs(attrs0, s), "source": f"generated from {run}"}

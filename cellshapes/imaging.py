@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InputError, InputFileNotFoundError
+from .progress import track
 
 if TYPE_CHECKING:
     from .microscopy import MicroscopyConfig
@@ -169,11 +170,7 @@ def simulate_folder(masks: str | os.PathLike, out: str | os.PathLike,
     seqs = find_sequences(masks)
     index = {"format": "cellshapes.pairs", "config": dataclasses.asdict(config),
              "seed": int(seed), "source": str(masks), "sequences": []}
-    it = seqs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(seqs, desc="simulate", unit="seq")
+    it = track(seqs, progress, desc="simulate", unit="seq")
     with atomic_dir(out, overwrite) as tmp:
         for i, (name, path) in enumerate(it):
             m, info = read_masks(path)

@@ -33,6 +33,7 @@ from .config import ModelConfig, from_dict
 from .errors import CheckpointError, DatasetFormatError, InputError, ResourceError
 from .model import AutoDecoder, euler_to_matrix
 from .resources import check_memory
+from .progress import track
 from .sampling import SDFSampler, frame_times
 from .train import TrainingData, load_training_data, resolve_device
 
@@ -282,11 +283,7 @@ def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
     chunk = chunk_points(model.config.hidden, opt.memory_mb)
     out = np.empty((len(times), size, size, size), np.float32)
     evaluated = 0
-    it = enumerate(times)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(list(it), desc="frames", leave=False)
+    it = track(list(enumerate(times)), progress, desc="frames", leave=False)
     with torch.no_grad():
         for k, t in it:
             tt = torch.tensor([float(t)], device=dev)
@@ -349,11 +346,7 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     written = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seqs = []
-        it = chosen
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(chosen, desc="reconstruct", unit="seq")
+        it = track(chosen, progress, desc="reconstruct", unit="seq")
         for i in it:
             attrs = dict(data["attrs"][i]) if i < len(data["attrs"]) else {}
             s = size or int(data["size"])
@@ -423,11 +416,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     _check_same_scale(config["data"].get("attrs", []), truth, matched, dataset)
     per_seq: dict[str, list[float]] = {}
     train_d, held_d, real_rows, rec_rows = [], [], [], []
-    it = matched
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(matched, desc="evaluate", unit="seq")
+    it = track(matched, progress, desc="evaluate", unit="seq")
     for i, j in it:
         gt = truth.volumes[j]
         s = size or gt.shape[-1]

@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import CheckpointError, DatasetFormatError, InputError
+from .progress import track
 
 __all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "UNetGenerator",
            "PatchDiscriminator", "noise_field", "condition", "train_texture",
@@ -403,11 +404,8 @@ def _fit(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
     from .checkpoint import save_checkpoint
 
     n = len(frames.prev)
-    epochs = range(start, cfg.epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs = tqdm(epochs, desc="texture", unit="epoch", initial=start, total=cfg.epochs)
+    epochs = track(range(start, cfg.epochs), progress, desc="texture", unit="epoch",
+                   initial=start, total=cfg.epochs)
     G.train()
     D.train()
     for epoch in epochs:
@@ -557,11 +555,7 @@ def synthesize_folder(run: str | os.PathLike, masks: str | os.PathLike,
     check_output(out, overwrite)
     G, config = load_texture_run(run, device)
     seqs = find_sequences(masks)
-    it = seqs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(seqs, desc="texture", unit="seq")
+    it = track(seqs, progress, desc="texture", unit="seq")
     with atomic_dir(out, overwrite) as tmp:
         for i, (name, path) in enumerate(it):
             m, info = read_masks(path)
