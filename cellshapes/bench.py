@@ -49,6 +49,7 @@ from .config import ModelConfig, TrainConfig, model_config, train_config
 from .errors import InputError
 from .infer import GridOptions, sequence_sdf
 from .model import AutoDecoder, count_parameters, euler_to_matrix
+from .resources import native_bf16
 from .sampling import SDFSampler, frame_times
 from .train import _autocast, _compiled, _make_optimizer, _train_step, resolve_device
 
@@ -355,14 +356,15 @@ def _train_setup(sizes: BenchSizes, device: torch.device) -> _TrainSetup:
 
 
 def _our_trainer(setup: _TrainSetup, mcfg: ModelConfig, device: torch.device, compile: bool,
-                 seed: int) -> tuple[AutoDecoder, Callable[[], Any], bool]:
+                 seed: int, amp: bool = False
+                 ) -> tuple[AutoDecoder, Callable[[], Any], bool]:
     """Our model and a closure running one training step; flags if compile worked."""
     torch.manual_seed(seed)
     model = AutoDecoder(mcfg, setup.n_sequences).to(device)
     net = _compiled(model, compile)
     optimizer = _make_optimizer(model, setup.cfg)
     gen = torch.Generator(device).manual_seed(seed)
-    cfg = setup.cfg
+    cfg = replace(setup.cfg, amp=amp)
 
     def step() -> Any:
         return _train_step(net, model, setup.sampler, optimizer, gen, cfg, cfg.code_reg, device)
@@ -378,70 +380,118 @@ def _our_trainer(setup: _TrainSetup, mcfg: ModelConfig, device: torch.device, co
     return model, step, compiled
 
 
+#: Timed variants of our step: (compile, bfloat16 mixed precision).
+_OURS = {"ours_fp32_eager": (False, False), "ours_fp32": (True, False),
+         "ours_amp_eager": (False, True), "ours_amp": (True, True)}
+
+
+def _validation_l1(model: AutoDecoder, setup: _TrainSetup, device: torch.device) -> float:
+    """Mean |f - sdf| (float32 evaluation) on a fixed batch of every training frame."""
+    gen = torch.Generator(device).manual_seed(12345)
+    frames = torch.arange(setup.sampler.n_frames, device=device)
+    batch = setup.sampler.sample(0, setup.cfg.points_per_frame, gen, frames=frames)
+    with torch.no_grad():
+        pred = model(batch.points, batch.times, batch.sequences)
+    return float((pred - batch.sdf).abs().mean())
+
+
+def _fit(steps: dict[str, Callable[[], Any]], n: int, progress: bool) -> None:
+    for i in range(n):
+        for step in steps.values():
+            step()
+        if progress and (i + 1) % 50 == 0:
+            _say(f"  training {' and '.join(steps)} from scratch: step {i + 1}/{n}")
+
+
 def bench_training(sizes: BenchSizes, device: torch.device, progress: bool = True
                    ) -> tuple[dict[str, Any], AutoDecoder]:
-    """Interleaved timing of baseline / ours eager / ours compiled steps and a matmul.
+    """Interleaved timing of the baseline step, our step variants and matmuls.
+
+    Our variants are float32 and bfloat16 mixed precision (``amp``), each eager and
+    with ``torch.compile``. "ours" is what ``cellshapes train --compile --amp`` runs
+    where the device multiplies bfloat16 natively, else ``--compile`` alone. Before
+    timing, the float32 and the mixed-precision compiled models train ``fit_steps``
+    steps from the same initialisation on the same batches; their validation L1
+    errors are reported, so any accuracy cost of bfloat16 is visible in the same run.
 
     Returns
     -------
     results : dict
     model : AutoDecoder
-        Our (compiled if possible) model after ``fit_steps`` + timed steps, for inference.
+        The compiled float32 model after ``fit_steps`` + timed steps, for inference.
     """
     mcfg = model_config("paper")
     setup = _train_setup(sizes, device)
     base = BaselineAutoDecoder(mcfg, setup.n_sequences).to(device)
     n_base = count_parameters(base.decoder)
-    ours, step_c, compiled = _our_trainer(setup, mcfg, device, sizes.compile, 0)
-    _, step_e, _ = _our_trainer(setup, mcfg, device, False, 1)
-    if n_base != count_parameters(ours.decoder):
+    amp_ok = native_bf16(device)
+    models, steps, compiled = {}, {}, sizes.compile
+    for name, (comp, amp) in _OURS.items():
+        if amp and not amp_ok:
+            continue
+        # same seed for the two models trained from scratch: same init, same batches
+        seed = 0 if name in ("ours_fp32", "ours_amp") else 1
+        models[name], steps[name], ok = _our_trainer(setup, mcfg, device,
+                                                     comp and sizes.compile, seed, amp)
+        compiled = compiled and (ok or not comp)
+    if n_base != count_parameters(models["ours_fp32"].decoder):
         raise AssertionError(f"baseline has {n_base} parameters, ours "
-                             f"{count_parameters(ours.decoder)}")
+                             f"{count_parameters(models['ours_fp32'].decoder)}")
     base_opt = torch.optim.Adam([{"params": base.decoder.parameters(), "lr": setup.cfg.lr},
                                  {"params": [base.codes, base.angles], "lr": setup.cfg.lr_latent}])
 
     def step_b() -> Any:
         return _baseline_step(base, setup.host, base_opt, setup.cfg, device)
 
+    fns = {"baseline": step_b, **steps}
     mm, mm_flops = _matmul(sizes.matmul_n, torch.float32, device)
-    fns = {"baseline": step_b, "ours_eager": step_e, "ours": step_c, "matmul_fp32": mm}
-    if device.type == "cuda":
+    fns["matmul_fp32"] = mm
+    if amp_ok:
         fns["matmul_bf16"], _ = _matmul(sizes.matmul_n, torch.bfloat16, device)
     t0 = time.perf_counter()
     for fn in fns.values():  # warm-up (compile, allocator, caches)
         for _ in range(2):
             fn()
-    for i in range(sizes.fit_steps):  # untimed: train the model used for inference
-        step_c()
-        if progress and (i + 1) % 50 == 0:
-            _say(f"  fitting the inference model: step {i + 1}/{sizes.fit_steps}")
+    fitted = {k: steps[k] for k in ("ours_fp32", "ours_amp") if k in steps}
+    _fit(fitted, sizes.fit_steps, progress)
+    accuracy = {k: _validation_l1(models[k], setup, device) for k in fitted}
     warm_s = time.perf_counter() - t0
     times = _interleaved(fns, sizes.train_reps, device, progress, "train")
     med = {k: _median(v) for k, v in times.items()}
+    ours = "ours_amp" if amp_ok else "ours_fp32"
     points = sizes.frames_per_batch * sizes.points_per_frame
     flops = 3 * mlp_flops_per_point(mcfg) * points
-    peak_key = "matmul_bf16" if setup.cfg.amp and "matmul_bf16" in med else "matmul_fp32"
-    peak = mm_flops / med[peak_key]
+    peak = {k[7:]: mm_flops / med[k] for k in med if k.startswith("matmul")}
+    steps_timed = ["baseline", *steps]
+
+    def fraction(k: str) -> float:  # against the matmul of the dtype the step computes in
+        return flops / med[k] / peak["bf16" if "amp" in k else "fp32"]
+
     res = {
         "points_per_step": points,
         "decoder_parameters": n_base,
         "model_flops_per_point_forward": mlp_flops_per_point(mcfg),
         "compiled": compiled,
-        "amp_bf16": setup.cfg.amp,
-        "step_s": {k: med[k] for k in ("baseline", "ours_eager", "ours")},
-        "step_s_all": {k: times[k] for k in ("baseline", "ours_eager", "ours")},
-        "points_per_s": {k: points / med[k] for k in ("baseline", "ours_eager", "ours")},
-        "train_speedup": med["baseline"] / med["ours"],
-        "train_speedup_eager": med["baseline"] / med["ours_eager"],
-        "matmul_flops": {k[7:]: mm_flops / med[k] for k in med if k.startswith("matmul")},
-        "peak_reference": peak_key,
-        "train_flops": {k: flops / med[k] for k in ("baseline", "ours_eager", "ours")},
-        "train_peak_fraction": flops / med["ours"] / peak,
-        "train_peak_fraction_eager": flops / med["ours_eager"] / peak,
-        "train_peak_fraction_baseline": flops / med["baseline"] / peak,
+        "native_bf16": amp_ok,
+        "ours": ours,
+        "step_s": {k: med[k] for k in steps_timed},
+        "step_s_all": {k: times[k] for k in steps_timed},
+        "points_per_s": {k: points / med[k] for k in steps_timed},
+        "speedup": {k: med["baseline"] / med[k] for k in steps},
+        "train_speedup": med["baseline"] / med[ours],
+        "train_speedup_fp32": med["baseline"] / med["ours_fp32"],
+        "train_speedup_eager": med["baseline"] / med["ours_fp32_eager"],
+        "matmul_flops": peak,
+        "train_flops": {k: flops / med[k] for k in steps_timed},
+        "peak_fraction": {k: fraction(k) for k in steps_timed},
+        "train_peak_fraction": fraction(ours),
+        "train_peak_fraction_fp32": fraction("ours_fp32"),
+        "train_peak_fraction_baseline": fraction("baseline"),
+        "fit_steps": sizes.fit_steps,
+        "validation_l1": accuracy,
         "warmup_and_fit_s": warm_s,
     }
-    return res, ours
+    return res, models["ours_fp32"]
 
 
 # ------------------------------------------------------------------------- inference
@@ -673,9 +723,11 @@ def run_benchmarks(device: str | torch.device = "auto", quick: bool = False,
     inference = bench_inference(model, sizes, dev, progress)
     res = {
         "train_speedup": training["train_speedup"],
+        "train_speedup_fp32": training["train_speedup_fp32"],
         "train_speedup_eager": training["train_speedup_eager"],
         "train_peak_fraction": training["train_peak_fraction"],
-        "train_peak_fraction_eager": training["train_peak_fraction_eager"],
+        "train_peak_fraction_fp32": training["train_peak_fraction_fp32"],
+        "train_validation_l1": training["validation_l1"],
         "infer_peak_fraction": inference["infer_peak_fraction"],
         "narrowband_fraction": inference["narrowband_fraction"],
         "narrowband_identical": inference["narrowband_identical"],
@@ -719,13 +771,16 @@ def format_summary(res: dict[str, Any]) -> str:
     lines = [f"cellshapes bench  {env['device_name']} ({env['device']}, "
              f"{env['torch_threads']} threads), torch {env['torch']}, {env['date']}", "",
              "ratios (medians of interleaved repetitions)"]
+    label = {"ours_amp": "bf16 mixed + compile", "ours_fp32": "fp32 + compile"}[tr["ours"]]
     rows = [
-        ("training speedup ours / baseline", f"{res['train_speedup']:.2f}x"
+        (f"training speedup ours ({label}) / baseline", f"{res['train_speedup']:.2f}x"
          + ("" if tr["compiled"] else " (compile unavailable: eager)")),
-        ("training speedup ours eager / baseline", f"{res['train_speedup_eager']:.2f}x"),
-        ("training FLOP/s / matmul peak (ours)", f"{res['train_peak_fraction']:.1%}"),
-        ("training FLOP/s / matmul peak (eager)", f"{res['train_peak_fraction_eager']:.1%}"),
-        ("training FLOP/s / matmul peak (baseline)", f"{tr['train_peak_fraction_baseline']:.1%}"),
+        *[(f"training speedup {k} / baseline", f"{v:.2f}x")
+          for k, v in tr["speedup"].items() if k != tr["ours"]],
+        *[(f"training FLOP/s / {'bf16' if 'amp' in k else 'fp32'} matmul ({k})", f"{v:.1%}")
+          for k, v in tr["peak_fraction"].items()],
+        *[(f"validation L1 after {tr['fit_steps']} steps ({k})", f"{v:.4g}")
+          for k, v in tr["validation_l1"].items()],
         ("inference FLOP/s / matmul peak (dense)", f"{res['infer_peak_fraction']:.1%}"),
         (f"narrow band: points evaluated, {g['frames']}x{g['size']}^3",
          f"{res['narrowband_fraction']:.1%}"),
@@ -744,7 +799,7 @@ def format_summary(res: dict[str, Any]) -> str:
     lines += _table([(k, f"{tr['step_s'][k] * 1e3:.0f} ms/step, "
                       f"{tr['points_per_s'][k]:.3g} points/s, "
                       f"{tr['train_flops'][k] / 1e9:.3g} GFLOP/s")
-                     for k in ("baseline", "ours_eager", "ours")])
+                     for k in tr["step_s"]])
     lines += _table([(f"matmul {k}", f"{v / 1e9:.3g} GFLOP/s")
                      for k, v in tr["matmul_flops"].items()])
     lines += ["", f"inference {g['frames']} x {g['size']}^3"]

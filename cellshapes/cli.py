@@ -302,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on every k-th frame only (temporal interpolation)")
     p.add_argument("--points", type=_int_min(1), default=None,
                    help="SDF samples per frame per step")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--amp", action="store_true",
+                   help="bfloat16 mixed precision (hidden matmuls only; CUDA or a CPU with "
+                        "AVX512-BF16/AMX)")
     p.add_argument("--compile", action="store_true", help="torch.compile the decoder")
     _device(p)
     p.add_argument("--seed", type=int, default=None)

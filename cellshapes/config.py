@@ -117,7 +117,10 @@ class TrainConfig:
     frames_every : int
         Train only on every k-th frame (1 = all frames; Sec 5.4 uses 4).
     amp : bool
-        bfloat16 autocast on CUDA (ignored on CPU).
+        bfloat16 mixed precision (:class:`cellshapes.model.Decoder`): the hidden
+        matmuls in bfloat16, everything else float32. On CUDA and on CPUs with native
+        bfloat16 (AVX512-BF16 or AMX) it is several times faster; elsewhere it is
+        emulated and slower (``cellshapes train`` warns).
     compile : bool
         Try ``torch.compile`` on the decoder; falls back to eager with a warning.
     checkpoint_every : int

@@ -67,6 +67,13 @@ def matrix_to_euler(matrix: Tensor) -> Tensor:
     return torch.stack([a, b, g], -1)
 
 
+def _autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The low-precision dtype of an enclosing ``torch.autocast``, or None."""
+    if not torch.is_autocast_enabled(device_type):
+        return None
+    return torch.get_autocast_dtype(device_type)
+
+
 class _Layer(nn.Module):
     """One hidden layer with split inputs [h; x; t; z] and a single weight matrix."""
 
@@ -90,22 +97,39 @@ class _Layer(nn.Module):
             out = out + z @ w[:, n_h + n_x + n_t :].T
         return out * scale if scale != 1.0 else out
 
-    def forward(self, h: Tensor | None, x: Tensor, bias: Tensor, scale: float = 1.0) -> Tensor:
+    def forward(self, h: Tensor | None, x: Tensor, bias: Tensor, scale: float = 1.0,
+                low: torch.dtype | None = None) -> Tensor:
         """scale (W_h h + W_x x) + bias: h (B, P, n_h) or None, x (B, P, 3), bias (B, n_out).
 
         One batched GEMM over [h; x] with the bias added inside it (``baddbmm``) and the
         scale folded into the (small) weight matrix: fewer passes over the (B, P, n_out)
         activations than separate matmuls, adds and a multiply.
+
+        With ``low`` (e.g. ``torch.bfloat16``) only the hidden-to-hidden product W_h h
+        runs in that dtype; the coordinate term, the bias and the returned
+        pre-activation stay float32 (see :class:`Decoder`, mixed precision).
         """
         n_h, n_x = self.split[:2]
         w = self.linear.weight[:, : n_h + n_x]
         if scale != 1.0:
             w = w * scale
+        if low is not None:
+            return self._mixed(h, x, bias, w, low)
         if h is None:
             inp = x
         else:
             inp = torch.cat([h, x], -1) if n_x else h
         return torch.baddbmm(bias.unsqueeze(1), inp, w.T.expand(inp.shape[0], -1, -1))
+
+    def _mixed(self, h: Tensor | None, x: Tensor, bias: Tensor, w: Tensor,
+               low: torch.dtype) -> Tensor:
+        n_h, n_x = self.split[:2]
+        pre = bias.unsqueeze(1)
+        if n_x:
+            pre = torch.baddbmm(pre, x, w[:, n_h:].T.expand(x.shape[0], -1, -1))
+        if h is not None:
+            pre = pre + torch.matmul(h.to(low), w[:, :n_h].to(low).T)
+        return pre
 
 
 class Decoder(nn.Module):
@@ -158,15 +182,32 @@ class Decoder(nn.Module):
         Returns
         -------
         (B, P) tensor
-            Predicted signed distance (dataset SDF units).
+            Predicted signed distance (dataset SDF units), float32.
+
+        Notes
+        -----
+        Mixed precision: inside ``torch.autocast`` (bfloat16) only the hidden-to-hidden
+        products W_h h, which are nearly all of the FLOPs, run in the autocast dtype (with
+        float32 accumulation). Coordinates, time, code, the per-frame bias, every
+        pre-activation, the sine and the output layer stay float32, so the sub-voxel
+        position of a point is never rounded to 8 bits of mantissa and sin(w0 v) is
+        evaluated on a float32 argument. Plain autocast would round x and the
+        pre-activations (up to tens of radians) to bfloat16.
         """
+        low = _autocast_dtype(x.device.type)
+        if low is None:
+            return self._forward(x, t, z, None)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._forward(x.float(), t.float(), z.float(), low)
+
+    def _forward(self, x: Tensor, t: Tensor, z: Tensor, low: torch.dtype | None) -> Tensor:
         t = t.reshape(-1, 1).to(x.dtype)
         z = z.to(x.dtype)
         siren = self.config.arch == "siren"
         scale = self.config.omega0 if siren else 1.0  # sin(w0 v) = sin((w0 W) [h; x] + w0 b')
         h = None
         for layer in self.layers:
-            pre = layer(h, x, layer.frame_bias(t, z, scale), scale)
+            pre = layer(h, x, layer.frame_bias(t, z, scale), scale, low)
             h = torch.sin(pre) if siren else torch.relu(pre)
         return self.out(h).squeeze(-1)
 
@@ -212,15 +253,17 @@ class AutoDecoder(nn.Module):
 
         The decoder sees R^T x (Sec 3.5); for row vectors that is ``x @ R``.
         """
-        rot = self.rotations(seq)
-        if rot is not None:
-            x = x @ rot.to(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):  # rotate in full precision
+            rot = self.rotations(seq)
+            if rot is not None:
+                x = x @ rot.to(x.dtype)
         return self.decoder(x, t, self.codes[seq])
 
     def decode(self, x: Tensor, t: Tensor, z: Tensor, rot: Tensor | None) -> Tensor:
         """SDF for explicit codes z (B, D) and rotations rot (B, 3, 3) or None."""
         if rot is not None:
-            x = x @ rot.to(x.dtype)
+            with torch.autocast(x.device.type, enabled=False):
+                x = x @ rot.to(x.dtype)
         return self.decoder(x, t, z)
 
 

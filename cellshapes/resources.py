@@ -1,4 +1,4 @@
-"""Memory estimates checked before a command allocates its big arrays.
+"""What the machine can do: memory checks before big allocations, native bfloat16.
 
 ``prepare``, ``reconstruct``, ``generate`` and ``phantoms`` call :func:`check_memory`
 with the size of what they will hold at once, so an impossible request (``--size 5000
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from .errors import ResourceError
 
-__all__ = ["available_memory", "check_memory", "GIB"]
+__all__ = ["available_memory", "check_memory", "native_bf16", "GIB"]
 
 GIB = float(2**30)
 
@@ -57,3 +59,28 @@ def check_memory(nbytes: float, what: str, hint: str = "") -> float:
         raise ResourceError(f"{what} needs about {need:.1f} GiB of memory but only "
                             f"{avail / GIB:.1f} GiB is available" + (f"; {hint}" if hint else ""))
     return need
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True if ``device`` multiplies bfloat16 matrices in hardware.
+
+    CUDA: ``torch.cuda.is_bf16_supported()``. CPU: the AVX512-BF16 or AMX-BF16
+    instructions (x86) or the BF16 extension (Arm), read from ``/proc/cpuinfo``; without
+    them oneDNN emulates bfloat16 and mixed precision is slower than float32.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})

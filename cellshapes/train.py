@@ -42,6 +42,7 @@ from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, run_lo
 from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
 from .errors import CellshapesError, InputError, OutputExistsError
 from .model import AutoDecoder, count_parameters
+from .resources import native_bf16
 from .sampling import SDFSampler
 
 __all__ = [
@@ -230,8 +231,9 @@ def _in_main_thread() -> bool:
 
 
 def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bfloat16 mixed precision (see :class:`cellshapes.model.Decoder`) when ``amp``."""
+    if amp:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -367,6 +369,9 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
                   f"{data.size}^3, device {dev}{', resuming' if resuming else ''})",
                   file=sys.stderr)
         _write_log(out, history)
+    if train_cfg.amp and rank == 0 and not native_bf16(dev):
+        warnings.warn(f"amp: {dev} has no native bfloat16 matmul; mixed precision is "
+                      "emulated and likely slower than float32", stacklevel=2)
     net = _compiled(model, train_cfg.compile)
     if distributed:
         net = torch.nn.parallel.DistributedDataParallel(

@@ -19,7 +19,8 @@ TINY = BenchSizes(data_size=24, data_sequences=2, data_frames=2, frames_per_batc
                   scaling_frames=(1, 2), scaling_size=16,
                   compile=False)  # compiling costs ~30 s of CPU; the CLI run covers it
 
-KEYS = ("train_speedup", "train_speedup_eager", "train_peak_fraction", "infer_peak_fraction",
+KEYS = ("train_speedup", "train_speedup_fp32", "train_speedup_eager", "train_peak_fraction",
+        "train_peak_fraction_fp32", "train_validation_l1", "infer_peak_fraction",
         "narrowband_fraction", "narrowband_identical", "infer_peak_mem_mb",
         "infer_mem_budget_mb")
 
@@ -51,6 +52,15 @@ def test_tiny_run_reports_ratios(tmp_path):
     assert [(r["frames"], r["size"]) for r in res["inference"]["scaling"]] == [
         (1, 16), (1, 32), (2, 16)]
     assert set(res["targets"]) and all("met" in v for v in res["targets"].values())
+    tr = res["training"]
+    from cellshapes.resources import native_bf16
+
+    variants = {"ours_fp32_eager", "ours_fp32"} | (
+        {"ours_amp_eager", "ours_amp"} if native_bf16(torch.device("cpu")) else set())
+    assert set(tr["speedup"]) == variants and tr["ours"] in variants
+    assert res["train_speedup"] == pytest.approx(tr["speedup"][tr["ours"]])
+    # float32 and (where timed) bf16 models trained from the same start: both learned
+    assert all(0 < v < 0.5 for v in res["train_validation_l1"].values())
     json.dumps(res)  # serialisable as written by --json
     text = format_summary(res)
     assert "training speedup" in text and "scaling" in text

@@ -101,3 +101,68 @@ def test_equivariant_decoder_sees_rotated_points():
 def test_bad_model_config(bad):
     with pytest.raises(InputError):
         ModelConfig(**bad)
+
+
+def _trained_like_decoder(seed: int = 0) -> tuple[Decoder, torch.Tensor, torch.Tensor,
+                                                 torch.Tensor]:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(hidden=64, layers=5, latent_dim=16, latent_layers=(0, 3))
+    dec = Decoder(cfg)
+    x = torch.rand(4, 500, 3) * 2 - 1
+    return dec, x, torch.rand(4) * 2 - 1, torch.randn(4, 16) * 0.1
+
+
+def test_mixed_precision_keeps_float32_where_it_matters():
+    """Under bf16 autocast only W_h h runs in bf16: output float32, error far below
+    plain autocast (which also rounds coordinates and pre-activations)."""
+    dec, x, t, z = _trained_like_decoder()
+    with torch.no_grad():
+        ref = dec(x, t, z)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = dec(x, t, z)
+            plain = dec._forward(x, t, z, None)  # every op at autocast's choice
+    assert mixed.dtype == torch.float32
+    err_mixed = (mixed - ref).abs().mean()
+    err_plain = (plain.float() - ref).abs().mean()
+    assert err_mixed < 0.01 * ref.abs().mean()
+    assert err_mixed < 0.5 * err_plain, (err_mixed, err_plain)
+    # coordinates and every pre-activation stay float32 inside the autocast region
+    seen = []
+    hooks = [layer.register_forward_hook(lambda m, a, out: seen.append((a[1].dtype, out.dtype)))
+             for layer in dec.layers]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        dec(x, t, z)
+    for h in hooks:
+        h.remove()
+    assert seen == [(torch.float32, torch.float32)] * len(dec.layers)
+
+
+def test_mixed_precision_gradients_match_float32():
+    dec, x, t, z = _trained_like_decoder(1)
+    target = torch.rand(4, 500) - 0.5
+
+    def grads(amp: bool) -> list[torch.Tensor]:
+        dec.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss = (dec(x, t, z) - target).abs().mean()
+        loss.backward()
+        return [p.grad.clone() for p in dec.parameters()]
+
+    for g32, g16 in zip(grads(False), grads(True)):
+        assert g16.dtype == torch.float32
+        cos = torch.nn.functional.cosine_similarity(g32.flatten(), g16.flatten(), dim=0)
+        assert cos > 0.99, cos
+
+
+def test_rotation_runs_in_float32_under_autocast():
+    torch.manual_seed(0)
+    model = AutoDecoder(ModelConfig(hidden=16, layers=3, latent_dim=4, latent_layers=(0,)), 2)
+    x = torch.rand(2, 7, 3)
+    seq = torch.tensor([0, 1])
+    rotated = torch.einsum("bpi,bij->bpj", x, model.rotations(seq))
+    seen = {}
+    model.decoder.forward = lambda xx, tt, zz: seen.setdefault("x", xx)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(x, torch.zeros(2), seq)
+    assert seen["x"].dtype == torch.float32
+    assert torch.allclose(seen["x"], rotated, atol=1e-6)

@@ -214,3 +214,31 @@ def test_run_lock_leaves_no_file_and_waits(tmp_path):
         order.append("first done")
     t.join(5)
     assert order == ["first done", "second"]
+
+
+def test_amp_training_is_deterministic_and_float32_state(small_dataset, tmp_path):
+    for name in ("a", "b"):
+        train(small_dataset, tmp_path / name, *_tiny(3, seed=5, amp=True), device="cpu",
+              progress=False)
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) and wa[k].dtype == torch.float32 for k in wa)
+    train(small_dataset, tmp_path / "c", *_tiny(3, seed=5), device="cpu", progress=False)
+    assert not torch.equal(wa["codes"], _weights(tmp_path / "c")["codes"])  # bf16 was used
+
+
+def test_amp_without_native_bf16_warns(small_dataset, tmp_path, monkeypatch):
+    import cellshapes.train as train_module
+
+    monkeypatch.setattr(train_module, "native_bf16", lambda dev: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        train(small_dataset, tmp_path / "r", *_tiny(1, amp=True), device="cpu",
+              progress=False)
+
+
+def test_native_bf16_reads_cpu_flags(monkeypatch):
+    from cellshapes import resources
+
+    monkeypatch.setattr(resources, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert resources.native_bf16(torch.device("cpu")) is False
+    monkeypatch.setattr(resources, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert resources.native_bf16(torch.device("cpu")) is True
