@@ -83,7 +83,11 @@ class BenchSizes:
     train_reps : int
         Timed optimisation steps of each kind (interleaved).
     fit_steps : int
-        Untimed steps that train the model used by the inference benchmark.
+        Untimed steps that train the float32 and mixed-precision models from scratch
+        (the float32 one is then used by the inference benchmark).
+    accuracy_seeds : int
+        Seeds (initialisations and batch streams) for which both are trained, so the
+        accuracy cost of bfloat16 is compared with the seed-to-seed spread.
     matmul_n : int
         Edge of the square matmul that measures the hardware limit.
     infer_size : int
@@ -108,6 +112,7 @@ class BenchSizes:
     points_per_frame: int = 4096
     train_reps: int = 7
     fit_steps: int = 300
+    accuracy_seeds: int = 3
     matmul_n: int = 2048
     infer_size: int = 128
     infer_frames: int = 1
@@ -395,12 +400,32 @@ def _validation_l1(model: AutoDecoder, setup: _TrainSetup, device: torch.device)
     return float((pred - batch.sdf).abs().mean())
 
 
-def _fit(steps: dict[str, Callable[[], Any]], n: int, progress: bool) -> None:
+def _fit(steps: dict[str, Callable[[], Any]], n: int, progress: bool, label: str) -> None:
     for i in range(n):
         for step in steps.values():
             step()
-        if progress and (i + 1) % 50 == 0:
-            _say(f"  training {' and '.join(steps)} from scratch: step {i + 1}/{n}")
+        if progress and (i + 1) % 100 == 0:
+            _say(f"  training {' and '.join(steps)} from scratch ({label}): step {i + 1}/{n}")
+
+
+def _accuracy(setup: _TrainSetup, mcfg: ModelConfig, device: torch.device,
+              variants: dict[str, tuple[bool, bool]], sizes: BenchSizes,
+              first: dict[str, tuple[AutoDecoder, Callable[[], Any]]], progress: bool
+              ) -> dict[str, list[float]]:
+    """Validation L1 of each variant after ``fit_steps`` steps, for each seed.
+
+    Seed 0 uses the models in ``first`` (also timed later); for a seed, all variants
+    start from the same initialisation and draw the same batches.
+    """
+    out: dict[str, list[float]] = {k: [] for k in variants}
+    for seed in range(max(1, sizes.accuracy_seeds)):
+        models = first if seed == 0 else {
+            k: _our_trainer(setup, mcfg, device, comp and sizes.compile, seed, amp)[:2]
+            for k, (comp, amp) in variants.items()}
+        _fit({k: m[1] for k, m in models.items()}, sizes.fit_steps, progress, f"seed {seed}")
+        for k, (model, _) in models.items():
+            out[k].append(_validation_l1(model, setup, device))
+    return out
 
 
 def bench_training(sizes: BenchSizes, device: torch.device, progress: bool = True
@@ -411,8 +436,9 @@ def bench_training(sizes: BenchSizes, device: torch.device, progress: bool = Tru
     with ``torch.compile``. "ours" is what ``cellshapes train --compile --amp`` runs
     where the device multiplies bfloat16 natively, else ``--compile`` alone. Before
     timing, the float32 and the mixed-precision compiled models train ``fit_steps``
-    steps from the same initialisation on the same batches; their validation L1
-    errors are reported, so any accuracy cost of bfloat16 is visible in the same run.
+    steps from the same initialisation on the same batches, for ``accuracy_seeds``
+    seeds; their validation L1 errors are reported per seed, so any accuracy cost of
+    bfloat16 is visible in the same run next to the seed-to-seed spread.
 
     Returns
     -------
@@ -452,9 +478,9 @@ def bench_training(sizes: BenchSizes, device: torch.device, progress: bool = Tru
     for fn in fns.values():  # warm-up (compile, allocator, caches)
         for _ in range(2):
             fn()
-    fitted = {k: steps[k] for k in ("ours_fp32", "ours_amp") if k in steps}
-    _fit(fitted, sizes.fit_steps, progress)
-    accuracy = {k: _validation_l1(models[k], setup, device) for k in fitted}
+    fitted = [k for k in ("ours_fp32", "ours_amp") if k in steps]
+    accuracy = _accuracy(setup, mcfg, device, {k: _OURS[k] for k in fitted}, sizes,
+                         {k: (models[k], steps[k]) for k in fitted}, progress)
     warm_s = time.perf_counter() - t0
     times = _interleaved(fns, sizes.train_reps, device, progress, "train")
     med = {k: _median(v) for k, v in times.items()}
@@ -489,6 +515,7 @@ def bench_training(sizes: BenchSizes, device: torch.device, progress: bool = Tru
         "train_peak_fraction_baseline": fraction("baseline"),
         "fit_steps": sizes.fit_steps,
         "validation_l1": accuracy,
+        "validation_l1_mean": {k: float(np.mean(v)) for k, v in accuracy.items()},
         "warmup_and_fit_s": warm_s,
     }
     return res, models["ours_fp32"]
@@ -565,8 +592,8 @@ def _inference_model(model: AutoDecoder, device: torch.device) -> AutoDecoder:
 
 
 def _infer_call(model: AutoDecoder, frames: int, size: int, narrow: bool,
-                device: torch.device) -> dict[str, Any]:
-    opt = GridOptions(narrow_band=narrow)
+                device: torch.device, amp: bool = False) -> dict[str, Any]:
+    opt = GridOptions(narrow_band=narrow, amp=amp)
     _sync(device)
     with _PeakMemory(device) as mem:
         t0 = time.perf_counter()
@@ -578,6 +605,27 @@ def _infer_call(model: AutoDecoder, frames: int, size: int, narrow: bool,
     return {"time_s": elapsed, "fraction": stats["fraction"], "evaluated": stats["evaluated"],
             "peak_mem_mb": mem.peak_mb, "mem_budget_mb": budget,
             "within_budget": mem.peak_mb <= budget, "sdf": sdf}
+
+
+def _amp_inference(model: AutoDecoder, frames: int, size: int, device: torch.device,
+                   dense_fp32: np.ndarray, progress: bool) -> dict[str, Any]:
+    """One dense and one narrow-band call in bf16 mixed precision, compared with float32."""
+    calls = {k: _infer_call(model, frames, size, k == "narrow", device, amp=True)
+             for k in ("dense", "narrow")}
+    ref = dense_fp32 <= 0
+    res = {k: {m: v for m, v in c.items() if m != "sdf"} for k, c in calls.items()}
+    res.update(
+        narrowband_identical=bool(np.array_equal(calls["dense"]["sdf"] <= 0,
+                                                 calls["narrow"]["sdf"] <= 0)),
+        voxels_differing_from_fp32=int(((calls["narrow"]["sdf"] <= 0) != ref).sum()),
+        voxels_inside_fp32=int(ref.sum()),
+        max_abs_sdf_diff_near_surface=float(np.abs(calls["dense"]["sdf"] - dense_fp32)[
+            np.abs(dense_fp32) < 0.05].max(initial=0.0)))
+    if progress:
+        _say(f"  infer {frames}x{size}^3 bf16 mixed: dense {res['dense']['time_s']:.3g}s, "
+             f"narrow band {res['narrow']['time_s']:.3g}s, "
+             f"{res['voxels_differing_from_fp32']} voxels differ from float32")
+    return res
 
 
 def bench_inference(model: AutoDecoder, sizes: BenchSizes, device: torch.device,
@@ -620,6 +668,8 @@ def bench_inference(model: AutoDecoder, sizes: BenchSizes, device: torch.device,
         "infer_mem_within_budget": dense["within_budget"] and narrow["within_budget"],
         "scaling": _scaling(model, sizes, device, progress),
     }
+    if native_bf16(device):
+        res["amp"] = _amp_inference(model, t, s, device, runs["dense"][-1]["sdf"], progress)
     if sizes.paper_case:
         pt, ps = sizes.paper_case
         if progress:
@@ -727,7 +777,7 @@ def run_benchmarks(device: str | torch.device = "auto", quick: bool = False,
         "train_speedup_eager": training["train_speedup_eager"],
         "train_peak_fraction": training["train_peak_fraction"],
         "train_peak_fraction_fp32": training["train_peak_fraction_fp32"],
-        "train_validation_l1": training["validation_l1"],
+        "train_validation_l1": training["validation_l1_mean"],
         "infer_peak_fraction": inference["infer_peak_fraction"],
         "narrowband_fraction": inference["narrowband_fraction"],
         "narrowband_identical": inference["narrowband_identical"],
@@ -779,7 +829,8 @@ def format_summary(res: dict[str, Any]) -> str:
           for k, v in tr["speedup"].items() if k != tr["ours"]],
         *[(f"training FLOP/s / {'bf16' if 'amp' in k else 'fp32'} matmul ({k})", f"{v:.1%}")
           for k, v in tr["peak_fraction"].items()],
-        *[(f"validation L1 after {tr['fit_steps']} steps ({k})", f"{v:.4g}")
+        *[(f"validation L1 after {tr['fit_steps']} steps ({k})",
+           f"{np.mean(v):.4g} (seeds: {', '.join(f'{x:.4g}' for x in v)})")
           for k, v in tr["validation_l1"].items()],
         ("inference FLOP/s / matmul peak (dense)", f"{res['infer_peak_fraction']:.1%}"),
         (f"narrow band: points evaluated, {g['frames']}x{g['size']}^3",
@@ -805,6 +856,14 @@ def format_summary(res: dict[str, Any]) -> str:
     lines += ["", f"inference {g['frames']} x {g['size']}^3"]
     lines += _table([(k, f"{inf[k]['time_s']:.3g} s, {inf[k]['fraction']:.1%} evaluated, "
                       f"peak {inf[k]['peak_mem_mb']:.0f} MB") for k in ("dense", "narrow")])
+    if "amp" in inf:
+        a = inf["amp"]
+        lines += _table([(f"{k} bf16 mixed", f"{a[k]['time_s']:.3g} s "
+                          f"({inf[k]['time_s'] / a[k]['time_s']:.2f}x float32)")
+                         for k in ("dense", "narrow")])
+        lines += [f"  bf16 mixed: narrow band identical to dense: {a['narrowband_identical']},"
+                  f" {a['voxels_differing_from_fp32']} of {a['voxels_inside_fp32']} inside "
+                  f"voxels differ from float32"]
     lines += ["", "scaling (narrow band)", "  frames  size   time_s   s/frame  evaluated  peak_MB"]
     for r in inf["scaling"]:
         lines.append(f"  {r['frames']:>6} {r['size']:>5} {r['time_s']:>8.3g} "

@@ -14,7 +14,8 @@ from cellshapes.config import model_config
 from cellshapes.model import Decoder, count_parameters
 
 TINY = BenchSizes(data_size=24, data_sequences=2, data_frames=2, frames_per_batch=2,
-                  points_per_frame=512, train_reps=2, fit_steps=40, matmul_n=256,
+                  points_per_frame=512, train_reps=2, fit_steps=40, accuracy_seeds=2,
+                  matmul_n=256,
                   infer_size=32, infer_frames=2, infer_reps=1, scaling_sizes=(16, 32),
                   scaling_frames=(1, 2), scaling_size=16,
                   compile=False)  # compiling costs ~30 s of CPU; the CLI run covers it
@@ -61,6 +62,7 @@ def test_tiny_run_reports_ratios(tmp_path):
     assert res["train_speedup"] == pytest.approx(tr["speedup"][tr["ours"]])
     # float32 and (where timed) bf16 models trained from the same start: both learned
     assert all(0 < v < 0.5 for v in res["train_validation_l1"].values())
+    assert all(len(v) == 2 for v in tr["validation_l1"].values())  # one per seed
     json.dumps(res)  # serialisable as written by --json
     text = format_summary(res)
     assert "training speedup" in text and "scaling" in text
