@@ -592,8 +592,8 @@ def _inference_model(model: AutoDecoder, device: torch.device) -> AutoDecoder:
 
 
 def _infer_call(model: AutoDecoder, frames: int, size: int, narrow: bool,
-                device: torch.device, amp: bool = False) -> dict[str, Any]:
-    opt = GridOptions(narrow_band=narrow, amp=amp)
+                device: torch.device) -> dict[str, Any]:
+    opt = GridOptions(narrow_band=narrow)
     _sync(device)
     with _PeakMemory(device) as mem:
         t0 = time.perf_counter()
@@ -605,27 +605,6 @@ def _infer_call(model: AutoDecoder, frames: int, size: int, narrow: bool,
     return {"time_s": elapsed, "fraction": stats["fraction"], "evaluated": stats["evaluated"],
             "peak_mem_mb": mem.peak_mb, "mem_budget_mb": budget,
             "within_budget": mem.peak_mb <= budget, "sdf": sdf}
-
-
-def _amp_inference(model: AutoDecoder, frames: int, size: int, device: torch.device,
-                   dense_fp32: np.ndarray, progress: bool) -> dict[str, Any]:
-    """One dense and one narrow-band call in bf16 mixed precision, compared with float32."""
-    calls = {k: _infer_call(model, frames, size, k == "narrow", device, amp=True)
-             for k in ("dense", "narrow")}
-    ref = dense_fp32 <= 0
-    res = {k: {m: v for m, v in c.items() if m != "sdf"} for k, c in calls.items()}
-    res.update(
-        narrowband_identical=bool(np.array_equal(calls["dense"]["sdf"] <= 0,
-                                                 calls["narrow"]["sdf"] <= 0)),
-        voxels_differing_from_fp32=int(((calls["narrow"]["sdf"] <= 0) != ref).sum()),
-        voxels_inside_fp32=int(ref.sum()),
-        max_abs_sdf_diff_near_surface=float(np.abs(calls["dense"]["sdf"] - dense_fp32)[
-            np.abs(dense_fp32) < 0.05].max(initial=0.0)))
-    if progress:
-        _say(f"  infer {frames}x{size}^3 bf16 mixed: dense {res['dense']['time_s']:.3g}s, "
-             f"narrow band {res['narrow']['time_s']:.3g}s, "
-             f"{res['voxels_differing_from_fp32']} voxels differ from float32")
-    return res
 
 
 def bench_inference(model: AutoDecoder, sizes: BenchSizes, device: torch.device,
@@ -668,8 +647,6 @@ def bench_inference(model: AutoDecoder, sizes: BenchSizes, device: torch.device,
         "infer_mem_within_budget": dense["within_budget"] and narrow["within_budget"],
         "scaling": _scaling(model, sizes, device, progress),
     }
-    if native_bf16(device):
-        res["amp"] = _amp_inference(model, t, s, device, runs["dense"][-1]["sdf"], progress)
     if sizes.paper_case:
         pt, ps = sizes.paper_case
         if progress:
@@ -856,14 +833,6 @@ def format_summary(res: dict[str, Any]) -> str:
     lines += ["", f"inference {g['frames']} x {g['size']}^3"]
     lines += _table([(k, f"{inf[k]['time_s']:.3g} s, {inf[k]['fraction']:.1%} evaluated, "
                       f"peak {inf[k]['peak_mem_mb']:.0f} MB") for k in ("dense", "narrow")])
-    if "amp" in inf:
-        a = inf["amp"]
-        lines += _table([(f"{k} bf16 mixed", f"{a[k]['time_s']:.3g} s "
-                          f"({inf[k]['time_s'] / a[k]['time_s']:.2f}x float32)")
-                         for k in ("dense", "narrow")])
-        lines += [f"  bf16 mixed: narrow band identical to dense: {a['narrowband_identical']},"
-                  f" {a['voxels_differing_from_fp32']} of {a['voxels_inside_fp32']} inside "
-                  f"voxels differ from float32"]
     lines += ["", "scaling (narrow band)", "  frames  size   time_s   s/frame  evaluated  peak_MB"]
     for r in inf["scaling"]:
         lines.append(f"  {r['frames']:>6} {r['size']:>5} {r['time_s']:>8.3g} "

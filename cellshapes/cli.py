@@ -112,11 +112,10 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 
 def _cmd_reconstruct(a: argparse.Namespace) -> int:
-    from .infer import GridOptions, reconstruct_run
+    from .infer import reconstruct_run
 
     out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
-                          device=a.device, overwrite=a.overwrite, progress=not a.quiet,
-                          options=GridOptions(amp=a.amp))
+                          device=a.device, overwrite=a.overwrite, progress=not a.quiet)
     print(f"wrote {len(out)} sequence(s) to {a.out}")
     return 0
 
@@ -320,9 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
-    p.add_argument("--amp", action="store_true",
-                   help="bfloat16 mixed precision (faster with native bf16; a few surface "
-                        "voxels may differ from float32)")
     _device(p)
     _common(p)
 

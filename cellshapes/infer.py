@@ -110,17 +110,12 @@ class GridOptions:
         Multiplier of the Lipschitz bound used for the narrow-band margin.
     memory_mb : float
         Activation memory budget per forward pass.
-    amp : bool
-        bfloat16 mixed precision (the hidden matmuls only, as in training): several
-        times faster where the device multiplies bfloat16 natively; SDF values differ
-        from float32 by ~1e-3 SDF units, so a few surface voxels may flip.
     """
 
     narrow_band: bool = True
     stride: int = 8
     safety: float = 2.0
     memory_mb: float = 256.0
-    amp: bool = False
 
 
 def _axis(size: int, device: torch.device) -> Tensor:
@@ -289,7 +284,7 @@ def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
     out = np.empty((len(times), size, size, size), np.float32)
     evaluated = 0
     it = track(list(enumerate(times)), progress, desc="frames", leave=False)
-    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=opt.amp):
+    with torch.no_grad():
         for k, t in it:
             tt = torch.tensor([float(t)], device=dev)
 
@@ -359,8 +354,7 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
             sdf, stats = sequence_sdf(model, frame_times(t), s, seq=i,
                                       lipschitz=_lipschitz(attrs), options=options)
             attrs.update(_grid_attrs(attrs, s), source=f"reconstruction of {run}",
-                         evaluated_fraction=stats["fraction"],
-                         precision="bf16-mixed" if options and options.amp else "float32")
+                         evaluated_fraction=stats["fraction"])
             name = names[i] if i < len(names) else f"seq_{i:04d}"
             write_tiff(run_path(tmp / "masks", f"{name}.tif"), (sdf <= 0).astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)

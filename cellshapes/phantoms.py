@@ -357,16 +357,22 @@ def _star_scale(shape: _StarShape, volume_um3: float) -> float:
 
 
 class _Polar:
-    """Distances and directions of all voxel centres from a centre point, cached."""
+    """Distances and directions of all voxel centres from a centre point, cached.
+
+    ``r_max`` [um] is the largest radius that keeps a body centred there 1.5 voxels
+    inside the cube.
+    """
 
     def __init__(self, grid: _Grid, centre: np.ndarray):
         p = grid.points() - centre.astype(np.float32)
         self.dist = np.linalg.norm(p, axis=1)
         self.u = p / np.maximum(self.dist, 1e-6)[:, None]
         self.shape = (grid.size,) * 3
+        self.r_max = grid.half - float(np.abs(centre).max()) - 1.5 * grid.spacing
 
-    def inside(self, shape: _StarShape, scale: float, r_max: float) -> np.ndarray:
+    def inside(self, shape: _StarShape, scale: float) -> np.ndarray:
         """(S, S, S) bool mask of |x| < min(scale * r(u), r_max)."""
+        r_max = self.r_max
         # Only voxels in the shell between the smallest and largest radius need r(u).
         r_s = np.minimum(scale * shape.radius(_SPHERE.astype(np.float32)), r_max)
         lo, hi = 0.8 * float(r_s.min()), min(1.25 * float(r_s.max()), r_max)
@@ -403,7 +409,6 @@ def _growing(rng: np.random.Generator, taus: np.ndarray, grid: _Grid) -> np.ndar
     centre = rng.normal(0.0, 0.5, 3)
 
     polar = _Polar(grid, centre)
-    r_max = grid.half - float(np.abs(centre).max()) - 1.5 * grid.spacing
     v0 = 4.0 / 3.0 * np.pi * r0 ** 3
     masks = np.empty((len(taus),) + polar.shape, np.uint8)
     for i, tau in enumerate(taus):
@@ -413,7 +418,7 @@ def _growing(rng: np.random.Generator, taus: np.ndarray, grid: _Grid) -> np.ndar
         face_d = face_frac * (1 - face_press * tau) * body.ellipsoid_radius(face_n)
         shape = _StarShape(rot, axes, dirs, kappa, amps, face_n, face_d)
         scale = _star_scale(shape, v0 * (1.0 + growth) ** tau)
-        masks[i] = polar.inside(shape, scale, r_max)
+        masks[i] = polar.inside(shape, scale)
     return masks
 
 
@@ -549,7 +554,6 @@ def _filopodial(rng: np.random.Generator, taus: np.ndarray, grid: _Grid) -> np.n
             branch_len=s * branch_len, branch_radius=max(0.85 * radius, grid.spacing)))
 
     polar = _Polar(grid, centre)
-    r_max = grid.half - float(np.abs(centre).max()) - 1.5 * grid.spacing
     v0 = 4.0 / 3.0 * np.pi * r0 ** 3
     masks = np.empty((len(taus),) + polar.shape, np.uint8)
     for i, tau in enumerate(taus):
@@ -559,7 +563,7 @@ def _filopodial(rng: np.random.Generator, taus: np.ndarray, grid: _Grid) -> np.n
             bleb_amp * _window(tau, bleb_start, bleb_dur)])
         shape = _StarShape(rot, axes, dirs, kappa, amps, np.zeros((0, 3)), np.zeros(0))
         scale = _star_scale(shape, v0 * (1.0 + growth) ** tau)
-        mask = polar.inside(shape, scale, r_max)
+        mask = polar.inside(shape, scale)
         for prot in protrusions:
             for a, b, r in prot.segments(float(tau)):
                 _paint_capsule(mask, grid, a, b, r)

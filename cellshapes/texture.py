@@ -356,7 +356,7 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     if resumed:
         config = read_config(out)
         _check_format(config, out)
-        saved = TextureConfig(**config["model"], **config["train"])
+        saved = _stored_config(config, Path(out))
         cfg = dataclasses.replace(saved, epochs=cfg.epochs) if cfg else saved
         lo, hi = config["data"]["lo"], config["data"]["hi"]
         resumed = latest_checkpoint(out) is not None
@@ -440,6 +440,17 @@ def _run_config(cfg: TextureConfig, lo: float, hi: float, pairs: Sequence[dict],
                      "frames": [int(p["image"].shape[0]) for p in pairs]}}
 
 
+def _stored_config(config: dict[str, Any], run: Path) -> TextureConfig:
+    """The :class:`TextureConfig` of a run's ``config.json`` (unknown keys ignored)."""
+    from .config import from_dict
+
+    try:
+        return from_dict(TextureConfig, {**config["model"], **config["train"]})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetFormatError(f"{run}/config.json: invalid texture settings ({exc})"
+                                 ) from None
+
+
 def _check_format(config: dict, run: Path) -> None:
     if config.get("format") != _FORMAT:
         raise DatasetFormatError(f"{run} is not a texture run (config.json format is "
@@ -481,7 +492,7 @@ def load_texture_run(run: str | os.PathLike, device: str | torch.device = "auto"
     dev = resolve_device(device)
     config = read_config(run)
     _check_format(config, Path(run))
-    cfg = TextureConfig(**config["model"], **config["train"])
+    cfg = _stored_config(config, Path(run))
     G, _ = _build(cfg)
     if not untrained:
         state = load_checkpoint(run, map_location="cpu")

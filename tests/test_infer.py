@@ -45,24 +45,6 @@ def test_narrow_band_masks_equal_dense(trained_run, size, max_fraction):
     assert np.allclose(dense[near], band[near], atol=1e-5)
 
 
-def test_mixed_precision_inference_close_to_float32(trained_run, tmp_path):
-    model, _ = load_run(trained_run, "cpu")
-    times = frame_times(2)
-    ref, _ = sequence_sdf(model, times, 48, seq=1, options=GridOptions(narrow_band=False))
-    dense, _ = sequence_sdf(model, times, 48, seq=1,
-                            options=GridOptions(narrow_band=False, amp=True))
-    band, _ = sequence_sdf(model, times, 48, seq=1, lipschitz=1.0,
-                           options=GridOptions(narrow_band=True, stride=4, amp=True))
-    assert dense.dtype == np.float32 and not np.array_equal(dense, ref)  # bf16 was used
-    assert np.abs(dense - ref).max() < 0.01  # SDF units (clamped range is [-1, 1])
-    assert ((dense <= 0) != (ref <= 0)).sum() <= 0.01 * (ref <= 0).sum()
-    assert dice(band[0] <= 0, ref[0] <= 0) > 0.99
-    out = tmp_path / "rec"
-    assert main(["reconstruct", str(trained_run), "--out", str(out), "--amp", "--size", "24",
-                 "--sequences", "0", "-q"]) == 0
-    assert read_dataset(out / "sdf.h5")[0].attrs["precision"] == "bf16-mixed"
-
-
 def test_chunk_size_does_not_change_result(trained_run):
     model, _ = load_run(trained_run, "cpu")
     small, _ = sequence_sdf(model, [0.3], 24, seq=0,
