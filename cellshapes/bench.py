@@ -394,7 +394,8 @@ def _validation_l1(model: AutoDecoder, setup: _TrainSetup, device: torch.device)
     """Mean |f - sdf| (float32 evaluation) on a fixed batch of every training frame."""
     gen = torch.Generator(device).manual_seed(12345)
     frames = torch.arange(setup.sampler.n_frames, device=device)
-    batch = setup.sampler.sample(0, setup.cfg.points_per_frame, gen, frames=frames)
+    points = min(setup.cfg.points_per_frame, 8192)  # bounded memory at full sizes
+    batch = setup.sampler.sample(0, points, gen, frames=frames)
     with torch.no_grad():
         pred = model(batch.points, batch.times, batch.sequences)
     return float((pred - batch.sdf).abs().mean())
