@@ -1,38 +1,9 @@
 """Author notebooks 06-09 with nbformat (stored without outputs): python notebooks/_src/make_06_09.py"""
-import nbformat as nbf
+import sys
 from pathlib import Path
 
-PARAMS = '''profile = "smoke"          # smoke | quick | paper
-device = "auto"
-seed = 0
-train = True               # False: use shipped pretrained models where available
-data_dir = "../data/generated"
-runs_dir = "../runs"
-figures_dir = "../figures"'''
-
-
-def md(s):
-    return nbf.v4.new_markdown_cell(s.strip())
-
-
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip())
-    if tags:
-        c.metadata["tags"] = tags
-    return c
-
-
-def notebook(cells, path):
-    nb = nbf.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = cells
-    for c in nb.cells:
-        if c.cell_type == "code":
-            c.outputs = []
-            c.execution_count = None
-    nbf.validate(nb)
-    nbf.write(nb, path)
+sys.path.insert(0, str(Path(__file__).parent))
+from nb_common import code, md, params, write  # noqa: E402
 
 
 IMPORTS = '''from pathlib import Path
@@ -70,7 +41,7 @@ sequence, where protrusions are fully grown; **lowest DSC 0.858 +- 0.012 at time
 training, DSC at every frame with trained and held-out frames marked, renders of a held-out
 frame, and a reconstruction at a higher frame rate than the data (`reconstruct --frames`).
 '''),
-    code(PARAMS, tags=["parameters"]),
+    params(),
     code(IMPORTS),
     md('''
 ## Settings per profile
@@ -242,7 +213,7 @@ training grid, reconstructions at several grids scored at the last frame against
 truth prepared at the largest reconstruction grid (`experiments.frame_scores`, which
 upsamples with nearest neighbour as the paper does).
 '''),
-    code(PARAMS, tags=["parameters"]),
+    params(),
     code(IMPORTS),
     md('''
 ## Settings per profile
@@ -368,7 +339,7 @@ paper's 36 pi V^2 / A^3 (1 for a sphere, small for cells with long protrusions).
 **Here.** Filopodial phantoms, one model per w0, sphericity and DSC of the last frame
 against the real shapes.
 '''),
-    code(PARAMS, tags=["parameters"]),
+    params(),
     code(IMPORTS),
     md('''
 ## Settings per profile
@@ -501,7 +472,7 @@ tips, higher volume; Fig 12b-e).
 data with the same sampling and points per step, at equal epochs and at twice the epochs
 (a copy of the equal-epoch run trained on: `experiments.continue_run`).
 '''),
-    code(PARAMS, tags=["parameters"]),
+    params(),
     code(IMPORTS + "\nimport json"),
     md('''
 ## Settings per profile
@@ -636,5 +607,5 @@ workflow.comparison_table(rows, profile)
 root = Path(__file__).resolve().parents[1]
 for name, cells in (("06_temporal_interpolation", nb06), ("07_spatial_interpolation", nb07),
                     ("08_omega_sweep", nb08), ("09_deepsdf_comparison", nb09)):
-    notebook(cells, root / f"{name}.ipynb")
+    write(cells, root / f"{name}.ipynb")
 print("ok")
