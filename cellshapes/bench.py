@@ -51,7 +51,7 @@ from .infer import GridOptions, sequence_sdf
 from .model import AutoDecoder, count_parameters, euler_to_matrix
 from .resources import native_bf16
 from .sampling import SDFSampler, frame_times
-from .train import _autocast, _compiled, _make_optimizer, _train_step, resolve_device
+from .train import _compiled, _make_optimizer, _train_step, resolve_device
 
 __all__ = [
     "BenchSizes",
@@ -354,7 +354,7 @@ def _train_setup(sizes: BenchSizes, device: torch.device) -> _TrainSetup:
     band = 1.5 * 2.0 / (sizes.data_size - 1)  # 1.5 voxels, the training default's floor
     cfg = train_config("paper", frames_per_batch=sizes.frames_per_batch,
                        points_per_frame=sizes.points_per_frame, lr=1e-3, lr_latent=1e-3,
-                       amp=device.type == "cuda", compile=False)
+                       amp=False, compile=False)  # _our_trainer sets amp per variant
     storage = torch.float16 if device.type == "cuda" and sizes.data_size >= 192 else torch.float32
     sampler = SDFSampler(vols, [band] * len(vols), 1, cfg.near_fraction, device, storage)
     return _TrainSetup(cfg, sampler, HostSampler(vols, band, cfg.near_fraction), len(vols), band)
