@@ -28,7 +28,7 @@ from cellshapes import __version__
 from cellshapes.config import model_config, train_config
 from cellshapes.infer import evaluate_run
 from cellshapes.train import train
-from cellshapes.workflow import phantom_dataset
+from cellshapes.repro.workflow import phantom_dataset
 
 
 def _last_loss(run: Path) -> float:

@@ -95,7 +95,7 @@ def _cmd_mesh(a: argparse.Namespace) -> int:
 
 
 def _cmd_quickstart(a: argparse.Namespace) -> int:
-    from .quickstart import run_quickstart
+    from .repro.quickstart import run_quickstart
 
     report = run_quickstart(a.out, kind=a.kind, profile=a.profile, epochs=a.epochs,
                             seed=a.seed, device=a.device, overwrite=a.overwrite,
@@ -161,15 +161,15 @@ def _cmd_bench(a: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(a: argparse.Namespace) -> int:
-    from .notebooks import notebooks_from_cli
+    from .repro.notebooks import notebooks_from_cli
 
     return notebooks_from_cli(a)
 
 
 # ------------------------------------------------------------------- image synthesis
 def _cmd_simulate(a: argparse.Namespace) -> int:
-    from .imaging import simulate_folder
-    from .microscopy import MicroscopyConfig
+    from .synthesis.imaging import simulate_folder
+    from .synthesis.microscopy import MicroscopyConfig
 
     names = simulate_folder(a.masks, a.out, MicroscopyConfig(mode=a.mode), seed=a.seed,
                             overwrite=a.overwrite, progress=not a.quiet)
@@ -178,7 +178,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def _cmd_texture_train(a: argparse.Namespace) -> int:
-    from .texture import texture_config, train_texture
+    from .synthesis.texture import texture_config, train_texture
 
     cfg = None if a.resume and a.epochs is None else texture_config(a.profile, epochs=a.epochs,
                                                                      seed=a.seed)
@@ -189,7 +189,7 @@ def _cmd_texture_train(a: argparse.Namespace) -> int:
 
 
 def _cmd_texture(a: argparse.Namespace) -> int:
-    from .texture import synthesize_folder
+    from .synthesis.texture import synthesize_folder
 
     names = synthesize_folder(a.run, a.masks, a.out, seed=a.seed, device=a.device,
                               overwrite=a.overwrite, progress=not a.quiet)
@@ -198,7 +198,7 @@ def _cmd_texture(a: argparse.Namespace) -> int:
 
 
 def _cmd_export_ctc(a: argparse.Namespace) -> int:
-    from .ctc import export_ctc
+    from .synthesis.ctc import export_ctc
 
     s = export_ctc(a.input, a.out, texture=a.texture, dims=3 if a.three_d else 2, seed=a.seed,
                    device=a.device, overwrite=a.overwrite, progress=not a.quiet)

@@ -119,6 +119,7 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
+    from .errors import InputError
     from .mesh import mesh_from_volume, to_pyvista
 
     n = len(volumes)
@@ -126,13 +127,16 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
     plotter = pv.Plotter(shape=(1, n), off_screen=True, window_size=list(window), border=False)
     for i, vol in enumerate(volumes):
         plotter.subplot(0, i)
-        if np.any(vol <= 0 if np.issubdtype(np.asarray(vol).dtype, np.floating)
-                  and (np.asarray(vol) < 0).any() else vol > 0):
+        label = labels[i] if labels else ""
+        try:
             verts, faces = mesh_from_volume(vol, spacing)
+        except InputError:  # empty or all-foreground (e.g. an untrained model): say so
+            label = f"{label}: no surface" if label else "no surface"
+        else:
             plotter.add_mesh(to_pyvista(verts, faces), color=color, smooth_shading=True,
                              specular=0.3)
-        if labels:
-            plotter.add_text(labels[i], font_size=10)
+        if label:
+            plotter.add_text(label, font_size=10)
         plotter.view_isometric()
     plotter.set_background("white")
     img = plotter.screenshot(return_img=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cellshapes.errors import InputError
-from cellshapes.experiments import frame_scores, regrid_dataset, resample_nearest
+from cellshapes.repro.experiments import frame_scores, regrid_dataset, resample_nearest
 from cellshapes.io import dataset_info
 from cellshapes.metrics import dice
 
@@ -39,7 +39,7 @@ def test_resample_nearest_rejects_bad_input(shape, size):
 
 
 def test_regrid_dataset_keeps_cells_and_scale(tmp_path):
-    from cellshapes.workflow import phantom_dataset
+    from cellshapes.repro.workflow import phantom_dataset
 
     ds = phantom_dataset("growing", tmp_path, "smoke", 0, sequences=2, frames=2, size=16)
     out = regrid_dataset(ds, 20)
@@ -92,7 +92,7 @@ def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, t
 
 
 def test_run_dir_shares_defaults_and_names_changes(tmp_path):
-    from cellshapes.experiments import run_dir
+    from cellshapes.repro.experiments import run_dir
 
     assert run_dir(tmp_path, "quick", "filopodial").name == "filopodial_base"
     assert run_dir(tmp_path, "quick", "filopodial", sequences=8, frames=10, size=48,
@@ -109,7 +109,7 @@ def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):
     import pandas as pd
 
     from cellshapes.config import model_config, train_config
-    from cellshapes.experiments import continue_run
+    from cellshapes.repro.experiments import continue_run
     from cellshapes.train import train
 
     def run(out, epochs):
@@ -129,7 +129,7 @@ def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):
 
 
 def test_describe_frames_nan_without_surface():
-    from cellshapes.experiments import describe_frames
+    from cellshapes.repro.experiments import describe_frames
 
     ball = _ball(24)
     df = describe_frames(np.stack([ball, np.ones_like(ball), -np.ones_like(ball)]), 0.5)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from cellshapes import latent, workflow
+from cellshapes import latent
+from cellshapes.repro import workflow
 from cellshapes.errors import InputError
 from cellshapes.io import dataset_info, read_dataset, write_dataset
 from cellshapes.sdf import rotate_sdf_sequence

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cellshapes.errors import InputError
-from cellshapes.microscopy import (MicroscopyConfig, fluorophore_density, max_projection,
+from cellshapes.synthesis.microscopy import (MicroscopyConfig, fluorophore_density, max_projection,
                                    poisson_gaussian, simulate)
 
 

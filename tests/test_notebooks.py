@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from cellshapes.cli import main
 from cellshapes.errors import InputError
-from cellshapes.notebooks import REPO_ROOT, find_notebooks, notebook_parameters, run_notebooks
+from cellshapes.repro.notebooks import REPO_ROOT, find_notebooks, notebook_parameters, run_notebooks
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PARAMETERS = {"profile", "device", "seed", "train", "data_dir", "runs_dir", "figures_dir"}
@@ -151,7 +151,7 @@ def test_parameters_per_profile(tmp_path):
 def test_cli_exit_codes(toys, tmp_path, capsys, monkeypatch):
     assert main(["notebooks", "--only", "99", "--out", str(tmp_path / "o")]) == 2
     assert "no notebook matches '99'" in capsys.readouterr().err
-    monkeypatch.setattr("cellshapes.notebooks.REPO_ROOT", toys.parent)
+    monkeypatch.setattr("cellshapes.repro.notebooks.REPO_ROOT", toys.parent)
     toys.rename(toys.parent / "notebooks")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert main(["notebooks", "--only", "01", "--out", str(tmp_path / "o")]) == 1

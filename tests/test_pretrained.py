@@ -67,7 +67,7 @@ def test_reconstruct_from_pretrained_equals_original(registry, trained_run, tmp_
 
 
 def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
-    from cellshapes.workflow import base_run
+    from cellshapes.repro.workflow import base_run
 
     pretrained.export(registry / "toy_smoke", "growing_smoke", "stand-in", "test",
                       root=registry)

@@ -7,9 +7,9 @@ import torch
 
 from cellshapes.checkpoint import load_checkpoint
 from cellshapes.errors import DatasetFormatError, InputError, OutputExistsError
-from cellshapes.microscopy import simulate
+from cellshapes.synthesis.microscopy import simulate
 from cellshapes.phantoms import make_sequence
-from cellshapes.texture import (PatchDiscriminator, UNetGenerator, condition, image_distances,
+from cellshapes.synthesis.texture import (PatchDiscriminator, UNetGenerator, condition, image_distances,
                                 load_texture_run, noise_field, synthesize, texture_config,
                                 train_texture)
 

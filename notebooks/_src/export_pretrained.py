@@ -6,8 +6,8 @@ Run after ``cellshapes notebooks --profile quick --only 02`` (which trains them)
 from __future__ import annotations
 
 from cellshapes import pretrained
-from cellshapes.notebooks import REPO_ROOT
-from cellshapes.workflow import run_is_complete
+from cellshapes.repro.notebooks import REPO_ROOT
+from cellshapes.repro.workflow import run_is_complete
 
 KINDS = {"growing": "growing/deforming phantom cells (DS_Plat stand-in)",
          "dividing": "dividing phantom cells (DS_Cele stand-in)",

@@ -47,8 +47,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import infer, io, metrics, plots, workflow
-from cellshapes.workflow import base_run, describe_dataset
+from cellshapes import infer, io, metrics, plots
+from cellshapes.repro import workflow
+from cellshapes.repro.workflow import base_run, describe_dataset
 
 NB = "00_quickstart"
 kind = "dividing"
@@ -222,9 +223,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io, metrics, phantoms, plots, prepare, workflow
+from cellshapes import io, metrics, phantoms, plots, prepare
+from cellshapes.repro import workflow
 from cellshapes.config import data_defaults
-from cellshapes.workflow import describe_dataset
+from cellshapes.repro.workflow import describe_dataset
 
 NB = "01_data_preparation"
 KINDS = ["growing", "dividing", "filopodial"]
@@ -439,8 +441,9 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import generate, infer, io, metrics, plots, workflow
-from cellshapes.workflow import base_run, describe_dataset
+from cellshapes import generate, infer, io, metrics, plots
+from cellshapes.repro import workflow
+from cellshapes.repro.workflow import base_run, describe_dataset
 
 NB = "02_reconstruction"
 KINDS = ["growing", "dividing", "filopodial"]
@@ -603,9 +606,10 @@ import seaborn as sns
 import torch
 from IPython.display import display
 
-from cellshapes import generate, infer, io, metrics, plots, workflow
+from cellshapes import generate, infer, io, metrics, plots
+from cellshapes.repro import workflow
 from cellshapes.model import euler_to_matrix
-from cellshapes.workflow import base_run, describe_dataset
+from cellshapes.repro.workflow import base_run, describe_dataset
 from cellshapes.sampling import frame_times
 
 NB = "03_synthesis"

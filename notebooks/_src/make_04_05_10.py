@@ -62,7 +62,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import infer, io, latent, metrics, plots, workflow
+from cellshapes import infer, io, latent, metrics, plots
+from cellshapes.repro import workflow
 from cellshapes.sampling import frame_times
 
 NB = "04_latent_compactness"
@@ -332,8 +333,9 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from cellshapes import generate, infer, latent, metrics, plots, workflow
-from cellshapes.workflow import base_run
+from cellshapes import generate, infer, latent, metrics, plots
+from cellshapes.repro import workflow
+from cellshapes.repro.workflow import base_run
 from cellshapes.sampling import frame_times
 
 NB = "05_latent_exploration"
@@ -511,7 +513,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import infer, io, latent, plots, workflow
+from cellshapes import infer, io, latent, plots
+from cellshapes.repro import workflow
 from cellshapes.phantoms import KINDS
 
 NB = "10_classification"

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import experiments, infer, plots, workflow
+from cellshapes import infer, plots
+from cellshapes.repro import experiments, workflow
 from cellshapes.io import read_dataset
 from cellshapes.sampling import frame_times
 

@@ -54,8 +54,10 @@ from IPython.display import display
 from skimage.filters import threshold_otsu
 
 from cellshapes.errors import InputError
-from cellshapes import ctc, generate, imaging, io, metrics, microscopy, plots, texture, workflow
-from cellshapes.workflow import base_run
+from cellshapes import generate, io, metrics, plots
+from cellshapes.synthesis import ctc, imaging, microscopy, texture
+from cellshapes.repro import workflow
+from cellshapes.repro.workflow import base_run
 from cellshapes.phantoms import write_phantoms
 
 NB = "11_image_synthesis"

@@ -10,7 +10,7 @@ frame, sometimes at another grid than the one the run was trained on:
   nearest-neighbour interpolation, as the paper does;
 * w0 sweep and DeepSDF comparison (Sec 5.6, 5.7): DSC and sphericity at the last frame.
 
-:func:`regrid_dataset` prepares the masks behind a :func:`cellshapes.workflow.phantom_dataset`
+:func:`regrid_dataset` prepares the masks behind a :func:`cellshapes.repro.workflow.phantom_dataset`
 again at another grid, so that several training grids and the truth share the same cells,
 the same dataset-wide scale and the same centring.
 """
@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .progress import track
+from ..errors import InputError
+from ..progress import track
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
            "rebuild", "describe_frames"]
@@ -61,7 +61,7 @@ def resample_nearest(volume: Any, size: int) -> np.ndarray:
 def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False) -> Path:
     """The masks behind a phantom dataset, prepared again at grid ``size`` (cached).
 
-    :func:`cellshapes.workflow.phantom_dataset` keeps the masks it drew next to the
+    :func:`cellshapes.repro.workflow.phantom_dataset` keeps the masks it drew next to the
     prepared file (``<name>_masks``). Preparing the same masks at another grid keeps the
     cells, the dataset-wide scale and the centring identical, so models trained on
     different grids are compared on the same shapes (the paper's DS_Filo variants at
@@ -79,8 +79,8 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
     Path
         ``<name>_grid<size>.h5`` next to ``dataset`` (reused if present).
     """
-    from .io import dataset_info
-    from .prepare import prepare_dataset
+    from ..io import dataset_info
+    from ..prepare import prepare_dataset
 
     dataset = Path(dataset)
     masks = dataset.with_name(f"{dataset.stem}_masks")
@@ -97,7 +97,7 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
 
 
 def _reference(dataset: str | os.PathLike, names: Sequence[str]) -> list[dict[str, Any]]:
-    from .io import dataset_info
+    from ..io import dataset_info
 
     info = [i for i in dataset_info(dataset) if i["name"] in names]
     if not info:
@@ -117,7 +117,7 @@ def _frames(spec: Sequence[int] | None, n: int) -> list[int]:
 
 
 def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, float]:
-    from .metrics import describe_volume
+    from ..metrics import describe_volume
 
     inside = float((sdf <= 0).mean())
     if not 0.0 < inside < 1.0:  # empty or all-inside reconstruction: no surface to measure
@@ -163,10 +163,10 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     """
     import pandas as pd
 
-    from .infer import _lipschitz, load_run, sequence_sdf
-    from .io import read_dataset
-    from .metrics import dice
-    from .sampling import frame_times
+    from ..infer import _lipschitz, load_run, sequence_sdf
+    from ..io import read_dataset
+    from ..metrics import dice
+    from ..sampling import frame_times
 
     model, config = load_run(run, device)
     data = config["data"]
@@ -217,7 +217,7 @@ def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
     -------
     Path
     """
-    from .config import data_defaults, model_config, to_dict, train_config
+    from ..config import data_defaults, model_config, to_dict, train_config
 
     d = data_defaults(profile)
     n, t, s = sequences or d["sequences"], frames or d["frames"], size or d["size"]
@@ -256,7 +256,7 @@ def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
     """
     import shutil
 
-    from .train import train
+    from ..train import train
     from .workflow import run_is_complete
 
     out = Path(out)
@@ -266,7 +266,7 @@ def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
         if not run_is_complete(run):
             raise InputError(f"{run} is not a finished run")
         shutil.copytree(run, out)
-    from .checkpoint import read_config
+    from ..checkpoint import read_config
 
     train(read_config(out)["data"]["path"], out, resume=True, epochs=int(epochs), device=device, progress=progress)
     return out
@@ -291,7 +291,7 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     voxel_um : float
         Voxel size of that grid in um.
     """
-    from .infer import _lipschitz, load_run, sequence_sdf
+    from ..infer import _lipschitz, load_run, sequence_sdf
 
     model, config = load_run(run, device)
     data = config["data"]

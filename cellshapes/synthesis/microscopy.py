@@ -1,6 +1,6 @@
 """A small fluorescence-microscopy simulator: 3D+t masks -> textured, noisy images.
 
-Pure computation on arrays (no I/O; :mod:`cellshapes.imaging` reads and writes folders).
+Pure computation on arrays (no I/O; :mod:`cellshapes.synthesis.imaging` reads and writes folders).
 The image formation follows the usual widefield/confocal forward model:
 
 1. fluorophore density from the masks: the whole cell (``"cytoplasm"``) or a shell of
@@ -14,8 +14,8 @@ The image formation follows the usual widefield/confocal forward model:
    ``var = gain * mean + read_noise**2`` where ``mean = gain * photons``;
 5. the maximum-intensity projection over z gives the 2D+t images of the paper's Fig. 14.
 
-Used to make ground-truth image/mask pairs for the texture GAN (:mod:`cellshapes.texture`)
-and images for Cell Tracking Challenge exports (:mod:`cellshapes.ctc`).
+Used to make ground-truth image/mask pairs for the texture GAN (:mod:`cellshapes.synthesis.texture`)
+and images for Cell Tracking Challenge exports (:mod:`cellshapes.synthesis.ctc`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["MODES", "MicroscopyConfig", "simulate", "simulate_frame", "fluorophore_density",
            "texture_field", "psf_blur", "poisson_gaussian", "max_projection"]

@@ -39,8 +39,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .progress import track
+from ..errors import InputError
+from ..progress import track
 
 __all__ = ["track_components", "project_labels", "track_lines", "frame_names",
            "export_ctc"]
@@ -197,11 +197,11 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
     input : path-like
         Mask sequences: a 3D+t TIFF, a ``phantoms`` folder, a ``generate`` /
         ``reconstruct`` output (``masks/*.tif``) or a folder of per-frame TIFFs (see
-        :func:`cellshapes.imaging.find_sequences`). Each becomes one CTC sequence.
+        :func:`cellshapes.synthesis.imaging.find_sequences`). Each becomes one CTC sequence.
     out : path-like
         Output folder (layout in the module docstring); built atomically.
     texture : path-like, optional
-        A texture-GAN run (:mod:`cellshapes.texture`); default: the microscopy simulator.
+        A texture-GAN run (:mod:`cellshapes.synthesis.texture`); default: the microscopy simulator.
     dims : {2, 3}
         2: maximum-intensity projections and projected labels (paper Fig. 14); 3: stacks.
     seed : int
@@ -225,10 +225,10 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
     OutputExistsError
         ``out`` exists and ``overwrite`` is False.
     """
-    from .atomic import atomic_dir, check_output
+    from ..atomic import atomic_dir, check_output
     from .imaging import find_sequences
-    from .io import read_masks
-    from .phantoms import sequence_seed
+    from ..io import read_masks
+    from ..phantoms import sequence_seed
 
     if dims not in (2, 3):
         raise InputError(f"dims must be 2 or 3, got {dims}")

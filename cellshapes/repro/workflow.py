@@ -28,9 +28,9 @@ def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", 
     Path
         The prepared dataset (reused if it already exists).
     """
-    from .config import data_defaults
-    from .phantoms import write_phantoms
-    from .prepare import prepare_dataset
+    from ..config import data_defaults
+    from ..phantoms import write_phantoms
+    from ..prepare import prepare_dataset
 
     d = data_defaults(profile)
     n = sequences or d["sequences"]
@@ -80,9 +80,9 @@ def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: s
     Path
         The run directory. An incomplete run is resumed.
     """
-    from .checkpoint import run_lock
-    from .config import model_config, train_config
-    from .train import _train
+    from ..checkpoint import run_lock
+    from ..config import model_config, train_config
+    from ..train import _train
 
     run = Path(run)
     with run_lock(run, wait=True):  # another notebook may be training the same model
@@ -141,8 +141,8 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
     Path
         ``out``.
     """
-    from .errors import InputError
-    from .io import SDFSequence, read_dataset, write_dataset
+    from ..errors import InputError
+    from ..io import SDFSequence, read_dataset, write_dataset
 
     out = Path(out)
     if out.exists():
@@ -179,7 +179,7 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     source : str
         How the run was obtained, in words (for the notebook to print).
     """
-    from . import pretrained
+    from .. import pretrained
 
     dataset = phantom_dataset(kind, data_dir, profile, seed)
     name = f"{kind}_{profile}"
@@ -209,8 +209,8 @@ def describe_dataset(path: str | os.PathLike):
     """
     import pandas as pd
 
-    from .io import read_dataset
-    from .metrics import describe_sequence
+    from ..io import read_dataset
+    from ..metrics import describe_sequence
 
     rows, skipped = [], []
     for seq in read_dataset(path):

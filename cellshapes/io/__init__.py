@@ -19,8 +19,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path, check_output
-from .errors import DatasetFormatError, InputError, InputFileNotFoundError
+from ..atomic import atomic_path, check_output
+from ..errors import DatasetFormatError, InputError, InputFileNotFoundError
 
 __all__ = [
     "read_masks",

@@ -14,7 +14,7 @@ Where the data, runs and figures go depends on the profile:
 
 Example
 -------
->>> from cellshapes.notebooks import run_notebooks
+>>> from cellshapes.repro.notebooks import run_notebooks
 >>> results = run_notebooks("smoke", out="/tmp/nb", only=["00"])   # doctest: +SKIP
 """
 from __future__ import annotations
@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["REPO_ROOT", "find_notebooks", "notebook_parameters", "run_notebooks",
            "notebooks_from_cli", "PROFILES"]
 
 #: The repository root when ``cellshapes`` is used from a checkout (the package's parent).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Profiles a notebook understands.
 PROFILES = ("smoke", "quick", "paper")
 _PATTERN = "[0-9][0-9]_*.ipynb"

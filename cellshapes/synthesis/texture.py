@@ -38,8 +38,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import CheckpointError, DatasetFormatError, InputError
-from .progress import track
+from ..errors import CheckpointError, DatasetFormatError, InputError
+from ..progress import track
 
 __all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "UNetGenerator",
            "PatchDiscriminator", "noise_field", "condition", "train_texture",
@@ -321,7 +321,7 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     Parameters
     ----------
     pairs : path-like or sequence of dict
-        A pair folder (:func:`cellshapes.imaging.read_pairs`) or its loaded content:
+        A pair folder (:func:`cellshapes.synthesis.imaging.read_pairs`) or its loaded content:
         dicts with ``image`` (T, Y, X) float and ``masks`` (T, Z, Y, X) int, all of one
         (Y, X) size.
     out : path-like
@@ -342,9 +342,9 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     Path
         ``out``.
     """
-    from .checkpoint import latest_checkpoint, read_config, write_config
+    from ..checkpoint import latest_checkpoint, read_config, write_config
     from .imaging import read_pairs
-    from .train import _prepare_run_dir, resolve_device
+    from ..train import _prepare_run_dir, resolve_device
 
     out = Path(out)
     dev = resolve_device(device)
@@ -382,7 +382,7 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
 def _restore(out: Path, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
              opt_d: torch.optim.Optimizer, gen: torch.Generator, dev: torch.device) -> int:
     """Load the latest checkpoint into networks, optimisers and RNG; return its epoch."""
-    from .checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
 
     state = load_checkpoint(out, map_location=dev)
     try:
@@ -401,7 +401,7 @@ def _fit(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
          opt_d: torch.optim.Optimizer, frames: _Frames, cfg: TextureConfig,
          gen: torch.Generator, dev: torch.device, out: Path, start: int,
          progress: bool) -> None:
-    from .checkpoint import save_checkpoint
+    from ..checkpoint import save_checkpoint
 
     n = len(frames.prev)
     epochs = track(range(start, cfg.epochs), progress, desc="texture", unit="epoch",
@@ -442,7 +442,7 @@ def _run_config(cfg: TextureConfig, lo: float, hi: float, pairs: Sequence[dict],
 
 def _stored_config(config: dict[str, Any], run: Path) -> TextureConfig:
     """The :class:`TextureConfig` of a run's ``config.json`` (unknown keys ignored)."""
-    from .config import from_dict
+    from ..config import from_dict
 
     try:
         return from_dict(TextureConfig, {**config["model"], **config["train"]})
@@ -458,7 +458,7 @@ def _check_format(config: dict, run: Path) -> None:
 
 
 def _write_log_header(out: Path) -> None:
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     with atomic_path(out / "log.csv") as tmp:
         tmp.write_text(",".join(_LOG_FIELDS) + "\n")
@@ -466,7 +466,7 @@ def _write_log_header(out: Path) -> None:
 
 def _truncate_log(out: Path, epoch: int) -> None:
     """Drop log rows after the checkpoint being resumed (epochs redone after a crash)."""
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     path = out / "log.csv"
     lines = path.read_text().splitlines() if path.exists() else [",".join(_LOG_FIELDS)]
@@ -486,8 +486,8 @@ def load_texture_run(run: str | os.PathLike, device: str | torch.device = "auto"
         Return the generator as initialised before training (same config and seed): the
         baseline that shows what training bought.
     """
-    from .checkpoint import load_checkpoint, read_config
-    from .train import resolve_device
+    from ..checkpoint import load_checkpoint, read_config
+    from ..train import resolve_device
 
     dev = resolve_device(device)
     config = read_config(run)
@@ -558,10 +558,10 @@ def synthesize_folder(run: str | os.PathLike, masks: str | os.PathLike,
     Writes ``out/images/<name>.tif`` ((T, 1, Y, X) float32) and ``out/masks/<name>.tif``
     (the masks as read), atomically.
     """
-    from .atomic import atomic_dir, check_output
+    from ..atomic import atomic_dir, check_output
     from .imaging import find_sequences
-    from .io import read_masks, write_tiff
-    from .phantoms import sequence_seed
+    from ..io import read_masks, write_tiff
+    from ..phantoms import sequence_seed
 
     check_output(out, overwrite)
     G, config = load_texture_run(run, device)
