@@ -26,7 +26,7 @@ import torch
 
 from cellshapes import __version__
 from cellshapes.config import model_config, train_config
-from cellshapes.infer import evaluate_run
+from cellshapes.evaluate import evaluate_run
 from cellshapes.train import train
 from cellshapes.repro.workflow import phantom_dataset
 

@@ -47,7 +47,7 @@ from . import __version__
 from .atomic import atomic_path
 from .config import ModelConfig, TrainConfig, model_config, train_config
 from .errors import InputError
-from .infer import GridOptions, sequence_sdf
+from .grid import GridOptions, sequence_sdf
 from .model import AutoDecoder, count_parameters, euler_to_matrix
 from .resources import native_bf16
 from .sampling import SDFSampler, frame_times

@@ -112,7 +112,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 
 def _cmd_reconstruct(a: argparse.Namespace) -> int:
-    from .infer import reconstruct_run
+    from .reconstruct import reconstruct_run
 
     out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
                           device=a.device, overwrite=a.overwrite, progress=not a.quiet)
@@ -122,7 +122,7 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from .atomic import atomic_path, check_output
-    from .infer import evaluate_run
+    from .evaluate import evaluate_run
 
     if a.json:
         check_output(a.json, a.overwrite)  # before the work, not after it
@@ -136,7 +136,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_fit(a: argparse.Namespace) -> int:
-    from .infer import fit_run
+    from .fit import fit_run
 
     report = fit_run(a.run, a.dataset, a.out, steps=a.steps, device=a.device,
                      overwrite=a.overwrite, seed=a.seed, progress=not a.quiet)

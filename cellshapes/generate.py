@@ -105,9 +105,10 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     ``out/sdf.h5`` with the synthesized sequences.
     """
     from .atomic import atomic_dir, check_output
-    from .infer import (_grid_attrs, _lipschitz, check_grid_args, check_grid_memory, load_run,
-                        sequence_sdf, write_derived_run)
+    from .fit import write_derived_run
+    from .grid import check_grid_args, check_grid_memory, grid_attrs, lipschitz_bound, sequence_sdf
     from .io import SDFSequence, write_dataset, write_tiff
+    from .reconstruct import load_run
     from .sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:
@@ -138,8 +139,9 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
         seqs = []
         it = track(range(n), progress, desc="generate", unit="seq")
         for i in it:
-            sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i, lipschitz=_lipschitz(attrs0))
-            attrs = {**attrs0, **_grid_attrs(attrs0, s), "source": f"generated from {run}"}
+            sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i,
+                                  lipschitz=lipschitz_bound(attrs0))
+            attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
             write_tiff(tmp / "masks" / f"{names[i]}.tif", (sdf <= 0).astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)
             seqs.append(SDFSequence(names[i], sdf, attrs))

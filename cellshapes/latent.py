@@ -7,8 +7,8 @@ Sec 5.2. scikit-learn is imported inside the functions.
 
 Example
 -------
->>> from cellshapes import infer, latent
->>> model, _ = infer.load_run("runs/quick/growing_base")          # doctest: +SKIP
+>>> from cellshapes import latent, reconstruct
+>>> model, _ = reconstruct.load_run("runs/quick/growing_base")    # doctest: +SKIP
 >>> codes = model.codes.detach().numpy()                          # doctest: +SKIP
 >>> latent.pca_explained_variance(codes)[:3]                      # doctest: +SKIP
 """
@@ -53,7 +53,7 @@ def run_codes(run: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         Row i belongs to training sequence i.
     names : list of str
     """
-    from .infer import load_run
+    from .reconstruct import load_run
 
     model, config = load_run(run, "cpu")
     return model.codes.detach().cpu().numpy(), list(config["data"]["names"])

@@ -420,11 +420,13 @@ def _api_cases():
     from cellshapes import errors as E
     from cellshapes.checkpoint import load_checkpoint, read_config, run_path
     from cellshapes.config import train_config
+    from cellshapes.evaluate import evaluate_run
+    from cellshapes.fit import fit_run
     from cellshapes.generate import generate_run
-    from cellshapes.infer import evaluate_run, fit_run, reconstruct_run
     from cellshapes.io import read_dataset, read_masks
     from cellshapes.phantoms import write_phantoms
     from cellshapes.prepare import prepare_dataset
+    from cellshapes.reconstruct import reconstruct_run
 
     def prep(e, out, *inputs, **kw):
         return prepare_dataset([e[i] for i in inputs], out / "d.h5", progress=False, **kw)

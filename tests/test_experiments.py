@@ -58,7 +58,7 @@ def test_regrid_dataset_needs_masks(ellipsoid_dataset):
 
 
 def test_frame_scores_match_evaluate(trained_run, ellipsoid_dataset):
-    from cellshapes.infer import evaluate_run
+    from cellshapes.evaluate import evaluate_run
 
     df = frame_scores(trained_run, ellipsoid_dataset, device="cpu")
     assert len(df) == 6 * 4 and df["trained"].all() and (df["size"] == 24).all()

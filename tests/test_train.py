@@ -17,7 +17,7 @@ from cellshapes.checkpoint import load_checkpoint
 from cellshapes.cli import main
 from cellshapes.config import model_config, train_config
 from cellshapes.errors import CheckpointError, OutputExistsError
-from cellshapes.infer import evaluate_run
+from cellshapes.evaluate import evaluate_run
 from cellshapes.train import train
 
 from .conftest import write_ellipsoid_dataset

@@ -163,7 +163,8 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     """
     import pandas as pd
 
-    from ..infer import _lipschitz, load_run, sequence_sdf
+    from ..grid import lipschitz_bound, sequence_sdf
+    from ..reconstruct import load_run
     from ..io import read_dataset
     from ..metrics import dice
     from ..sampling import frame_times
@@ -188,7 +189,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
         attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
         scale = float(attrs.get("scale_um", ref["attrs"].get("scale_um", 1.0)))
         for s in [int(g) for g in (grid_list or [s_ref])]:
-            sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=_lipschitz(attrs),
+            sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=lipschitz_bound(attrs),
                                   options=options)
             for j, k in enumerate(ks):
                 rec = sdf[j] if s == s_ref else resample_nearest(sdf[j], s_ref)
@@ -291,14 +292,15 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     voxel_um : float
         Voxel size of that grid in um.
     """
-    from ..infer import _lipschitz, load_run, sequence_sdf
+    from ..grid import lipschitz_bound, sequence_sdf
+    from ..reconstruct import load_run
 
     model, config = load_run(run, device)
     data = config["data"]
     i = data["names"].index(seq) if isinstance(seq, str) else int(seq)
     attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
     s = int(size or data["size"])
-    sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=_lipschitz(attrs))
+    sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=lipschitz_bound(attrs))
     return sdf, 2.0 * float(attrs.get("scale_um", 1.0)) / (s - 1)
 
 

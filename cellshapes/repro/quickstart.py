@@ -53,7 +53,8 @@ def _quickstart_in(out: Path, kind: str, profile: str, epochs: int | None, seed:
                    device: str, progress: bool, render: bool) -> dict[str, Any]:
     """The body of :func:`run_quickstart`, writing into the (temporary) folder ``out``."""
     from ..config import data_defaults, model_config, train_config
-    from ..infer import evaluate_run, reconstruct_run
+    from ..evaluate import evaluate_run
+    from ..reconstruct import reconstruct_run
     from ..io import read_dataset
     from ..metrics import describe_sequence
     from ..phantoms import write_phantoms
