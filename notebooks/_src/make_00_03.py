@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import infer, io, metrics, plots
+from cellshapes import evaluate, io, metrics, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run, describe_dataset
 
@@ -121,11 +121,11 @@ else:
         md("""
 ## 4 · Reconstruct
 
-`infer.reconstruct_run` evaluates f on the training grid for every sequence's learned code
+`reconstruct.reconstruct_run` evaluates f on the training grid for every sequence's learned code
 and rotation, and writes masks (TIFF) and SDFs (HDF5).
 """),
         code("""
-infer.reconstruct_run(run, work / "reconstruction", device=device, overwrite=True, progress=False)
+reconstruct.reconstruct_run(run, work / "reconstruction", device=device, overwrite=True, progress=False)
 rec = io.read_dataset(work / "reconstruction" / "sdf.h5")
 fig = plots.slice_grid({"real": real[0].sdf <= 0, "reconstructed": rec[0].sdf <= 0},
                        title="sequence 0: real vs reconstructed (central z-slices)")
@@ -135,7 +135,7 @@ plots.save_figure(fig, fig_path("slices"))
 ## 5 · Evaluate: Dice similarity per sequence and frame
 """),
         code("""
-report = infer.evaluate_run(run, dataset, device=device, progress=False)
+report = evaluate.evaluate_run(run, dataset, device=device, progress=False)
 dsc = pd.DataFrame(report["per_sequence"])
 dsc.index.name = "frame"
 print(f"DSC over all sequences and frames: {report['dsc_mean']:.3f} ± {report['dsc_std']:.3f}")
@@ -441,7 +441,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import generate, infer, io, metrics, plots
+from cellshapes import generate, io, metrics, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run, describe_dataset
 
@@ -468,7 +468,7 @@ for kind in KINDS:
     runs[kind] = run
     print(f"{kind}: {how}")
     rec_dir, gen_dir = work / kind / "reconstruction", work / kind / f"synthesized_{METHOD[kind]}"
-    infer.reconstruct_run(run, rec_dir, device=device, overwrite=True, progress=False)
+    reconstruct.reconstruct_run(run, rec_dir, device=device, overwrite=True, progress=False)
     n_train = len(io.dataset_info(dataset))
     generate.generate_run(run, gen_dir, n=n_train, method=METHOD[kind], seed=seed, device=device,
                           overwrite=True, progress=False)
@@ -606,7 +606,7 @@ import seaborn as sns
 import torch
 from IPython.display import display
 
-from cellshapes import generate, infer, io, metrics, plots
+from cellshapes import generate, grid, io, metrics, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.model import euler_to_matrix
 from cellshapes.repro.workflow import base_run, describe_dataset
@@ -683,13 +683,13 @@ The equivariant model separates shape (z) from orientation (R): the decoder sees
 under four random rotations gives the same cell, turned.
 """),
         code("""
-model, config = infer.load_run(run, "cpu")
+model, config = reconstruct.load_run(run, "cpu")
 size = int(config["data"]["size"])
 t_last = frame_times(int(max(config["data"]["frames"])))[-1:]
 rotations = euler_to_matrix(torch.tensor(generate.random_rotations(4, seed)))
 code0 = model.codes.detach()[0]
-dense = infer.GridOptions(narrow_band=False)
-turned = [infer.sequence_sdf(model, t_last, size, code=code0, rotation=R, options=dense)[0][0] for R in rotations]
+dense = grid.GridOptions(narrow_band=False)
+turned = [grid.sequence_sdf(model, t_last, size, code=code0, rotation=R, options=dense)[0][0] for R in rotations]
 display(pd.DataFrame(np.degrees(generate.random_rotations(4, seed)).astype(float).round(1),
                      columns=["angle 1 [deg]", "angle 2 [deg]", "angle 3 [deg]"]))
 plots.show_volumes(turned, (voxel,) * 3, labels=[f"rotation {i}" for i in range(4)],
@@ -704,7 +704,7 @@ volume along the path should change gradually, with no empty or broken shapes in
         code("""
 codes = model.codes.detach().numpy()
 path = generate.interpolate_codes(codes[0], codes[1], steps=6)
-strip = [infer.sequence_sdf(model, t_last, size, code=torch.tensor(z), options=dense)[0][0] for z in path]
+strip = [grid.sequence_sdf(model, t_last, size, code=torch.tensor(z), options=dense)[0][0] for z in path]
 plots.show_volumes(strip, (voxel,) * 3, labels=[f"w = {w:.1f}" for w in np.linspace(0, 1, len(path))],
                    path=fig_path("interpolation"), window=(200 * len(path), 230));
 along = pd.DataFrame([metrics.describe_volume(v, (voxel,) * 3, is_sdf=True) if (v <= 0).any() else {}

@@ -62,7 +62,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import infer, io, latent, metrics, plots
+from cellshapes import grid, io, latent, metrics, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.sampling import frame_times
 
@@ -194,18 +194,18 @@ scores.round(3)
         md("""
 ## 5 · DSC of the last frame vs latent size (Tab 2, Fig 7b)
 
-Each model reconstructs its training sequences (`infer.sequence_sdf`) at the last frame,
+Each model reconstructs its training sequences (`grid.sequence_sdf`) at the last frame,
 the fully grown cell (the paper's t = 30); DSC against the prepared truth
 (`metrics.dice`).
 """),
         code("""
 last_t = frame_times(SETTINGS["frames"])[-1:]
-lip = float(seqs[0].attrs["scale_um"]) / float(seqs[0].attrs["sdf_unit_um"])  # narrow band
+lip = grid.lipschitz_bound(seqs[0].attrs)  # narrow band
 dsc_rows = []
 for (variant, dim), run in runs.items():
-    model, _ = infer.load_run(run, device)
+    model, _ = reconstruct.load_run(run, device)
     for i, s in enumerate(seqs):
-        rec, _ = infer.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)
+        rec, _ = grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)
         dsc_rows.append({"model": variant, "latent size": dim, "sequence": s.name,
                          "DSC": metrics.dice(rec[0] <= 0, s.sdf[-1] <= 0)})
 dsc = pd.DataFrame(dsc_rows)
@@ -241,8 +241,8 @@ the non-equivariant model (latent size as in sections 3-4).
 idx = [i for i, g in enumerate(groups) if g == groups[0]]
 recs = {}
 for v in VARIANTS:
-    model, _ = infer.load_run(runs[v, SETTINGS["main"]], device)
-    recs[v] = [infer.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)[0][0]
+    model, _ = reconstruct.load_run(runs[v, SETTINGS["main"]], device)
+    recs[v] = [grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)[0][0]
                for i in idx]
 labels = [f"copy {copy_idx[i]}" for i in idx]
 plots.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
@@ -317,7 +317,7 @@ volume changes gradually along the path (Fig 8d). No number is reported beyond t
 **What we do:** the shared `growing_base` model (growing phantoms, stand-in for
 DS_Plat): descriptors of every reconstructed sequence (`metrics.describe_sequence`),
 t-SNE of the codes (`latent.tsne_embedding`) coloured by them; the same triangle of
-linear paths (`generate.interpolate_codes`, decoded with `infer.sequence_sdf`), with the
+linear paths (`generate.interpolate_codes`, decoded with `grid.sequence_sdf`), with the
 descriptors along the path and the largest change per step as a smoothness check.
 
 **What to look at:** do neighbouring codes have similar colours; does the volume along
@@ -333,7 +333,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from cellshapes import generate, infer, latent, metrics, plots
+from cellshapes import generate, grid, latent, metrics, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
 from cellshapes.sampling import frame_times
@@ -353,7 +353,7 @@ def fig_path(what):
         code("""
 dataset, run, how = base_run(kind, data_dir, runs_dir, profile, device, seed, train)
 print(how)
-model, config = infer.load_run(run, device)
+model, config = reconstruct.load_run(run, device)
 codes = model.codes.detach().cpu().numpy()
 names = config["data"]["names"]
 attrs = config["data"]["attrs"][0]
@@ -369,8 +369,8 @@ print(f"{codes.shape[0]} codes of size {codes.shape[1]}, std {codes.std():.4f} "
 def describe_code(code=None, seq=None):
     \"\"\"Descriptors per frame of one decoded sequence (canonical pose for explicit codes).\"\"\"
     z = None if code is None else torch.as_tensor(code, device=next(model.parameters()).device)
-    sdf, _ = infer.sequence_sdf(model, times, size, seq=seq, code=z,
-                                lipschitz=float(attrs["scale_um"]) / float(attrs["sdf_unit_um"]))
+    sdf, _ = grid.sequence_sdf(model, times, size, seq=seq, code=z,
+                               lipschitz=grid.lipschitz_bound(attrs))
     return sdf, metrics.describe_sequence(sdf, (voxel,) * 3, is_sdf=True)
 
 
@@ -513,7 +513,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import infer, io, latent, plots
+from cellshapes import grid, io, latent, plots, reconstruct
 from cellshapes.repro import workflow
 from cellshapes.phantoms import KINDS
 
@@ -593,13 +593,13 @@ The quick profile's small decoder (64 x 5, few epochs) may not resolve thin filo
 notebook 02 shows what the full-size model reconstructs.
 """),
         code("""
-model, config = infer.load_run(run, device)
+model, config = reconstruct.load_run(run, device)
 first = [int(np.flatnonzero(kinds == k)[0]) for k in KINDS]
 vols, labels = [], []
 for i in first:
     a = config["data"]["attrs"][i]
-    sdf, _ = infer.sequence_sdf(model, [1.0], int(config["data"]["size"]), seq=i,
-                                lipschitz=float(a["scale_um"]) / float(a["sdf_unit_um"]))
+    sdf, _ = grid.sequence_sdf(model, [1.0], int(config["data"]["size"]), seq=i,
+                               lipschitz=grid.lipschitz_bound(a))
     vols.append(sdf[0])
     labels.append(kinds[i])
 voxel = float(config["data"]["attrs"][first[0]]["voxel_um"])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import infer, plots
+from cellshapes import plots, reconstruct
 from cellshapes.repro import experiments, workflow
 from cellshapes.io import read_dataset
 from cellshapes.sampling import frame_times
@@ -134,15 +134,15 @@ plots.save_figure(fig, workflow.figure_path(NB, "slices", figures_dir))
 '''),
     md('''
 ## A higher frame rate than the data
-`infer.reconstruct_run(..., frames=F)` (the CLI's `reconstruct --frames F`) evaluates the
+`reconstruct.reconstruct_run(..., frames=F)` (the CLI's `reconstruct --frames F`) evaluates the
 model at F time points spread over the sequence. Volume and sphericity of the first
 sequence at that frame rate against the real frames:
 '''),
     code('''
 fine_dir = Path(runs_dir) / profile / f"{run.name}_frames{cfg['fine_frames']}"
 if not (fine_dir / "sdf.h5").exists():
-    infer.reconstruct_run(run, fine_dir, frames=cfg["fine_frames"], sequences=[0],
-                          device=device, progress=False)
+    reconstruct.reconstruct_run(run, fine_dir, frames=cfg["fine_frames"], sequences=[0],
+                                device=device, progress=False)
 fine = read_dataset(fine_dir / "sdf.h5")[0]
 real_d = experiments.describe_frames(truth.sdf, truth.attrs["voxel_um"])
 fine_d = experiments.describe_frames(fine.sdf, fine.attrs["voxel_um"])
