@@ -136,7 +136,7 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
         Grid edge S.
     lipschitz : float
         |grad SDF| of a true SDF in the model's units per unit coordinate
-        (``scale_um / sdf_unit_um``).
+        (``scale_um / sdf_unit_um``, see ``lipschitz_bound``).
 
     Returns
     -------
