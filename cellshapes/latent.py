@@ -251,7 +251,7 @@ def random_rotation_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
     Paper Sec 5.2: 25 sequences x 4 random rotations = 100 training shapes, one rotation
     per time-evolving shape (the same for all frames). Rotations are uniform on SO(3)
     (``scipy.spatial.transform.Rotation.random``); each cube is turned about its centre
-    with :func:`cellshapes.sdf.rotate_sdf_sequence`, the outside filled with the
+    with :func:`cellshapes.cube.rotate_sdf_sequence`, the outside filled with the
     sequence's clamp value (its largest stored SDF value).
 
     Parameters
@@ -278,7 +278,7 @@ def random_rotation_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
     from scipy.spatial.transform import Rotation
 
     from .io import SDFSequence, read_dataset, write_dataset
-    from .sdf import rotate_sdf_sequence
+    from .cube import rotate_sdf_sequence
 
     if copies < 1:
         raise InputError(f"copies must be >= 1, got {copies}")

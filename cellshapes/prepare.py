@@ -8,7 +8,7 @@ a time even for the paper's 33 x 30 x 256^3 data:
    from its per-frame centroid;
 2. with ONE dataset-wide ``scale_um = max extent * margin`` (relative sizes between cells
    are preserved, like the paper's fixed-resolution crops), re-read each input and compute
-   the SDF cubes with :func:`cellshapes.sdf.prepare_sequence`.
+   the SDF cubes with :func:`cellshapes.cube.prepare_sequence`.
 
 Reference-implementation files (``.h5`` with ``sdf_vid``) are imported as they are.
 """
@@ -26,12 +26,13 @@ from scipy import ndimage as ndi
 
 from . import __version__
 from .atomic import atomic_dir, check_output
+from .cube import prepare_sequence, resample_cube
 from .errors import InputError, InputFileNotFoundError
 from .io import (SDFSequence, read_dataset, read_masks, read_reference_sdf,
                  write_dataset, write_reference_sdf)
 from .resources import check_memory
-from .sdf import (choose_label, max_extent_um, prepare_sequence, resample_cube,
-                  select_components, touches_border)
+from .sdf import choose_label, max_extent_um, select_components, touches_border
+from .units import check_spacing
 
 __all__ = ["prepare_dataset", "export_reference", "MARGIN", "REFERENCE_CLAMP_VOXELS"]
 
@@ -78,7 +79,7 @@ def _check_frames(masks: np.ndarray, where: str, first: int = 0) -> None:
                          "background voxels, so no cell boundary); is the mask inverted?")
 
 
-#: Peak working memory of one frame of :func:`cellshapes.sdf.frame_to_cube`, in bytes per
+#: Peak working memory of one frame of :func:`cellshapes.cube.frame_to_cube`, in bytes per
 #: output voxel (the cube, its sorted copy, the smoothed candidate, labels and masks).
 _WORK_BYTES_PER_VOXEL = 24
 
@@ -144,12 +145,8 @@ def _plan_input(path: Path, labels: np.ndarray, per_label: bool, label: int | No
 
 def _resolve_spacing(spacing: Sequence[float] | None, file_spacings: dict[Path, Any],
                      notes: list[str]) -> tuple[float, float, float]:
-    if spacing is not None:
-        sp = tuple(float(s) for s in spacing)
-        if len(sp) != 3 or not all(np.isfinite(sp)) or min(sp) <= 0:
-            raise InputError(f"spacing must be three positive numbers (dz, dy, dx) in um, "
-                             f"got {spacing}")
-        return sp  # type: ignore[return-value]
+    if spacing is not None:  # validated by prepare_dataset
+        return tuple(float(x) for x in spacing)  # type: ignore[return-value]
     known = {p: s for p, s in file_spacings.items() if s is not None}
     if not known:
         if file_spacings:
@@ -253,6 +250,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             raise InputFileNotFoundError(f"input {p} does not exist")
     if len(set(p.resolve() for p in paths)) != len(paths):
         raise InputError("the same input is given more than once")
+    if spacing is not None:
+        spacing = tuple(check_spacing(spacing).tolist())
 
     refs = [p for p in paths if p.is_file() and p.suffix.lower() in _H5_SUFFIXES]
     mask_inputs = [p for p in paths if p not in refs]

@@ -1,16 +1,14 @@
 """latent: PCA, t-SNE, clustering scores and classification against known answers;
-rotate_sdf_sequence against np.rot90; the rotated and combined datasets."""
+the rotated and combined datasets."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from cellshapes import latent
 from cellshapes.repro import workflow
 from cellshapes.errors import InputError
 from cellshapes.io import dataset_info, read_dataset, write_dataset
-from cellshapes.sdf import rotate_sdf_sequence
 
 from .conftest import ellipsoid_sequences
 
@@ -110,44 +108,6 @@ def test_classifier_reduces_folds_and_rejects_singletons():
         latent.classify_codes(codes[:5], [0, 0, 0, 0, 1])
     with pytest.raises(InputError):
         latent.classify_codes(codes, [0] * 6)
-
-
-# --------------------------------------------------------------------------- rotation
-def test_rotate_90_degrees_equals_rot90():
-    a = np.random.default_rng(0).random((2, 9, 9, 9)).astype(np.float32)
-    quarter = {  # rotation taking the first named axis to the second, on (z, y, x)
-        (2, 3): np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]]),
-        (1, 3): np.array([[0, 0, -1], [0, 1, 0], [1, 0, 0]]),
-        (1, 2): np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]),
-    }
-    for axes, r in quarter.items():
-        assert np.allclose(rotate_sdf_sequence(a, r, 5.0), np.rot90(a, 1, axes=axes),
-                           atol=1e-6), axes
-        back = rotate_sdf_sequence(a, r.T, 5.0)
-        assert np.allclose(back, np.rot90(a, -1, axes=axes), atol=1e-6)
-
-
-def test_rotate_sphere_invariant_and_clamp_fills_corners():
-    g = np.linspace(-1, 1, 21)
-    z, y, x = np.meshgrid(g, g, g, indexing="ij")
-    sdf = np.minimum(np.sqrt(z ** 2 + y ** 2 + x ** 2) - 0.5, 0.4)[None].astype(np.float32)
-    r = Rotation.from_euler("xyz", [0.3, -1.1, 2.0]).as_matrix()
-    out = rotate_sdf_sequence(sdf, r, 0.4)
-    assert out.shape == sdf.shape and out.max() <= 0.4
-    rad = np.sqrt(z ** 2 + y ** 2 + x ** 2)
-    assert np.abs(out - sdf)[0][(rad > 0.2) & (rad < 0.8)].max() < 0.015  # trilinear
-    assert out[0, 0, 0, 0] == pytest.approx(0.4)  # corner comes from outside the cube
-    n_in = int((sdf <= 0).sum())
-    assert abs(int((out <= 0).sum()) - n_in) <= 0.06 * n_in  # radius of only 5 voxels
-
-
-def test_rotate_rejects_bad_inputs():
-    with pytest.raises(InputError):
-        rotate_sdf_sequence(np.zeros((4, 4, 4)), np.eye(3), 1.0)
-    with pytest.raises(InputError):
-        rotate_sdf_sequence(np.zeros((1, 4, 4, 4)), np.diag([1.0, 1.0, -1.0]), 1.0)
-    with pytest.raises(InputError):
-        rotate_sdf_sequence(np.zeros((1, 4, 4, 4)), 2 * np.eye(3), 1.0)
 
 
 def test_random_rotation_dataset(tmp_path):

@@ -1,4 +1,5 @@
-"""Meshes in um: geometry, orientation, export in four formats, and the mesh CLI."""
+"""The isosurface and meshes in um: geometry, orientation, export in four formats, and the
+mesh CLI."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,8 @@ from skimage.measure import mesh_surface_area
 from cellshapes import metrics
 from cellshapes.cli import main
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.mesh import MESH_FORMATS, mesh_from_volume, mesh_path, save_mesh, to_pyvista
+from cellshapes.mesh import (MESH_FORMATS, check_volume, detect_sdf, foreground, isosurface,
+                             mesh_from_volume, mesh_path, save_mesh, to_pyvista)
 
 SPACING = (2.0, 0.5, 0.5)   # (dz, dy, dx) um
 AXES = (10.0, 6.0, 4.0)     # semi-axes along z, y, x in um
@@ -183,3 +185,34 @@ def test_cli_mesh_bad_input(tmp_path, capsys):
     assert main(["mesh", str(tif), "--out", str(tmp_path / "m.xyz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "format" in err
+
+
+def test_isosurface_of_an_sdf_sphere_and_the_volume_reading():
+    r, n = 10.0, 32
+    z, y, x = np.mgrid[:n, :n, :n] - (n - 1) / 2
+    sdf = (np.sqrt(z ** 2 + y ** 2 + x ** 2) - r).astype(np.float32)
+    assert detect_sdf(sdf) and not detect_sdf(sdf > 0) and not detect_sdf(sdf, is_sdf=False)
+    assert np.array_equal(foreground(sdf, True), sdf <= 0)
+    verts, faces = isosurface(sdf, (1.0, 1.0, 1.0))
+    radius = np.linalg.norm(verts - (n - 1) / 2, axis=1)
+    assert np.abs(radius - r).max() < 0.05  # linear interpolation of an exact distance
+    assert mesh_surface_area(verts, faces) == pytest.approx(4 * math.pi * r ** 2, rel=0.01)
+    # outward (counter-clockwise) winding holds in the (x, y, z) frame
+    assert _signed_volume(verts[:, ::-1], faces) == pytest.approx(4 / 3 * math.pi * r ** 3,
+                                                                  rel=0.01)
+    xyz, _ = mesh_from_volume(sdf)
+    np.testing.assert_allclose(xyz, verts[:, ::-1], atol=1e-5)  # same surface, (x, y, z)
+
+
+def test_isosurface_rejects_empty_full_and_bad_volumes():
+    with pytest.raises(InputError, match="empty"):
+        isosurface(np.zeros((5, 5, 5), np.uint8))
+    with pytest.raises(InputError, match="all foreground"):
+        isosurface(np.ones((5, 5, 5), np.uint8))
+    with pytest.raises(InputError, match="3D"):
+        check_volume(np.zeros((5, 5)))
+    with pytest.raises(InputError, match="NaN"):
+        check_volume(np.full((2, 2, 2), np.nan))
+    with pytest.raises(InputError, match="dtype"):
+        check_volume(np.zeros((2, 2, 2), complex))
+    assert check_volume(np.zeros((1, 2, 2, 2)), ndim=4).shape == (1, 2, 2, 2)

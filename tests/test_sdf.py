@@ -1,12 +1,12 @@
-"""mask_to_sdf and the cube pipeline against analytic spheres and ellipsoids."""
+"""mask_to_sdf, component choice and geometry against analytic spheres and ellipsoids."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from cellshapes.errors import InputError
-from cellshapes.sdf import (centroid_um, choose_label, mask_to_sdf, max_extent_um,
-                            prepare_sequence, principal_axes, resample_cube, select_components)
+from cellshapes.sdf import (centroid_um, check_mask, choose_label, mask_to_sdf, max_extent_um,
+                            principal_axes, select_components, touches_border)
 
 ANISO = (2.0, 0.5, 0.5)
 
@@ -106,42 +106,25 @@ def test_principal_axes_proper_rotation_and_long_axis_first():
     assert np.allclose(R2, R)
 
 
-def test_prepare_sequence_sphere_volume_and_centre():
-    r, c = 10.0, (21.0, 15.0, 17.0)
-    mask, _ = _ellipsoid((22, 64, 64), ANISO, c, (r, r, r))
-    scale = max_extent_um(mask, ANISO) * 1.25
-    sdf, attrs = prepare_sequence(mask[None], ANISO, 64, scale)
-    assert sdf.shape == (1, 64, 64, 64) and sdf.dtype == np.float32
-    vol = (sdf[0] <= 0).sum() * attrs["voxel_um"] ** 3
-    assert abs(vol / (4 / 3 * np.pi * r ** 3) - 1) < 0.02
-    assert np.isclose(sdf.max(), 1.0)  # clamped outside, normalised by the clamp
-    assert np.isclose(attrs["sdf_unit_um"], scale / 4)
-    inside = np.argwhere(sdf[0] <= 0).mean(axis=0)
-    assert np.allclose(inside, 31.5, atol=0.3)
-    assert np.allclose(attrs["centroid_um"][0], centroid_um(mask, ANISO))
-    # Distances in um match the analytic sphere within one output voxel near the surface.
-    u = (-1 + 2 * np.arange(64) / 63) * scale
-    zz, yy, xx = np.meshgrid(u, u, u, indexing="ij")
-    true = np.sqrt(zz ** 2 + yy ** 2 + xx ** 2) - r
-    near = np.abs(true) < 2
-    assert np.abs(sdf[0] * attrs["sdf_unit_um"] - true)[near].max() < max(ANISO)
+def test_check_mask_and_touches_border():
+    m = np.zeros((4, 5, 6), np.uint8)
+    m[1:3, 1:4, 1:5] = 7
+    b = check_mask(m)
+    assert b.dtype == bool and b.sum() == 2 * 3 * 4
+    assert not touches_border(b)
+    b[0, 2, 2] = True
+    assert touches_border(b)
+    with pytest.raises(InputError, match="3D"):
+        check_mask(np.zeros((4, 4)))
 
 
-def test_prepare_sequence_align_and_empty_frame():
-    m, _ = _ellipsoid((32, 32, 32), (1, 1, 1), (16, 16, 16), (4.0, 5.0, 10.0))
-    sdf, attrs = prepare_sequence(np.stack([m, m]), (1, 1, 1), 24, 14.0, align=True)
-    assert attrs["rotation"].shape == (2, 3, 3)
-    ext = [np.ptp(np.argwhere(sdf[0] <= 0)[:, k]) for k in range(3)]
-    assert ext[0] > ext[1] > ext[2]  # long axis along cube axis 0 after alignment
-    with pytest.raises(InputError, match="frame 1 is empty"):
-        prepare_sequence(np.stack([m, np.zeros_like(m)]), (1, 1, 1), 24, 14.0)
-
-
-def test_resample_cube_corner_aligned():
-    u = np.linspace(-1, 1, 33)
-    z, y, x = np.meshgrid(u, u, u, indexing="ij")
-    a = (z + 2 * y - x)[None].astype(np.float32)
-    b = resample_cube(a, 17)
-    v = np.linspace(-1, 1, 17)
-    z, y, x = np.meshgrid(v, v, v, indexing="ij")
-    assert np.allclose(b[0], z + 2 * y - x, atol=1e-5)
+def test_centroid_and_max_extent_of_a_box():
+    m = np.zeros((10, 12, 14), bool)
+    m[2:5, 3:8, 4:12] = True  # voxel centres z 2..4, y 3..7, x 4..11
+    sp = (2.0, 0.5, 0.25)
+    c = centroid_um(m, sp)
+    assert np.allclose(c, (3.0 * 2.0, 5.0 * 0.5, 7.5 * 0.25))
+    # farthest voxel centre from c: (1 * 2, 2 * 0.5, 3.5 * 0.25) um, plus half a voxel diagonal
+    far = np.linalg.norm((2.0, 1.0, 0.875)) + 0.5 * np.linalg.norm(sp)
+    assert max_extent_um(m, sp) == pytest.approx(far)
+    assert max_extent_um(m, sp, centre_um=(0.0, 0.0, 0.0)) > far

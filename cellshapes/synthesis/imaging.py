@@ -85,16 +85,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     ------
     InputFileNotFoundError, DatasetFormatError, InputError
     """
-    from ..io import _as_tzyx, _read_tiff
+    from ..io import as_tzyx, read_tiff
 
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"image {path} does not exist")
-    arr, _, axes = _read_tiff(path)
+    arr, _, axes = read_tiff(path)
     if axes.replace("C", "").replace("S", "") in ("TYX", "YX") and arr.ndim == len(axes):
         arr = arr.reshape((-1, 1) + arr.shape[-2:])
     else:
-        arr = _as_tzyx(arr, axes, path)
+        arr = as_tzyx(arr, axes, path)
     arr = np.asarray(arr, np.float32)
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{path}: image contains NaN or inf values")

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
+from ..units import check_spacing
 
 __all__ = ["MODES", "MicroscopyConfig", "simulate", "simulate_frame", "fluorophore_density",
            "texture_field", "psf_blur", "poisson_gaussian", "max_projection"]
@@ -252,7 +253,7 @@ def simulate(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0),
     """
     config = config or MicroscopyConfig()
     arr = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = check_spacing(spacing)
     rng = np.random.default_rng(seed)
     texture = texture_field(arr.shape[1:], spacing, config.texture_um, rng)
     ids = [int(v) for v in np.unique(arr) if v > 0]
@@ -278,10 +279,3 @@ def _check_masks(masks: np.ndarray) -> np.ndarray:
     if arr.size and arr.min() < 0:
         raise InputError("masks must be >= 0 (0 = background)")
     return arr.astype(np.int64) if arr.dtype.itemsize > 4 else arr.astype(np.int32)
-
-
-def _check_spacing(spacing: Sequence[float]) -> tuple[float, float, float]:
-    sp = tuple(float(s) for s in spacing)
-    if len(sp) != 3 or not all(np.isfinite(sp)) or min(sp) <= 0:
-        raise InputError(f"spacing must be 3 positive numbers (dz, dy, dx) in um, got {spacing}")
-    return sp  # type: ignore[return-value]

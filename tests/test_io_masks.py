@@ -1,15 +1,13 @@
-"""Mask readers, TIFF writer, prepared-dataset and reference-file formats."""
+"""Mask readers and the TIFF writer: layouts, metadata, natural order, bad inputs."""
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
 import tifffile
 
 from cellshapes.errors import (DatasetFormatError, InputError, InputFileNotFoundError,
                                OutputExistsError)
-from cellshapes.io import (SDFSequence, dataset_info, read_dataset, read_masks,
-                           read_reference_sdf, write_dataset, write_reference_sdf, write_tiff)
+from cellshapes.io import as_tzyx, natural_key, read_masks, read_tiff, write_tiff
 
 
 def _labels(shape=(3, 6, 8, 10)):
@@ -104,65 +102,24 @@ def test_write_tiff_refuses_overwrite(tmp_path):
     assert read_masks(tmp_path / "a.tif")[0].max() == 0
 
 
-def _seqs():
-    rng = np.random.default_rng(1)
-    attrs = {"spacing_um": (2.0, 0.5, 0.5), "scale_um": 10.0, "voxel_um": 20 / 7,
-             "sdf_unit_um": 2.5, "cell_type": "test", "source": "x.tif", "label": -1,
-             "params": '{"size": 8}'}
-    return [SDFSequence(f"seq_{i:04d}", rng.normal(size=(3, 8, 8, 8)).astype(np.float32),
-                        dict(attrs)) for i in range(2)]
+def test_natural_key_orders_numbers_as_integers():
+    names = ["mask10.tif", "mask2.tif", "Mask1.tif", "mask2b.tif"]
+    assert sorted(names, key=natural_key) == ["Mask1.tif", "mask2.tif", "mask2b.tif",
+                                              "mask10.tif"]
 
 
-def test_dataset_round_trip_and_layout(tmp_path):
-    p = tmp_path / "d.h5"
-    seqs = _seqs()
-    write_dataset(p, seqs, attrs={"note": "x"})
-    with h5py.File(p) as f:
-        assert f.attrs["format"] == "cellshapes.sdf" and f.attrs["format_version"] == 1
-        d = f["seq_0000/sdf"]
-        assert d.dtype == np.float32 and d.chunks == (1, 8, 8, 8) and d.compression == "gzip"
-    back = read_dataset(p)
-    assert [s.name for s in back] == ["seq_0000", "seq_0001"]
-    assert np.array_equal(back[1].sdf, seqs[1].sdf)
-    assert back[0].attrs["spacing_um"] == (2.0, 0.5, 0.5)
-    assert back[0].attrs["cell_type"] == "test" and back[0].attrs["label"] == -1
-    info = dataset_info(p)
-    assert info[1]["shape"] == (3, 8, 8, 8) and info[1]["attrs"]["scale_um"] == 10.0
-    assert [s.name for s in read_dataset(p, names=["seq_0001"])] == ["seq_0001"]
-    with pytest.raises(OutputExistsError):
-        write_dataset(p, seqs)
-
-
-def test_dataset_format_errors(tmp_path):
-    p = tmp_path / "d.h5"
-    write_dataset(p, _seqs())
-    trunc = tmp_path / "t.h5"
-    trunc.write_bytes(p.read_bytes()[:2000])
-    not_h5 = tmp_path / "n.h5"
-    not_h5.write_text("hello")
-    other = tmp_path / "o.h5"
-    with h5py.File(other, "w") as f:
-        f["x"] = np.zeros(3)
-    nan = tmp_path / "nan.h5"
-    write_dataset(nan, _seqs())
-    with h5py.File(nan, "a") as f:
-        f["seq_0000/sdf"][0, 0, 0, 0] = np.nan
-    for bad in (trunc, not_h5, other, nan):
-        with pytest.raises(DatasetFormatError) as exc:
-            read_dataset(bad)
-        assert "\n" not in str(exc.value)
-    with pytest.raises(InputFileNotFoundError):
-        read_dataset(tmp_path / "missing.h5")
-
-
-def test_reference_layout(tmp_path):
-    arr = np.random.default_rng(2).normal(size=(2, 4, 5, 6)).astype(np.float32)
-    with h5py.File(tmp_path / "ref.h5", "w") as f:  # what MATLAB's [T Z Y X] looks like
-        f["sdf_vid"] = arr.transpose(3, 2, 1, 0)
-    assert np.array_equal(read_reference_sdf(tmp_path / "ref.h5"), arr)
-    write_reference_sdf(tmp_path / "out.h5", arr)
-    with h5py.File(tmp_path / "out.h5") as f:
-        assert f["sdf_vid"].shape == (6, 5, 4, 2)
-        assert np.array_equal(f["sdf_vid"][...].transpose(3, 2, 1, 0), arr)
-    with pytest.raises(DatasetFormatError, match="sdf_vid"):
-        read_dataset(tmp_path / "out.h5")  # a reference file is not a prepared dataset
+def test_read_tiff_keeps_stored_axes_and_as_tzyx_orders_them(tmp_path):
+    a = _labels((2, 3, 5, 6))
+    tifffile.imwrite(tmp_path / "c.tif", a[:, :, None], imagej=True,
+                     metadata={"axes": "TZCYX", "spacing": 3.0, "unit": "um"})
+    raw, spacing, axes = read_tiff(tmp_path / "c.tif")
+    assert raw.shape == (2, 3, 5, 6) and axes == "TZYX" and spacing[0] == 3.0
+    assert np.array_equal(as_tzyx(raw, axes, "c.tif"), a)
+    assert np.array_equal(as_tzyx(a[:, :, None], "TZCYX", "c.tif"), a)  # singleton C dropped
+    assert np.array_equal(as_tzyx(a.transpose(1, 0, 2, 3), "ZTYX", "x"), a)
+    assert as_tzyx(a[0], "", "x").shape == (1, 3, 5, 6)  # plain 3D: one time point
+    assert as_tzyx(a[0], "ZYX", "x").shape == (1, 3, 5, 6)
+    with pytest.raises(InputError, match="channels"):
+        as_tzyx(np.zeros((2, 3, 4, 5)), "ZCYX", "x")
+    with pytest.raises(InputError, match="no Z"):
+        as_tzyx(np.zeros((2, 4, 5)), "TYX", "x")
