@@ -35,7 +35,8 @@ from .model import AutoDecoder, euler_to_matrix
 from .resources import check_memory
 from .progress import track
 from .sampling import SDFSampler, frame_times
-from .train import TrainingData, load_training_data, resolve_device
+from .resources import resolve_device
+from .training_data import TrainingData, load_training_data
 
 __all__ = [
     "load_run",

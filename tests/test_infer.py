@@ -16,7 +16,7 @@ from cellshapes.io import SDFSequence, read_dataset, write_dataset
 from cellshapes.metrics import dice
 from cellshapes.model import euler_to_matrix
 from cellshapes.sampling import frame_times
-from cellshapes.train import load_training_data
+from cellshapes.training_data import load_training_data
 
 
 def test_reconstruct_any_size_and_frames(trained_run, tmp_path):
