@@ -87,6 +87,31 @@ def test_checkpoint_round_trip_and_resume(pairs, tmp_path):
         load_texture_run(run, "cpu")
 
 
+def test_signal_stops_after_the_epoch_with_a_checkpoint(pairs, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from cellshapes.synthesis import texture_train
+
+    step, calls = texture_train._step, []
+
+    def step_then_sigterm(*args):
+        calls.append(1)
+        if len(calls) == 1:  # during epoch 1 of 3 (checkpoints every 2)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(*args)
+
+    monkeypatch.setattr(texture_train, "_step", step_then_sigterm)
+    run = train_texture(pairs[:1], tmp_path / "run", _cfg(epochs=3), device="cpu",
+                        progress=False)
+    assert load_checkpoint(run)["epoch"] == 1
+    monkeypatch.setattr(texture_train, "_step", step)
+    train_texture(pairs[:1], run, None, device="cpu", resume=True, progress=False)
+    assert load_checkpoint(run)["epoch"] == 3
+    lines = (run / "log.csv").read_text().strip().splitlines()
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["1", "2", "3"]
+
+
 def test_bad_inputs(pairs, tmp_path):
     with pytest.raises(InputError):
         texture_config("smoke", colour=True)
