@@ -1,4 +1,4 @@
-"""Run the cellshapes benchmarks: the same code path as ``cellshapes bench``.
+"""Run the cellshapes benchmarks (``harness.py``): the same code path as ``cellshapes bench``.
 
 Usage::
 

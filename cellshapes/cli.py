@@ -178,7 +178,8 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def _cmd_texture_train(a: argparse.Namespace) -> int:
-    from .synthesis.texture import texture_config, train_texture
+    from .synthesis.texture import texture_config
+    from .synthesis.texture_train import train_texture
 
     cfg = None if a.resume and a.epochs is None else texture_config(a.profile, epochs=a.epochs,
                                                                      seed=a.seed)

@@ -16,7 +16,7 @@ from .grid import GridOptions, check_grid_args, lipschitz_bound, sequence_sdf
 from .progress import track
 from .reconstruct import load_run
 from .sampling import frame_times
-from .train import TrainingData, load_training_data
+from .training_data import TrainingData, load_training_data
 
 __all__ = ["evaluate_run"]
 

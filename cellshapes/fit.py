@@ -19,7 +19,7 @@ from .errors import InputError
 from .model import AutoDecoder, euler_to_matrix
 from .reconstruct import load_run
 from .sampling import SDFSampler
-from .train import TrainingData, load_training_data
+from .training_data import TrainingData, load_training_data
 
 __all__ = ["fit_shapes", "fit_run", "write_derived_run"]
 

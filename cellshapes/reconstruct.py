@@ -20,7 +20,7 @@ from .grid import (GridOptions, check_grid_args, check_grid_memory, grid_attrs,
 from .model import AutoDecoder
 from .progress import track
 from .sampling import frame_times
-from .train import resolve_device
+from .resources import resolve_device
 
 __all__ = ["load_run", "reconstruct_run"]
 

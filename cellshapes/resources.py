@@ -1,4 +1,4 @@
-"""What the machine can do: memory checks before big allocations, native bfloat16.
+"""What the machine can do: the compute device, memory checks, native bfloat16.
 
 ``prepare``, ``reconstruct``, ``generate`` and ``phantoms`` call :func:`check_memory`
 with the size of what they will hold at once, so an impossible request (``--size 5000
@@ -11,11 +11,42 @@ import os
 
 import torch
 
-from .errors import ResourceError
+from .errors import InputError, ResourceError
 
-__all__ = ["available_memory", "check_memory", "native_bf16", "GIB"]
+__all__ = ["resolve_device", "available_memory", "check_memory", "native_bf16", "GIB"]
 
 GIB = float(2**30)
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The torch device a ``--device`` option names.
+
+    Parameters
+    ----------
+    name : str or torch.device
+        ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; a
+        :class:`torch.device` is returned unchanged.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InputError
+        ``name`` is not a device, or names CUDA on a machine without a CUDA GPU.
+    """
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
+    return dev
 
 
 def available_memory() -> int | None:

@@ -6,7 +6,8 @@ Usage from Python::
     train.train("cells.h5", "runs/cells", config.model_config("quick"),
                 config.train_config("quick", epochs=100))
 
-The run directory is the unit of work: ``config.json``, ``checkpoints/``, ``log.csv``.
+The run directory (:mod:`cellshapes.rundir`) is the unit of work: ``config.json``,
+``checkpoints/``, ``log.csv``.
 Training resumes exactly (weights, Adam moments, schedule, every RNG) from the last
 checkpoint; SIGINT/SIGTERM finish the current epoch, write a checkpoint and stop.
 Multi-GPU / multi-node training runs under ``torchrun`` with DDP (gloo on CPU, NCCL on
@@ -17,125 +18,46 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import csv
-import io as _io
 import math
 import os
 import platform
-import shutil
-import signal
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from . import __version__
-from .atomic import atomic_path
 from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, run_lock,
                          save_checkpoint, write_config)
 from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
-from .errors import CellshapesError, InputError, OutputExistsError
+from .errors import CellshapesError
 from .model import AutoDecoder, count_parameters
-from .resources import native_bf16
+from .resources import native_bf16, resolve_device
+from .rundir import RunLog, prepare_run_dir, stop_requests
 from .sampling import SDFSampler
+from .training_data import TrainingData, load_training_data
 
 __all__ = [
-    "resolve_device",
-    "TrainingData",
-    "load_training_data",
     "train",
     "train_from_cli",
+    "compile_model",
+    "make_optimizer",
+    "train_step",
     "TrainingDivergedError",
+    "LOG_FIELDS",
 ]
 
+#: Columns of a shape run's ``log.csv``.
 LOG_FIELDS = ("epoch", "loss", "rec_loss", "lr", "time_s", "points_per_s")
 
 
 class TrainingDivergedError(CellshapesError):
     """The loss became NaN/inf repeatedly even after rolling back and lowering the lr."""
-
-
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA if available else CPU; ``cuda`` without a GPU -> InputError."""
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
-    return dev
-
-
-@dataclass
-class TrainingData:
-    """SDF sequences and their metadata, as read from a prepared dataset.
-
-    Attributes
-    ----------
-    names : list of str
-    volumes : list of (T, S, S, S) float32 arrays
-    attrs : list of dict
-        Per-sequence attributes (``voxel_um``, ``scale_um``, ``sdf_unit_um``, ...).
-    path : str
-    """
-
-    names: list[str]
-    volumes: list[np.ndarray]
-    attrs: list[dict[str, Any]]
-    path: str
-
-    def band(self, i: int, near_surface_um: float) -> float:
-        """Near-surface band of sequence i in SDF units (at least 1.5 voxels wide)."""
-        a = self.attrs[i]
-        unit = float(a.get("sdf_unit_um", 1.0))
-        voxel = float(a.get("voxel_um", 2.0 * float(a.get("scale_um", 1.0)) / (self.size - 1)))
-        return max(near_surface_um, 1.5 * voxel) / unit
-
-    @property
-    def size(self) -> int:
-        return int(self.volumes[0].shape[-1])
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable description stored in ``config.json``."""
-        keep = ("spacing_um", "scale_um", "voxel_um", "sdf_unit_um", "cell_type", "source")
-        return {
-            "path": str(Path(self.path).resolve()),
-            "names": self.names,
-            "frames": [int(v.shape[0]) for v in self.volumes],
-            "size": self.size,
-            "attrs": [{k: _plain(a[k]) for k in keep if k in a} for a in self.attrs],
-        }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.decode()
-    return value
-
-
-def load_training_data(path: str | os.PathLike) -> TrainingData:
-    """Read a prepared dataset (see docs/contracts.md) for training."""
-    from .io import read_dataset
-
-    seqs = read_dataset(path)
-    if not seqs:
-        raise InputError(f"{path} holds no sequences")
-    return TrainingData([s.name for s in seqs], [np.asarray(s.sdf, np.float32) for s in seqs],
-                        [dict(s.attrs) for s in seqs], str(path))
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -164,7 +86,20 @@ def _set_lr(optimizer: torch.optim.Optimizer, epoch: int, cfg: TrainConfig, scal
         group["lr"] = group["base_lr"] * _lr_factor(epoch, cfg) * scale
 
 
-def _make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam over the decoder (``cfg.lr``) and the codes and angles (``cfg.lr_latent``).
+
+    Parameters
+    ----------
+    model : AutoDecoder
+    cfg : TrainConfig
+
+    Returns
+    -------
+    torch.optim.Adam
+        One parameter group per kind; each keeps its ``base_lr``, which the step
+        schedule scales every epoch.
+    """
     groups = [{"params": list(model.decoder.parameters()), "base_lr": cfg.lr, "lr": cfg.lr},
               {"params": [model.codes], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent}]
     if model.angles is not None:
@@ -187,49 +122,6 @@ def _set_rng_state(state: dict[str, torch.Tensor], generator: torch.Generator) -
         torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
-def _write_log(run_dir: Path, history: list[dict[str, float]]) -> None:
-    buf = _io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
-    writer.writeheader()
-    writer.writerows(history)
-    with atomic_path(run_dir / "log.csv") as tmp:
-        tmp.write_text(buf.getvalue())
-
-
-def _append_log(run_dir: Path, row: dict[str, float]) -> None:
-    with open(run_dir / "log.csv", "a", newline="") as fh:
-        csv.DictWriter(fh, fieldnames=LOG_FIELDS).writerow(row)
-
-
-@contextlib.contextmanager
-def _stop_requests() -> Iterator[dict[str, bool]]:
-    """Turn SIGINT/SIGTERM into a flag checked at the end of each epoch."""
-    flag = {"stop": False}
-    if not _in_main_thread():  # signal handlers can only be installed there
-        yield flag
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if flag["stop"]:  # second signal: give up immediately
-            raise KeyboardInterrupt
-        flag["stop"] = True
-        print(f"\ncellshapes: {signal.Signals(signum).name} received, finishing the epoch and "
-              "writing a checkpoint (send again to abort)", file=sys.stderr)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 mixed precision (see :class:`cellshapes.model.Decoder`) when ``amp``."""
     if amp:
@@ -237,8 +129,24 @@ def _autocast(device: torch.device, amp: bool):
     return contextlib.nullcontext()
 
 
-def _compiled(model: AutoDecoder, enabled: bool) -> Any:
-    """torch.compile the decoder's forward when asked; eager fallback on any failure."""
+def compile_model(model: AutoDecoder, enabled: bool) -> AutoDecoder:
+    """``torch.compile`` the decoder's forward in place when ``enabled``.
+
+    Falls back to eager with a warning where compiling is not available; a compiled
+    forward that fails on its first call is the caller's to catch (``del
+    model.decoder.forward`` restores eager).
+
+    Parameters
+    ----------
+    model : AutoDecoder
+    enabled : bool
+        ``TrainConfig.compile``.
+
+    Returns
+    -------
+    AutoDecoder
+        ``model`` itself.
+    """
     if not enabled:
         return model
     try:
@@ -248,31 +156,12 @@ def _compiled(model: AutoDecoder, enabled: bool) -> Any:
     return model
 
 
-def _prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> bool:
-    """Return True if an existing run is to be resumed."""
-    has_run = (out / "config.json").exists()
-    if resume:
-        return has_run
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputExistsError(f"{out} already exists; pass --resume to continue it or "
-                                    "--overwrite to start over")
-        if has_run:  # only remove what a run writes
-            shutil.rmtree(out / "checkpoints", ignore_errors=True)
-            for name in ("config.json", "log.csv"):
-                (out / name).unlink(missing_ok=True)
-        else:
-            raise OutputExistsError(f"{out} exists and is not a run directory; refusing to "
-                                    "write into it")
-    return False
-
-
 # ------------------------------------------------------------------------------- train
 def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
           model_cfg: ModelConfig | None = None, train_cfg: TrainConfig | None = None,
           device: str | torch.device = "auto", resume: bool = False, overwrite: bool = False,
           progress: bool = True, profile: str | None = None,
-          epochs: int | None = None) -> list[dict[str, float]]:
+          epochs: int | None = None, lock: bool = True) -> list[dict[str, float]]:
     """Train an auto-decoder on a prepared dataset and write a run directory.
 
     Parameters
@@ -292,6 +181,9 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         Start over in an existing run directory.
     epochs : int, optional
         On resume: the new total number of epochs.
+    lock : bool
+        Hold the run-directory lock (:func:`cellshapes.checkpoint.run_lock`) while
+        training; False when the caller already holds it (e.g. with ``wait=True``).
 
     Returns
     -------
@@ -304,8 +196,8 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         Another process is training the same run directory.
     """
     rank = int(os.environ.get("RANK", "0"))
-    lock = run_lock(out) if rank == 0 else contextlib.nullcontext()
-    with lock:
+    held = run_lock(out) if lock and rank == 0 else contextlib.nullcontext()
+    with held:
         return _train(dataset, out, model_cfg, train_cfg, device, resume, overwrite, progress,
                       profile, epochs)
 
@@ -314,7 +206,7 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
            model_cfg: ModelConfig | None, train_cfg: TrainConfig | None,
            device: str | torch.device, resume: bool, overwrite: bool, progress: bool,
            profile: str | None, epochs: int | None) -> list[dict[str, float]]:
-    """:func:`train` without the run-directory lock (the caller holds it)."""
+    """:func:`train` once the run-directory lock is held (or not wanted)."""
     dev = resolve_device(device)
     distributed = _maybe_init_distributed(dev)
     rank, world = _dist_info()
@@ -322,7 +214,7 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(dev)
     out = Path(out)
-    resuming = _prepare_run_dir(out, resume, overwrite) if rank == 0 else resume
+    resuming = prepare_run_dir(out, resume, overwrite) if rank == 0 else resume
     if distributed:
         flag = torch.tensor([int(resuming)])
         dist.broadcast(flag, 0)
@@ -345,7 +237,7 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     sampler = SDFSampler(data.volumes, bands, train_cfg.frames_every, train_cfg.near_fraction,
                          dev, storage)
     gen = torch.Generator(dev).manual_seed(train_cfg.seed + 1000 * rank)
-    optimizer = _make_optimizer(model, train_cfg)
+    optimizer = make_optimizer(model, train_cfg)
     history: list[dict[str, float]] = []
     start = 1
     lr_scale = 1.0
@@ -360,6 +252,7 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         start = int(state["epoch"]) + 1
         lr_scale = float(state.get("lr_scale", 1.0))
     n_params = count_parameters(model.decoder)
+    log = RunLog(out, LOG_FIELDS)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, _run_config(data, model_cfg, train_cfg, profile, dev, world, n_params))
@@ -368,11 +261,11 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
                   f"({len(data.names)} sequences, {sampler.n_frames} training frames, "
                   f"{data.size}^3, device {dev}{', resuming' if resuming else ''})",
                   file=sys.stderr)
-        _write_log(out, history)
+        log.write(history)
     if train_cfg.amp and rank == 0 and not native_bf16(dev):
         warnings.warn(f"amp: {dev} has no native bfloat16 matmul; mixed precision is "
                       "emulated and likely slower than float32", stacklevel=2)
-    net = _compiled(model, train_cfg.compile)
+    net = compile_model(model, train_cfg.compile)
     if distributed:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -384,7 +277,7 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
 
         bar = tqdm(total=train_cfg.epochs, initial=start - 1, desc="train", unit="epoch")
     failures = 0
-    with _stop_requests() as stop:
+    with stop_requests() as stop:
         epoch = start
         while epoch <= train_cfg.epochs:
             snapshot = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
@@ -405,23 +298,22 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
                         "lower the learning rate or check the dataset")
                 continue
             history.append(row)
-            last = epoch == train_cfg.epochs or stop["stop"]
+            last = epoch == train_cfg.epochs or stop.requested
             if rank == 0:
                 if epoch % train_cfg.checkpoint_every == 0 or last:
                     state = {"epoch": epoch, "model": model.state_dict(),
                              "optimizer": optimizer.state_dict(), "rng": _rng_state(gen),
                              "history": history, "lr_scale": lr_scale}
                     save_checkpoint(out, state, epoch, keep=train_cfg.keep_checkpoints)
-                    _write_log(out, history)
+                    log.write(history)
                 else:
-                    _append_log(out, row)
+                    log.append(row)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.4g}", pts_s=f"{row['points_per_s']:.3g}")
-            if stop["stop"]:
+            if stop.requested:
                 if rank == 0:
-                    print(f"cellshapes: stopped after epoch {epoch}; resume with --resume",
-                          file=sys.stderr)
+                    stop.announce(epoch)
                 break
             epoch += 1
     if bar is not None:
@@ -440,7 +332,7 @@ def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
     total = torch.zeros((), device=dev)
     total_rec = torch.zeros((), device=dev)
     for _ in range(steps):
-        loss, rec = _train_step(net, model, sampler, optimizer, gen, cfg, reg_w, dev)
+        loss, rec = train_step(net, model, sampler, optimizer, gen, cfg, reg_w, dev)
         total += loss
         total_rec += rec
     elapsed = time.perf_counter() - t0
@@ -455,12 +347,35 @@ def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
             "points_per_s": round(points / max(elapsed, 1e-9), 1)}
 
 
-def _train_step(net: Any, model: AutoDecoder, sampler: SDFSampler,
+def train_step(net: Any, model: AutoDecoder, sampler: SDFSampler,
                 optimizer: torch.optim.Optimizer, gen: torch.Generator, cfg: TrainConfig,
                 reg_w: float, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step on a batch drawn on the device; returns (loss, rec) detached.
+    """One optimisation step on a batch drawn on the device.
 
-    Also timed as "ours" by ``cellshapes bench``.
+    Also timed as "ours" by ``cellshapes bench`` (``benchmarks/harness.py``).
+
+    Parameters
+    ----------
+    net : AutoDecoder or DistributedDataParallel
+        What the forward pass calls (``model`` itself, or its DDP wrapper).
+    model : AutoDecoder
+        The model whose codes are regularised.
+    sampler : SDFSampler
+        Draws ``cfg.frames_per_batch`` frames x ``cfg.points_per_frame`` points.
+    optimizer : torch.optim.Optimizer
+        From :func:`make_optimizer`; the learning rates are left as they are.
+    gen : torch.Generator
+        On ``dev``; drives the sampling.
+    cfg : TrainConfig
+        Batch sizes and ``amp`` (bfloat16 autocast of the forward pass).
+    reg_w : float
+        Weight of the code regularisation ``mean ||z||^2`` this epoch.
+    dev : torch.device
+
+    Returns
+    -------
+    loss, rec : () float32 tensors, detached
+        Total loss and its reconstruction part, mean |f(x) - sdf(x)| in SDF units.
     """
     batch = sampler.sample(cfg.frames_per_batch, cfg.points_per_frame, gen)
     with _autocast(dev, cfg.amp):

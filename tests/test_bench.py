@@ -1,16 +1,22 @@
-"""Benchmark API on tiny sizes: keys, identical narrow-band masks, positive ratios."""
+"""Benchmark harness (benchmarks/) on tiny sizes: keys, identical narrow-band masks,
+positive ratios; and the thin ``cellshapes bench`` entry that finds it."""
 from __future__ import annotations
 
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from cellshapes.bench import (BaselineDecoder, BenchSizes, capsule_sequences,
-                              format_summary, mlp_flops_per_point, run_benchmarks)
+from benchmarks.baselines import BaselineDecoder
+from benchmarks.harness import (BenchSizes, capsule_sequences, format_summary,
+                                mlp_flops_per_point, run_benchmarks)
+from cellshapes import bench
+from cellshapes.cli import main
 from cellshapes.config import model_config
+from cellshapes.errors import InputError
 from cellshapes.model import Decoder, count_parameters
 
 TINY = BenchSizes(data_size=24, data_sequences=2, data_frames=2, frames_per_batch=2,
@@ -66,3 +72,18 @@ def test_tiny_run_reports_ratios(tmp_path):
     json.dumps(res)  # serialisable as written by --json
     text = format_summary(res)
     assert "training speedup" in text and "scaling" in text
+
+
+def test_cellshapes_bench_finds_the_harness_of_the_checkout():
+    harness = bench.load_harness()
+    assert harness is sys.modules["benchmarks.harness"]
+    assert harness.run_benchmarks is run_benchmarks
+
+
+def test_cellshapes_bench_without_benchmarks_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "benchmarks_dir", lambda: tmp_path / "benchmarks")
+    with pytest.raises(InputError, match="source checkout"):
+        bench.load_harness()
+    assert main(["bench", "--quick", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cellshapes: error:") and "benchmarks/" in err and "\n" not in err

@@ -16,7 +16,7 @@ from cellshapes.metrics import dice
 from cellshapes.model import euler_to_matrix
 from cellshapes.reconstruct import load_run
 from cellshapes.sampling import frame_times
-from cellshapes.train import load_training_data
+from cellshapes.training_data import load_training_data
 
 
 def test_fit_unseen_shapes_close_to_trained(trained_run, ellipsoid_dataset, heldout_dataset,

@@ -11,7 +11,7 @@ import torch
 from cellshapes.cli import main
 from cellshapes.generate import interpolate_codes, random_rotations, sample_codes
 from cellshapes.model import euler_to_matrix
-from cellshapes.train import load_training_data
+from cellshapes.training_data import load_training_data
 
 
 def test_generate_new_distinct_sequences(trained_run, ellipsoid_dataset, tmp_path):

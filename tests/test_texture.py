@@ -9,9 +9,10 @@ from cellshapes.checkpoint import load_checkpoint
 from cellshapes.errors import DatasetFormatError, InputError, OutputExistsError
 from cellshapes.synthesis.microscopy import simulate
 from cellshapes.phantoms import make_sequence
-from cellshapes.synthesis.texture import (PatchDiscriminator, UNetGenerator, condition, image_distances,
-                                load_texture_run, noise_field, synthesize, texture_config,
-                                train_texture)
+from cellshapes.synthesis.texture import (PatchDiscriminator, UNetGenerator, condition,
+                                          image_distances, load_texture_run, noise_field,
+                                          synthesize, texture_config)
+from cellshapes.synthesis.texture_train import train_texture
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,31 @@ def test_checkpoint_round_trip_and_resume(pairs, tmp_path):
     cfg_path.write_text(json.dumps(config))
     with pytest.raises(DatasetFormatError, match="model"):
         load_texture_run(run, "cpu")
+
+
+def test_signal_stops_after_the_epoch_with_a_checkpoint(pairs, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from cellshapes.synthesis import texture_train
+
+    step, calls = texture_train._step, []
+
+    def step_then_sigterm(*args):
+        calls.append(1)
+        if len(calls) == 1:  # during epoch 1 of 3 (checkpoints every 2)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(*args)
+
+    monkeypatch.setattr(texture_train, "_step", step_then_sigterm)
+    run = train_texture(pairs[:1], tmp_path / "run", _cfg(epochs=3), device="cpu",
+                        progress=False)
+    assert load_checkpoint(run)["epoch"] == 1
+    monkeypatch.setattr(texture_train, "_step", step)
+    train_texture(pairs[:1], run, None, device="cpu", resume=True, progress=False)
+    assert load_checkpoint(run)["epoch"] == 3
+    lines = (run / "log.csv").read_text().strip().splitlines()
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["1", "2", "3"]
 
 
 def test_bad_inputs(pairs, tmp_path):

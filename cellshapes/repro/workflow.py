@@ -82,16 +82,16 @@ def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: s
     """
     from ..checkpoint import run_lock
     from ..config import model_config, train_config
-    from ..train import _train
+    from ..train import train
 
     run = Path(run)
     with run_lock(run, wait=True):  # another notebook may be training the same model
         if run_is_complete(run):
             return run
         resume = (run / "config.json").exists()
-        _train(dataset, run, model_config(profile, **(model or {})),
-               train_config(profile, seed=seed, **train_overrides), device, resume,
-               False, progress, profile, None)
+        train(dataset, run, model_config(profile, **(model or {})),
+              train_config(profile, seed=seed, **train_overrides), device=device,
+              resume=resume, progress=progress, profile=profile, lock=False)
     return run
 
 

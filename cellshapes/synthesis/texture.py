@@ -20,17 +20,16 @@ Condition channels of frame t, each (Y, X) in [-1, 1]:
 
 Images are mapped to [-1, 1] with the training set's 0.1 / 99.9 percentiles (stored in the
 run's ``config.json``), so synthesized images come back in the training images' units.
-A run directory is like the shape model's: ``config.json``, ``checkpoints/*.pt`` (plain
-tensors, loaded with ``weights_only=True``), ``log.csv``.
+A run directory is like the shape model's (:mod:`cellshapes.rundir`): ``config.json``,
+``checkpoints/*.pt`` (plain tensors, loaded with ``weights_only=True``), ``log.csv``.
+Training is :func:`cellshapes.synthesis.texture_train.train_texture`; this module holds
+the configuration, the networks, the conditions and the synthesis from a trained run.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,14 +39,15 @@ from torch.nn import functional as F
 
 from ..errors import CheckpointError, DatasetFormatError, InputError
 from ..progress import track
+from ..resources import resolve_device
 
-__all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "UNetGenerator",
-           "PatchDiscriminator", "noise_field", "condition", "train_texture",
-           "load_texture_run", "synthesize", "synthesize_with", "image_distances",
-           "synthesize_folder"]
+__all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "TEXTURE_FORMAT",
+           "read_texture_config", "UNetGenerator", "PatchDiscriminator", "build_networks",
+           "noise_field", "condition", "pad_to_multiple", "load_texture_run",
+           "synthesize", "synthesize_with", "image_distances", "synthesize_folder"]
 
-_FORMAT = "cellshapes.texture"
-_LOG_FIELDS = ["epoch", "l1", "adv", "disc", "seconds"]
+#: ``format`` tag of a texture run's ``config.json``.
+TEXTURE_FORMAT = "cellshapes.texture"
 _COND = 4
 
 
@@ -127,6 +127,42 @@ def texture_config(profile: str = "quick", **overrides: Any) -> TextureConfig:
                             **{k: v for k, v in overrides.items() if v is not None}})
 
 
+def read_texture_config(run: str | os.PathLike) -> tuple[TextureConfig, dict[str, Any]]:
+    """The settings of a texture run, from its ``config.json``.
+
+    Parameters
+    ----------
+    run : path-like
+        Texture run directory.
+
+    Returns
+    -------
+    cfg : TextureConfig
+        Its architecture and training settings (keys unknown to this version ignored).
+    config : dict
+        The whole ``config.json``; ``config["data"]`` holds ``lo`` / ``hi``, the
+        intensities that [-1, 1] maps to.
+
+    Raises
+    ------
+    DatasetFormatError
+        ``run`` is not a texture run, or its settings are invalid.
+    """
+    from ..checkpoint import read_config
+    from ..config import from_dict
+
+    config = read_config(run)
+    if config.get("format") != TEXTURE_FORMAT:
+        raise DatasetFormatError(f"{run} is not a texture run (config.json format is "
+                                 f"{config.get('format')!r}, expected {TEXTURE_FORMAT!r})")
+    try:
+        cfg = from_dict(TextureConfig, {**config["model"], **config["train"]})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetFormatError(f"{run}/config.json: invalid texture settings ({exc})"
+                                 ) from None
+    return cfg, config
+
+
 # ----------------------------------------------------------------------------- networks
 def _norm(ch: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(4, ch), ch)
@@ -177,8 +213,17 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([cond, image], dim=1))
 
 
-def _build(cfg: TextureConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
-    """Both networks with weights drawn from ``cfg.seed`` (global RNG left untouched)."""
+def build_networks(cfg: TextureConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
+    """Generator and discriminator of ``cfg``, initial weights drawn from ``cfg.seed``.
+
+    The global torch RNG is left untouched, so a run's untrained generator can be
+    rebuilt exactly (``load_texture_run(..., untrained=True)``).
+
+    Returns
+    -------
+    G : UNetGenerator
+    D : PatchDiscriminator
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return UNetGenerator(base=cfg.base, depth=cfg.depth), \
@@ -224,255 +269,18 @@ def condition(masks: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _to_unit(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip(2 * (img - lo) / (hi - lo) - 1, -1, 1).astype(np.float32)
-
-
 def _from_unit(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return ((x + 1) * 0.5 * (hi - lo) + lo).astype(np.float32)
 
 
-def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """(..., H, W) tensor padded at the bottom and right (edge values) to multiples.
+
+    The U-Net needs H and W divisible by ``2**depth``; crop its output back to (H, W).
+    """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-
-
-# ----------------------------------------------------------------------------- training
-@dataclass
-class _Frames:
-    """All training frames: static conditions, targets in [-1, 1], previous-frame index."""
-
-    static: torch.Tensor   # (N, 3, H, W)
-    target: torch.Tensor   # (N, 1, H, W)
-    prev: torch.Tensor     # (N,) long, -1 for a first frame
-
-
-def _frames(pairs: Sequence[dict], cfg: TextureConfig, lo: float, hi: float) -> _Frames:
-    shapes = {p["image"].shape[1:] for p in pairs}
-    if len(shapes) != 1:
-        raise InputError(f"all training images must share one (Y, X) size, got {sorted(shapes)}")
-    static, target, prev, n = [], [], [], 0
-    for i, p in enumerate(pairs):
-        t = p["image"].shape[0]
-        noise = noise_field(p["image"].shape[1:], cfg.seed * 1000 + i, cfg.noise_sigma_px)
-        static.append(condition(p["masks"], noise))
-        target.append(_to_unit(p["image"], lo, hi)[:, None])
-        prev.extend([-1] + list(range(n, n + t - 1)))
-        n += t
-    return _Frames(torch.from_numpy(np.concatenate(static)),
-                   torch.from_numpy(np.concatenate(target)), torch.tensor(prev))
-
-
-def _batch(frames: _Frames, idx: torch.Tensor, cfg: TextureConfig, gen: torch.Generator,
-           device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network input (B, 4, H, W) and target (B, 1, H, W), with prev-frame dropout and
-    one random flip/rotation for the whole batch."""
-    prev_idx = frames.prev[idx]
-    drop = torch.rand(len(idx), generator=gen) < cfg.prev_dropout
-    prev = frames.target[prev_idx.clamp(min=0)].clone()
-    prev[(prev_idx < 0) | drop] = 0.0
-    x = torch.cat([frames.static[idx, :2], prev, frames.static[idx, 2:]], dim=1)
-    y = frames.target[idx]
-    if cfg.augment:
-        k = int(torch.randint(4, (1,), generator=gen)) if x.shape[-1] == x.shape[-2] else 0
-        flip = bool(torch.randint(2, (1,), generator=gen))
-        x, y = torch.rot90(x, k, (2, 3)), torch.rot90(y, k, (2, 3))
-        if flip:
-            x, y = x.flip(3), y.flip(3)
-    return x.to(device), y.to(device)
-
-
-def _step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
-          opt_d: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-          cfg: TextureConfig) -> dict[str, float]:
-    """One pix2pix update of D then G; returns the batch's losses."""
-    fake = G(_pad_to(x, 2 ** cfg.depth))[..., : y.shape[-2], : y.shape[-1]]
-    bce = F.binary_cross_entropy_with_logits
-    real_logit, fake_logit = D(x, y), D(x, fake.detach())
-    loss_d = 0.5 * (bce(real_logit, torch.ones_like(real_logit))
-                    + bce(fake_logit, torch.zeros_like(fake_logit)))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    logit = D(x, fake)
-    adv = bce(logit, torch.ones_like(logit))
-    l1 = F.l1_loss(fake, y)
-    opt_g.zero_grad(set_to_none=True)
-    (adv + cfg.l1_weight * l1).backward()
-    opt_g.step()
-    return {"l1": l1.item(), "adv": adv.item(), "disc": loss_d.item()}
-
-
-def _intensity_range(pairs: Sequence[dict]) -> tuple[float, float]:
-    values = np.concatenate([p["image"].ravel() for p in pairs])
-    lo, hi = (float(v) for v in np.percentile(values, [0.1, 99.9]))
-    if not hi > lo:
-        raise InputError("training images are constant; nothing to learn")
-    return lo, hi
-
-
-def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathLike,
-                  cfg: TextureConfig | None = None, device: str | torch.device = "auto",
-                  resume: bool = False, overwrite: bool = False,
-                  progress: bool = True) -> Path:
-    """Train the texture GAN on image/mask pairs and write a run directory.
-
-    Parameters
-    ----------
-    pairs : path-like or sequence of dict
-        A pair folder (:func:`cellshapes.synthesis.imaging.read_pairs`) or its loaded content:
-        dicts with ``image`` (T, Y, X) float and ``masks`` (T, Z, Y, X) int, all of one
-        (Y, X) size.
-    out : path-like
-        Run directory (``config.json``, ``checkpoints/``, ``log.csv``).
-    cfg : TextureConfig, optional
-        Defaults to the ``quick`` profile. When resuming, the run's own config is used
-        and only ``cfg.epochs`` (if ``cfg`` is given) replaces its epoch count.
-    device : str
-        ``auto``, ``cpu``, ``cuda`` ... (:func:`cellshapes.train.resolve_device`).
-    resume : bool
-        Continue an existing run from its latest checkpoint (a run without one starts
-        over; no run at all starts fresh).
-    overwrite : bool
-        Start over in an existing run directory.
-
-    Returns
-    -------
-    Path
-        ``out``.
-    """
-    from ..checkpoint import latest_checkpoint, read_config, write_config
-    from .imaging import read_pairs
-    from ..train import _prepare_run_dir, resolve_device
-
-    out = Path(out)
-    dev = resolve_device(device)
-    if not isinstance(pairs, (list, tuple)):
-        source, pairs = str(pairs), read_pairs(pairs)
-    else:
-        source = "in-memory pairs"
-    resumed = _prepare_run_dir(out, resume, overwrite)
-    if resumed:
-        config = read_config(out)
-        _check_format(config, out)
-        saved = _stored_config(config, Path(out))
-        cfg = dataclasses.replace(saved, epochs=cfg.epochs) if cfg else saved
-        lo, hi = config["data"]["lo"], config["data"]["hi"]
-        resumed = latest_checkpoint(out) is not None
-    else:
-        cfg = cfg or texture_config("quick")
-        lo, hi = _intensity_range(pairs)
-    out.mkdir(parents=True, exist_ok=True)
-    write_config(out, _run_config(cfg, lo, hi, pairs, source))
-    G, D = _build(cfg)
-    G, D = G.to(dev), D.to(dev)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-    gen = torch.Generator().manual_seed(cfg.seed)
-    start = _restore(out, G, D, opt_g, opt_d, gen, dev) if resumed else 0
-    if resumed:
-        _truncate_log(out, start)
-    else:
-        _write_log_header(out)
-    _fit(G, D, opt_g, opt_d, _frames(pairs, cfg, lo, hi), cfg, gen, dev, out, start, progress)
-    return out
-
-
-def _restore(out: Path, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
-             opt_d: torch.optim.Optimizer, gen: torch.Generator, dev: torch.device) -> int:
-    """Load the latest checkpoint into networks, optimisers and RNG; return its epoch."""
-    from ..checkpoint import load_checkpoint
-
-    state = load_checkpoint(out, map_location=dev)
-    try:
-        G.load_state_dict(state["model"])
-        D.load_state_dict(state["disc"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        gen.set_state(state["rng"].cpu())
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{out}: checkpoint does not fit this texture run "
-                              f"({str(exc).splitlines()[0]})") from None
-    return int(state["epoch"])
-
-
-def _fit(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
-         opt_d: torch.optim.Optimizer, frames: _Frames, cfg: TextureConfig,
-         gen: torch.Generator, dev: torch.device, out: Path, start: int,
-         progress: bool) -> None:
-    from ..checkpoint import save_checkpoint
-
-    n = len(frames.prev)
-    epochs = track(range(start, cfg.epochs), progress, desc="texture", unit="epoch",
-                   initial=start, total=cfg.epochs)
-    G.train()
-    D.train()
-    for epoch in epochs:
-        t0 = time.perf_counter()
-        order = torch.randperm(n, generator=gen)
-        sums = {"l1": 0.0, "adv": 0.0, "disc": 0.0}
-        for b in range(0, n, cfg.batch_size):
-            x, y = _batch(frames, order[b: b + cfg.batch_size], cfg, gen, dev)
-            for k, v in _step(G, D, opt_g, opt_d, x, y, cfg).items():
-                sums[k] += v * len(y) / n
-        row = {"epoch": epoch + 1, **{k: round(v, 6) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - t0, 3)}
-        with open(out / "log.csv", "a", newline="") as fh:
-            csv.DictWriter(fh, fieldnames=_LOG_FIELDS).writerow(row)
-        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-            save_checkpoint(out, {"model": G.state_dict(), "disc": D.state_dict(),
-                                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                                  "rng": gen.get_state(), "epoch": epoch + 1}, epoch + 1)
-
-
-def _run_config(cfg: TextureConfig, lo: float, hi: float, pairs: Sequence[dict],
-                source: str) -> dict[str, Any]:
-    d = dataclasses.asdict(cfg)
-    model_keys = ("base", "depth", "disc_base", "noise_sigma_px")
-    return {"format": _FORMAT, "format_version": 1,
-            "model": {k: d[k] for k in model_keys},
-            "train": {k: v for k, v in d.items() if k not in model_keys},
-            "data": {"lo": lo, "hi": hi, "source": source,
-                     "names": [str(p.get("name", i)) for i, p in enumerate(pairs)],
-                     "size": int(pairs[0]["image"].shape[1]),
-                     "image_shape": [int(v) for v in pairs[0]["image"].shape[1:]],
-                     "frames": [int(p["image"].shape[0]) for p in pairs]}}
-
-
-def _stored_config(config: dict[str, Any], run: Path) -> TextureConfig:
-    """The :class:`TextureConfig` of a run's ``config.json`` (unknown keys ignored)."""
-    from ..config import from_dict
-
-    try:
-        return from_dict(TextureConfig, {**config["model"], **config["train"]})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DatasetFormatError(f"{run}/config.json: invalid texture settings ({exc})"
-                                 ) from None
-
-
-def _check_format(config: dict, run: Path) -> None:
-    if config.get("format") != _FORMAT:
-        raise DatasetFormatError(f"{run} is not a texture run (config.json format is "
-                                 f"{config.get('format')!r}, expected {_FORMAT!r})")
-
-
-def _write_log_header(out: Path) -> None:
-    from ..atomic import atomic_path
-
-    with atomic_path(out / "log.csv") as tmp:
-        tmp.write_text(",".join(_LOG_FIELDS) + "\n")
-
-
-def _truncate_log(out: Path, epoch: int) -> None:
-    """Drop log rows after the checkpoint being resumed (epochs redone after a crash)."""
-    from ..atomic import atomic_path
-
-    path = out / "log.csv"
-    lines = path.read_text().splitlines() if path.exists() else [",".join(_LOG_FIELDS)]
-    keep = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",")[0]) <= epoch]
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(keep) + "\n")
 
 
 # ----------------------------------------------------------------------------- inference
@@ -486,14 +294,11 @@ def load_texture_run(run: str | os.PathLike, device: str | torch.device = "auto"
         Return the generator as initialised before training (same config and seed): the
         baseline that shows what training bought.
     """
-    from ..checkpoint import load_checkpoint, read_config
-    from ..train import resolve_device
+    from ..checkpoint import load_checkpoint
 
     dev = resolve_device(device)
-    config = read_config(run)
-    _check_format(config, Path(run))
-    cfg = _stored_config(config, Path(run))
-    G, _ = _build(cfg)
+    cfg, config = read_texture_config(run)
+    G, _ = build_networks(cfg)
     if not untrained:
         state = load_checkpoint(run, map_location="cpu")
         try:
@@ -529,7 +334,7 @@ def synthesize_with(G: UNetGenerator, masks: np.ndarray, lo: float, hi: float,
     frames = []
     for t in range(static.shape[0]):
         x = torch.cat([static[t: t + 1, :2], prev, static[t: t + 1, 2:]], dim=1)
-        y = G(_pad_to(x, 2 ** depth))[..., : x.shape[-2], : x.shape[-1]]
+        y = G(pad_to_multiple(x, 2 ** depth))[..., : x.shape[-2], : x.shape[-1]]
         frames.append(y[0, 0])
         prev = y
     return _from_unit(torch.stack(frames).cpu().numpy(), lo, hi)
