@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Sized
 
+from .cliconfig import add_config_options
+from .config import PROFILES, ModelConfig, TrainConfig, model_config, to_dict, train_config
 from .errors import CellshapesError
 
 __all__ = ["main", "build_parser"]
@@ -41,14 +44,19 @@ def _int_min(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _wrote(items: Sized, what: str, out: Path) -> int:
+    """Report ``wrote N <what> to <out>`` and return the exit code 0."""
+    print(f"wrote {len(items)} {what} to {out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- data side
 def _cmd_phantoms(a: argparse.Namespace) -> int:
     from .phantoms import write_phantoms
 
     paths = write_phantoms(a.kind, a.out, sequences=a.sequences, frames=a.frames, size=a.size,
                            seed=a.seed, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"wrote {len(paths)} {a.kind} sequence(s) to {a.out}")
-    return 0
+    return _wrote(paths, f"{a.kind} sequence(s)", a.out)
 
 
 def _cmd_prepare(a: argparse.Namespace) -> int:
@@ -67,8 +75,7 @@ def _cmd_export_reference(a: argparse.Namespace) -> int:
     from .prepare import export_reference
 
     paths = export_reference(a.dataset, a.out, overwrite=a.overwrite)
-    print(f"wrote {len(paths)} reference sdf_vid file(s) to {a.out}")
-    return 0
+    return _wrote(paths, "reference sdf_vid file(s)", a.out)
 
 
 def _cmd_describe(a: argparse.Namespace) -> int:
@@ -106,9 +113,20 @@ def _cmd_quickstart(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- model side
 def _cmd_train(a: argparse.Namespace) -> int:
-    from .train import train_from_cli
+    from .cliconfig import config_overrides
+    from .config import ModelConfig, TrainConfig, model_config, train_config
+    from .train import train
 
-    return train_from_cli(a)
+    mcfg = model_config(a.profile, **config_overrides(a, ModelConfig))
+    tcfg = train_config(a.profile, **config_overrides(a, TrainConfig))
+    history = train(a.dataset, a.out, mcfg, tcfg, device=a.device, resume=a.resume,
+                    overwrite=a.overwrite, progress=not a.quiet, profile=a.profile,
+                    epochs=a.epochs)
+    if int(os.environ.get("RANK", "0")) == 0 and history:  # torchrun: rank 0 reports
+        last = history[-1]
+        print(f"epoch {int(last['epoch'])}: loss {last['loss']:.5g}, "
+              f"{last['points_per_s']:.3g} points/s -> {a.out}")
+    return 0
 
 
 def _cmd_reconstruct(a: argparse.Namespace) -> int:
@@ -116,8 +134,7 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
 
     out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
                           device=a.device, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"wrote {len(out)} sequence(s) to {a.out}")
-    return 0
+    return _wrote(out, "sequence(s)", a.out)
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
@@ -173,8 +190,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
 
     names = simulate_folder(a.masks, a.out, MicroscopyConfig(mode=a.mode), seed=a.seed,
                             overwrite=a.overwrite, progress=not a.quiet)
-    print(f"wrote {len(names)} simulated image/mask pair(s) to {a.out}")
-    return 0
+    return _wrote(names, "simulated image/mask pair(s)", a.out)
 
 
 def _cmd_texture_train(a: argparse.Namespace) -> int:
@@ -194,8 +210,7 @@ def _cmd_texture(a: argparse.Namespace) -> int:
 
     names = synthesize_folder(a.run, a.masks, a.out, seed=a.seed, device=a.device,
                               overwrite=a.overwrite, progress=not a.quiet)
-    print(f"wrote {len(names)} textured sequence(s) to {a.out}")
-    return 0
+    return _wrote(names, "textured sequence(s)", a.out)
 
 
 def _cmd_export_ctc(a: argparse.Namespace) -> int:
@@ -203,8 +218,7 @@ def _cmd_export_ctc(a: argparse.Namespace) -> int:
 
     s = export_ctc(a.input, a.out, texture=a.texture, dims=3 if a.three_d else 2, seed=a.seed,
                    device=a.device, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"wrote {len(s['sequences'])} CTC sequence(s) to {a.out}")
-    return 0
+    return _wrote(s["sequences"], "CTC sequence(s)", a.out)
 
 
 # -------------------------------------------------------------------------------- parser
@@ -213,10 +227,22 @@ def _spacing(p: argparse.ArgumentParser) -> None:
                    help="voxel size in um along z, y, x (default: from the file, else 1 1 1)")
 
 
-def _common(p: argparse.ArgumentParser, overwrite: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, overwrite: bool = True, device: bool = False) -> None:
+    if device:
+        _device(p)
     if overwrite:
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _run_and_dataset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", type=Path, help="run directory (cellshapes train)")
+    p.add_argument("dataset", type=Path, help="prepared dataset .h5 (cellshapes prepare)")
+
+
+def _profile(p: argparse.ArgumentParser, default: str, what: str) -> None:
+    p.add_argument("--profile", default=default, choices=sorted(PROFILES),
+                   help=f"named scale: {what} (default {default}; see cellshapes.config)")
 
 
 def _device(p: argparse.ArgumentParser) -> None:
@@ -243,11 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
             "phantoms -> prepare -> train -> reconstruct -> evaluate -> figure, end to end")
     p.add_argument("--out", type=Path, default=Path("quickstart"), help="output folder")
     p.add_argument("--kind", choices=["growing", "dividing", "filopodial"], default="dividing")
-    p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
-    p.add_argument("--epochs", type=_int_min(1), default=None)
-    p.add_argument("--seed", type=int, default=0)
-    _device(p)
-    _common(p)
+    _profile(p, "smoke", "data sizes and training settings")
+    add_config_options(p, TrainConfig, include=["epochs"], section="train",
+                       profiles={k: to_dict(train_config(k)) for k in PROFILES},
+                       title="training (default: the profile's value)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the phantoms and the training")
+    _common(p, device=True)
 
     p = add("phantoms", _cmd_phantoms, "write seeded procedural 3D+t cell masks (TIFF)")
     p.add_argument("kind", choices=["growing", "dividing", "filopodial"])
@@ -293,24 +320,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", _cmd_train, "train the auto-decoder on a prepared dataset")
     p.add_argument("dataset", type=Path)
     p.add_argument("--out", required=True, type=Path, help="run directory")
-    p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
-    p.add_argument("--epochs", type=_int_min(1), default=None)
-    p.add_argument("--arch", choices=["siren", "deepsdf"], default=None)
-    p.add_argument("--no-equivariant", action="store_true", help="no per-sequence rotations")
-    p.add_argument("--latent-dim", type=_int_min(1), default=None)
-    p.add_argument("--omega0", type=float, default=None)
-    p.add_argument("--frames-every", type=_int_min(1), default=None,
-                   help="train on every k-th frame only (temporal interpolation)")
-    p.add_argument("--points", type=_int_min(1), default=None,
-                   help="SDF samples per frame per step")
-    p.add_argument("--amp", action="store_true",
-                   help="bfloat16 mixed precision (hidden matmuls only; CUDA or a CPU with "
-                        "AVX512-BF16/AMX)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the decoder")
+    _profile(p, "paper", "the settings every option below defaults to")
     _device(p)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--resume", action="store_true", help="continue from checkpoints/latest.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from checkpoints/latest.pt (the run's stored config wins, "
+                        "except --epochs, which may extend the run)")
     _common(p)
+    add_config_options(p, TrainConfig, section="train", aliases={"points_per_frame": ["--points"]},
+                       profiles={k: to_dict(train_config(k)) for k in PROFILES},
+                       title="training (TrainConfig; default: the profile's value)")
+    add_config_options(p, ModelConfig, section="model",
+                       profiles={k: to_dict(model_config(k)) for k in PROFILES},
+                       title="model (ModelConfig; default: the profile's value; "
+                             "--arch deepsdf starts from the DeepSDF baseline)")
 
     p = add("reconstruct", _cmd_reconstruct, "evaluate a trained model on grids -> masks + SDF")
     p.add_argument("run", type=Path)
@@ -320,25 +342,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
-    _device(p)
-    _common(p)
+    _common(p, device=True)
 
     p = add("evaluate", _cmd_evaluate, "DSC and descriptors of a run against a dataset")
-    p.add_argument("run", type=Path)
-    p.add_argument("dataset", type=Path)
+    _run_and_dataset(p)
     p.add_argument("--json", type=Path, default=None, help="also write the report here")
     p.add_argument("--size", type=_int_min(2), default=None)
-    _device(p)
-    _common(p)
+    _common(p, device=True)
 
     p = add("fit", _cmd_fit, "fit codes and rotations of unseen shapes, decoder frozen")
-    p.add_argument("run", type=Path)
-    p.add_argument("dataset", type=Path)
+    _run_and_dataset(p)
     p.add_argument("--out", required=True, type=Path, help="run-like output folder")
     p.add_argument("--steps", type=_int_min(1), default=None, help="optimisation steps")
     p.add_argument("--seed", type=int, default=0)
-    _device(p)
-    _common(p)
+    _common(p, device=True)
 
     p = add("generate", _cmd_generate, "synthesize new shape sequences from the latent space")
     p.add_argument("run", type=Path)
@@ -348,8 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=_int_min(2), default=None)
     p.add_argument("--frames", type=_int_min(1), default=None)
-    _device(p)
-    _common(p)
+    _common(p, device=True)
     p = add("bench", _cmd_bench, "training/inference throughput as ratios to baselines")
     p.add_argument("--quick", action="store_true", help="small sizes, a few minutes on CPU")
     _device(p)
@@ -376,16 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/latest.pt")
-    _device(p)
-    _common(p)
+    _common(p, device=True)
 
     p = add("texture", _cmd_texture, "textured 2D+t images of masks with a texture run")
     p.add_argument("run", type=Path)
     p.add_argument("masks", type=Path, help="mask TIFF, phantoms folder or generate output")
     p.add_argument("--out", required=True, type=Path, help="pair folder (images/, masks/)")
     p.add_argument("--seed", type=int, default=0, help="noise-field seed")
-    _device(p)
-    _common(p)
+    _common(p, device=True)
 
     p = add("export-ctc", _cmd_export_ctc, "Cell Tracking Challenge style dataset from masks")
     p.add_argument("input", type=Path, help="mask TIFF, phantoms folder or generate output")
@@ -395,8 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--3d", dest="three_d", action="store_true",
                    help="3D+t stacks instead of 2D+t projections")
     p.add_argument("--seed", type=int, default=0)
-    _device(p)
-    _common(p)
+    _common(p, device=True)
     return parser
 
 

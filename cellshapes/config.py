@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
 from .errors import InputError
 
@@ -21,9 +21,55 @@ __all__ = [
     "PROFILES",
     "model_config",
     "train_config",
+    "data_defaults",
+    "profile_entry",
+    "config_from",
+    "bounded",
+    "check_bounds",
+    "bound_error",
     "to_dict",
     "from_dict",
 ]
+
+
+def bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
+    """A dataclass field with inclusive bounds, checked by :func:`check_bounds`.
+
+    The bounds live in the field's metadata (``"min"``, ``"max"``), so the config's
+    ``__post_init__`` and the command line (:mod:`cellshapes.cliconfig`) check the same
+    rule and a bad ``--option`` is refused before any work starts.
+
+    Parameters
+    ----------
+    default : any
+        The field's default value.
+    low, high : float, optional
+        Smallest and largest allowed value (inclusive); None means unbounded.
+    """
+    return field(default=default, metadata={"min": low, "max": high})
+
+
+def bound_error(name: str, value: Any, low: float | None, high: float | None) -> str | None:
+    """Why ``value`` breaks the bounds ``low..high`` of field ``name``; None if it does not."""
+    if low is not None and high is not None and not low <= value <= high:
+        return f"{name} must lie in [{low}, {high}], got {value}"
+    if low is not None and value < low:
+        return f"{name} must be >= {low}, got {value}"
+    if high is not None and value > high:
+        return f"{name} must be <= {high}, got {value}"
+    return None
+
+
+def check_bounds(obj: Any) -> None:
+    """Raise :class:`InputError` for the first field of ``obj`` outside its bounds.
+
+    The bounds are those of :func:`bounded` fields; other fields are not checked.
+    """
+    for f in dataclasses.fields(obj):
+        msg = bound_error(f.name, getattr(obj, f.name), f.metadata.get("min"),
+                          f.metadata.get("max"))
+        if msg:
+            raise InputError(msg)
 
 
 @dataclass
@@ -56,9 +102,9 @@ class ModelConfig:
     """
 
     arch: str = "siren"
-    hidden: int = 128
-    layers: int = 9
-    latent_dim: int = 64
+    hidden: int = bounded(128, 1)
+    layers: int = bounded(9, 1)
+    latent_dim: int = bounded(64, 1)
     omega0: float = 30.0
     latent_layers: tuple[int, ...] = (0, 4, 7)
     coords_every_layer: bool = True
@@ -70,8 +116,7 @@ class ModelConfig:
         self.latent_layers = tuple(int(i) for i in self.latent_layers)
         if self.arch not in ("siren", "deepsdf"):
             raise InputError(f"arch must be 'siren' or 'deepsdf', got {self.arch!r}")
-        if self.hidden < 1 or self.layers < 1 or self.latent_dim < 1:
-            raise InputError("hidden, layers and latent_dim must be positive integers")
+        check_bounds(self)
         if any(not 0 <= i < self.layers for i in self.latent_layers):
             raise InputError(f"latent_layers {self.latent_layers} outside 0..{self.layers - 1}")
         if self.omega0 <= 0:
@@ -131,32 +176,26 @@ class TrainConfig:
         Seed of every random number generator (weights, codes, sampling).
     """
 
-    epochs: int = 2000
-    frames_per_batch: int = 5
-    points_per_frame: int = 1_000_000
-    near_fraction: float = 0.7
+    epochs: int = bounded(2000, 1)
+    frames_per_batch: int = bounded(5, 1)
+    points_per_frame: int = bounded(1_000_000, 1)
+    near_fraction: float = bounded(0.7, 0.0, 1.0)
     near_surface_um: float = 0.6
     lr: float = 1e-4
     lr_latent: float = 1e-3
-    lr_step: int = 350
+    lr_step: int = bounded(350, 1)
     lr_gamma: float = 0.5
     code_reg: float = 1e-4
     code_reg_warmup: int = 100
-    frames_every: int = 1
+    frames_every: int = bounded(1, 1)
     amp: bool = False
     compile: bool = False
-    checkpoint_every: int = 1
+    checkpoint_every: int = bounded(1, 1)
     keep_checkpoints: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "frames_per_batch", "points_per_frame", "lr_step", "frames_every",
-                    "checkpoint_every")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.near_fraction <= 1.0:
-            raise InputError(f"near_fraction must lie in [0, 1], got {self.near_fraction}")
+        check_bounds(self)
 
 
 #: Named profiles: overrides of :class:`TrainConfig` and :class:`ModelConfig`, plus the
@@ -184,23 +223,40 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _profile(name: str) -> dict[str, dict[str, Any]]:
-    if name not in PROFILES:
-        raise InputError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return PROFILES[name]
+T = TypeVar("T")
 
 
-def _known(cls: type, overrides: dict[str, Any]) -> dict[str, Any]:
+def profile_entry(profiles: Mapping[str, T], name: str) -> T:
+    """``profiles[name]``, or an :class:`InputError` naming the profiles there are.
+
+    Parameters
+    ----------
+    profiles : mapping
+        Profile name -> settings (:data:`PROFILES`, ``synthesis.texture.TEXTURE_PROFILES``).
+    name : str
+        Requested profile.
+    """
+    if name not in profiles:
+        raise InputError(f"unknown profile {name!r}; choose one of {sorted(profiles)}")
+    return profiles[name]
+
+
+def config_from(cls: type[T], base: Mapping[str, Any], overrides: Mapping[str, Any]) -> T:
+    """A config dataclass from profile values ``base`` and ``overrides``.
+
+    Overrides that are None mean "the profile's value" (so an unset command-line option
+    changes nothing); a name that is not a field of ``cls`` is an :class:`InputError`.
+    """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
         raise InputError(f"unknown {cls.__name__} option(s): {sorted(unknown)}")
-    return {k: v for k, v in overrides.items() if v is not None}
+    return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def train_config(profile: str = "paper", **overrides: Any) -> TrainConfig:
     """Build a :class:`TrainConfig` from a profile; non-None ``overrides`` win."""
-    return TrainConfig(**{**_profile(profile)["train"], **_known(TrainConfig, overrides)})
+    return config_from(TrainConfig, profile_entry(PROFILES, profile)["train"], overrides)
 
 
 def model_config(profile: str = "paper", **overrides: Any) -> ModelConfig:
@@ -208,15 +264,21 @@ def model_config(profile: str = "paper", **overrides: Any) -> ModelConfig:
 
     ``arch="deepsdf"`` starts from the DeepSDF baseline (ReLU, 8 x 512, latent 256).
     """
-    base = dict(_profile(profile)["model"])
+    base = profile_entry(PROFILES, profile)["model"]
     if overrides.get("arch") == "deepsdf":
-        base = dict(DEEPSDF_DEFAULTS)
-    return ModelConfig(**{**base, **_known(ModelConfig, overrides)})
+        base = DEEPSDF_DEFAULTS
+    return config_from(ModelConfig, base, overrides)
 
 
 def data_defaults(profile: str) -> dict[str, Any]:
-    """Grid size, sequence and frame counts of a profile's phantom data."""
-    return dict(_profile(profile)["data"])
+    """Grid size, sequence and frame counts of a profile's phantom data.
+
+    Returns
+    -------
+    dict
+        ``size`` (cube edge in voxels), ``sequences`` and ``frames`` (counts).
+    """
+    return dict(profile_entry(PROFILES, profile)["data"])
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

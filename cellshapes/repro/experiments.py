@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import track
+from .cache import cached, path_identity
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
            "rebuild", "describe_frames"]
@@ -77,7 +78,8 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
     Returns
     -------
     Path
-        ``<name>_grid<size>.h5`` next to ``dataset`` (reused if present).
+        ``<name>_grid<size>.h5`` next to ``dataset`` (reused while the masks and the
+        dataset it was made from are unchanged).
     """
     from ..io import dataset_info
     from ..prepare import prepare_dataset
@@ -88,12 +90,15 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
     if not files:
         raise InputError(f"no masks next to {dataset} (expected {masks}/*.tif, as written by "
                          "workflow.phantom_dataset)")
-    out = dataset.with_name(f"{dataset.stem}_grid{int(size)}.h5")
-    if out.exists():
-        return out
     cell_type = str(dataset_info(dataset)[0]["attrs"].get("cell_type", ""))
-    prepare_dataset(files, out, size=int(size), cell_type=cell_type, progress=progress)
-    return out
+
+    def build(out: Path) -> None:
+        prepare_dataset(files, out, size=int(size), cell_type=cell_type, overwrite=True,
+                        progress=progress)
+
+    key = dict(kind="regrid_dataset", size=int(size), masks=path_identity(masks),
+               source=path_identity(dataset))
+    return cached(dataset.with_name(f"{dataset.stem}_grid{int(size)}.h5"), key, build)
 
 
 def _reference(dataset: str | os.PathLike, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -205,14 +210,16 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
 def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
             sequences: int | None = None, frames: int | None = None, size: int | None = None,
             epochs: int | None = None, frames_every: int = 1,
-            model: dict[str, Any] | None = None) -> Path:
+            model: dict[str, Any] | None = None, seed: int = 0) -> Path:
     """Run folder of one experiment point, shared when the settings are the same.
 
     The point is ``<runs_dir>/<profile>/<kind>_base`` (the shared default run of the
     notebooks) when data sizes, epochs and model equal the profile's defaults; otherwise
     a name that spells out what differs from nothing, e.g.
     ``filopodial_n4_t4_s48_e60_omega0-10``, so that two notebooks asking for the same
-    point train it once.
+    point train it once. A seed other than 0 is named too (``_seed1``), so runs of two
+    seeds live side by side; the run's cache key (:func:`cellshapes.repro.workflow.run_key`)
+    guards the rest.
 
     Returns
     -------
@@ -231,15 +238,16 @@ def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
                if (v != "siren" if k == "arch" else full[k] != base_model[k])}
     default = ((n, t, s) == (d["sequences"], d["frames"], d["size"])
                and e == train_config(profile).epochs and frames_every == 1 and not changed)
+    seeded = f"_seed{int(seed)}" if int(seed) != 0 else ""
     if default:
-        return Path(runs_dir) / profile / f"{kind}_base"
+        return Path(runs_dir) / profile / f"{kind}_base{seeded}"
     name = f"{kind}_n{n}_t{t}_s{s}_e{e}" + (f"_every{frames_every}" if frames_every > 1 else "")
     for k in sorted(changed, key=lambda k: (k != "arch", k)):
         v = changed[k]
         v = "-".join(str(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" \
             if isinstance(v, float) else str(v)
         name += f"_{k}-{v}"
-    return Path(runs_dir) / profile / name
+    return Path(runs_dir) / profile / (name + seeded)
 
 
 def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
@@ -253,24 +261,25 @@ def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
     Returns
     -------
     Path
-        ``out``.
+        ``out`` (reused while ``run`` and ``epochs`` are unchanged).
     """
     import shutil
 
+    from ..checkpoint import read_config
     from ..train import train
     from .workflow import run_is_complete
 
-    out = Path(out)
-    if run_is_complete(out):
-        return out
-    if not out.exists():
-        if not run_is_complete(run):
-            raise InputError(f"{run} is not a finished run")
-        shutil.copytree(run, out)
-    from ..checkpoint import read_config
+    if not run_is_complete(run):
+        raise InputError(f"{run} is not a finished run")
 
-    train(read_config(out)["data"]["path"], out, resume=True, epochs=int(epochs), device=device, progress=progress)
-    return out
+    def build(out: Path) -> None:
+        if not out.exists():
+            shutil.copytree(run, out)
+        train(read_config(out)["data"]["path"], out, resume=True, epochs=int(epochs),
+              device=device, progress=progress)
+
+    key = dict(kind="continue_run", epochs=int(epochs), source=path_identity(run))
+    return cached(out, key, build, complete=run_is_complete)
 
 
 def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],

@@ -1,8 +1,11 @@
 """Cached building blocks the notebooks share: phantom datasets, trained runs, tables.
 
 Each function is idempotent: a finished dataset or run found on disk is reused, so a
-notebook re-run (or a second notebook that needs the same model) costs nothing. Nothing
-here contains model code; it only strings together the public API.
+notebook re-run (or a second notebook that needs the same model) costs nothing. Reuse is
+keyed (:mod:`cellshapes.repro.cache`) by everything that changes the result (kind,
+profile, seed, full configs, input data), so a run made with another seed or from other
+data is rebuilt, never reused. Nothing here contains model code; it only strings together
+the public API.
 """
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["base_run", "describe_dataset", "phantom_dataset", "train_or_load", "run_is_complete", "comparison_table",
-           "figure_path", "combined_dataset"]
+from ..errors import InputError
+from .cache import cached, is_cached, path_identity
+
+__all__ = ["base_run", "describe_dataset", "phantom_dataset", "rotated_dataset", "train_or_load",
+           "run_key", "run_is_complete", "comparison_table", "figure_path", "combined_dataset"]
 
 
 def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
@@ -26,7 +32,8 @@ def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", 
     Returns
     -------
     Path
-        The prepared dataset (reused if it already exists).
+        The prepared dataset (reused while its key matches); the masks stay beside it in
+        ``<name>_masks/`` (:func:`cellshapes.repro.experiments.regrid_dataset`).
     """
     from ..config import data_defaults
     from ..phantoms import write_phantoms
@@ -38,16 +45,40 @@ def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", 
     s = size or d["size"]
     root = Path(root)
     name = f"{kind}_{profile}_n{n}_t{t}_s{s}_seed{seed}"
-    out = root / f"{name}.h5"
-    if out.exists():
-        return out
-    masks = root / f"{name}_masks"
-    if not masks.exists():
-        write_phantoms(kind, masks, sequences=n, frames=t, size=int(round(s * 1.5)), seed=seed,
-                       progress=progress)
-    prepare_dataset(sorted(masks.glob("*.tif")), out, size=s, cell_type=kind,
-                    progress=progress)
-    return out
+    drawn = dict(kind="phantoms", cell_kind=kind, sequences=n, frames=t,
+                 size=int(round(s * 1.5)), seed=seed)
+    masks = cached(root / f"{name}_masks", drawn, lambda out: write_phantoms(
+        kind, out, sequences=n, frames=t, size=drawn["size"], seed=seed, overwrite=True,
+        progress=progress))
+
+    def prepare(out: Path) -> None:
+        prepare_dataset(sorted(masks.glob("*.tif")), out, size=s, cell_type=kind,
+                        overwrite=True, progress=progress)
+
+    key = dict(kind="phantom_dataset", profile=profile, size=s, seed=seed,
+               masks=path_identity(masks))
+    return cached(root / f"{name}.h5", key, prepare)
+
+
+def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> Path:
+    """``copies`` random rotations of each sequence of ``dataset`` (cached beside it).
+
+    :func:`cellshapes.latent.random_rotation_dataset` written to
+    ``<name>_rot<copies>_seed<seed>.h5`` next to ``dataset`` (paper Sec 5.2).
+
+    Returns
+    -------
+    Path
+        The rotated dataset (reused while its key matches).
+    """
+    from ..latent import random_rotation_dataset
+
+    dataset = Path(dataset)
+    out = dataset.with_name(f"{dataset.stem}_rot{int(copies)}_seed{int(seed)}.h5")
+    key = dict(kind="rotated_dataset", copies=int(copies), seed=int(seed),
+               source=path_identity(dataset))
+    return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
+                                                              seed=int(seed), overwrite=True))
 
 
 def run_is_complete(run: str | os.PathLike) -> bool:
@@ -62,10 +93,32 @@ def run_is_complete(run: str | os.PathLike) -> bool:
         run / "checkpoints" / "latest.pt").exists()
 
 
+def run_key(dataset: str | os.PathLike, profile: str = "smoke", seed: int = 0,
+            model: dict[str, Any] | None = None, **train_overrides: Any) -> dict[str, Any]:
+    """Cache key of a run trained by :func:`train_or_load` with these arguments.
+
+    Returns
+    -------
+    dict
+        ``kind``, ``profile``, ``seed``, the full ``model`` and ``train`` configs and the
+        identity of the ``data`` (:func:`~cellshapes.repro.cache.path_identity`).
+    """
+    from ..config import model_config, to_dict, train_config
+
+    return dict(kind="run", profile=profile, seed=int(seed),
+                model=to_dict(model_config(profile, **(model or {}))),
+                train=to_dict(train_config(profile, seed=seed, **train_overrides)),
+                data=path_identity(dataset))
+
+
 def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: str = "smoke",
                   device: str = "auto", seed: int = 0, progress: bool = True,
                   model: dict[str, Any] | None = None, **train_overrides: Any) -> Path:
-    """Train ``run`` on ``dataset`` unless a complete run is already there.
+    """Train ``run`` on ``dataset`` unless the same run is already complete there.
+
+    A run found in ``run`` is reused only if its cache key (:func:`run_key`: profile,
+    seed, full configs, dataset identity) equals this call's; a run with another key is
+    deleted and trained again; a run directory without a key is refused.
 
     Parameters
     ----------
@@ -78,21 +131,20 @@ def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: s
     Returns
     -------
     Path
-        The run directory. An incomplete run is resumed.
+        The run directory. An incomplete run with the same key is resumed.
     """
-    from ..checkpoint import run_lock
     from ..config import model_config, train_config
     from ..train import train
 
-    run = Path(run)
-    with run_lock(run, wait=True):  # another notebook may be training the same model
-        if run_is_complete(run):
-            return run
-        resume = (run / "config.json").exists()
-        train(dataset, run, model_config(profile, **(model or {})),
-              train_config(profile, seed=seed, **train_overrides), device=device,
-              resume=resume, progress=progress, profile=profile, lock=False)
-    return run
+    mcfg = model_config(profile, **(model or {}))
+    tcfg = train_config(profile, seed=seed, **train_overrides)
+
+    def build(out: Path) -> None:
+        train(dataset, out, mcfg, tcfg, device=device, resume=(out / "config.json").exists(),
+              progress=progress, profile=profile)
+
+    key = run_key(dataset, profile, seed, model, **train_overrides)
+    return cached(run, key, build, complete=run_is_complete)
 
 
 def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
@@ -139,26 +191,28 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
     Returns
     -------
     Path
-        ``out``.
+        ``out`` (reused while its key, the inputs' identities and prefixes, matches).
     """
-    from ..errors import InputError
     from ..io import SDFSequence, read_dataset, write_dataset
 
-    out = Path(out)
-    if out.exists():
-        return out
     if prefixes is not None and len(prefixes) != len(paths):
         raise InputError(f"{len(prefixes)} prefixes for {len(paths)} datasets")
-    seqs = []
-    for i, path in enumerate(paths):
-        for s in read_dataset(path):
-            prefix = prefixes[i] if prefixes else str(s.attrs.get("cell_type") or f"set{i}")
-            seqs.append(SDFSequence(f"{prefix}_{s.name}", s.sdf, dict(s.attrs)))
-    sizes = {s.sdf.shape[1:] for s in seqs}
-    if len(sizes) > 1:
-        raise InputError(f"datasets have different cube sizes {sorted(sizes)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return write_dataset(out, seqs, attrs={"combined_from": [str(Path(p)) for p in paths]})
+
+    def build(out: Path) -> None:
+        seqs = []
+        for i, path in enumerate(paths):
+            for s in read_dataset(path):
+                prefix = prefixes[i] if prefixes else str(s.attrs.get("cell_type") or f"set{i}")
+                seqs.append(SDFSequence(f"{prefix}_{s.name}", s.sdf, dict(s.attrs)))
+        sizes = {s.sdf.shape[1:] for s in seqs}
+        if len(sizes) > 1:
+            raise InputError(f"datasets have different cube sizes {sorted(sizes)}")
+        write_dataset(out, seqs, overwrite=True,
+                      attrs={"combined_from": [str(Path(p)) for p in paths]})
+
+    key = dict(kind="combined_dataset", prefixes=list(prefixes) if prefixes else None,
+               sources=[path_identity(p) for p in paths])
+    return cached(out, key, build)
 
 
 def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
@@ -168,7 +222,8 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
 
     With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it exists
     and was made with the same seed (:mod:`cellshapes.pretrained`); otherwise the run
-    ``runs_dir/<profile>/<kind>_base`` is loaded if complete, else trained.
+    ``runs_dir/<profile>/<kind>_base`` (``<kind>_base_seed<k>`` for a seed k other than
+    0) is reused if complete with the same key (:func:`run_key`), else trained.
 
     Returns
     -------
@@ -180,18 +235,18 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
         How the run was obtained, in words (for the notebook to print).
     """
     from .. import pretrained
+    from .experiments import run_dir
 
     dataset = phantom_dataset(kind, data_dir, profile, seed)
     name = f"{kind}_{profile}"
     shipped = pretrained.available().get(name)
     if not train and shipped is not None and int(shipped["seed"]) == int(seed):
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
-    run = Path(runs_dir) / profile / f"{kind}_base"
+    run = run_dir(runs_dir, profile, kind, seed=seed)
     why = "" if train else (f" (no pretrained model {name!r} with seed {seed}, so trained)")
-    if run_is_complete(run):
-        return dataset, run, f"cached run {run}{why}"
+    hit = is_cached(run, run_key(dataset, profile, seed), run_is_complete)
     train_or_load(dataset, run, profile, device, seed, progress=progress)
-    return dataset, run, f"trained {run}{why}"
+    return dataset, run, f"{'cached run' if hit else 'trained'} {run}{why}"
 
 
 def describe_dataset(path: str | os.PathLike):

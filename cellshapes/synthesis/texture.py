@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import config_from, profile_entry
 from ..errors import CheckpointError, DatasetFormatError, InputError
 from ..progress import track
 from ..resources import resolve_device
@@ -117,14 +118,7 @@ TEXTURE_PROFILES: dict[str, dict[str, Any]] = {
 
 def texture_config(profile: str = "quick", **overrides: Any) -> TextureConfig:
     """A :class:`TextureConfig` from a profile; non-None ``overrides`` win."""
-    if profile not in TEXTURE_PROFILES:
-        raise InputError(f"unknown profile {profile!r}; choose one of {sorted(TEXTURE_PROFILES)}")
-    names = {f.name for f in dataclasses.fields(TextureConfig)}
-    unknown = set(overrides) - names
-    if unknown:
-        raise InputError(f"unknown texture option(s): {sorted(unknown)}")
-    return TextureConfig(**{**TEXTURE_PROFILES[profile],
-                            **{k: v for k, v in overrides.items() if v is not None}})
+    return config_from(TextureConfig, profile_entry(TEXTURE_PROFILES, profile), overrides)
 
 
 def read_texture_config(run: str | os.PathLike) -> tuple[TextureConfig, dict[str, Any]]:

@@ -102,9 +102,7 @@ from outside the cube get the SDF clamp value.
 source = workflow.phantom_dataset("growing", data_dir, profile, seed,
                                   sequences=SETTINGS["sequences"], frames=SETTINGS["frames"],
                                   size=SETTINGS["size"])
-dataset = source.with_name(f"{source.stem}_rot{SETTINGS['copies']}.h5")
-if not dataset.exists():
-    latent.random_rotation_dataset(source, dataset, copies=SETTINGS["copies"], seed=seed)
+dataset = workflow.rotated_dataset(source, copies=SETTINGS["copies"], seed=seed)
 seqs = io.read_dataset(dataset)
 groups = np.array([s.attrs["source_sequence"] for s in seqs])
 voxel = float(seqs[0].attrs["voxel_um"])

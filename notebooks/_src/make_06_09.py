@@ -65,7 +65,7 @@ cfg
 ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=cfg["sequences"],
                               frames=cfg["frames"], size=cfg["size"])
 run = experiments.run_dir(runs_dir, profile, "filopodial", cfg["sequences"], cfg["frames"],
-                          cfg["size"], cfg["epochs"], frames_every=EVERY)
+                          cfg["size"], cfg["epochs"], frames_every=EVERY, seed=seed)
 run = workflow.train_or_load(ds, run, profile, device, seed, progress=False,
                              epochs=cfg["epochs"], frames_every=EVERY)
 run
@@ -251,7 +251,7 @@ for g in cfg["train_grids"]:
     else:
         ds_g, kind = experiments.regrid_dataset(base_ds, g), f"filopodial_regrid{top}"
     run = experiments.run_dir(runs_dir, profile, kind, cfg["sequences"], cfg["frames"], g,
-                              epochs[g])
+                              epochs[g], seed=seed)
     runs[g] = workflow.train_or_load(ds_g, run, profile, device, seed, progress=False,
                                      epochs=epochs[g])
 runs
@@ -365,7 +365,7 @@ ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=c
 runs = {}
 for w in cfg["omegas"]:
     run = experiments.run_dir(runs_dir, profile, "filopodial", cfg["sequences"], cfg["frames"],
-                              cfg["size"], cfg["epochs"], model={"omega0": float(w)})
+                              cfg["size"], cfg["epochs"], model={"omega0": float(w)}, seed=seed)
     runs[w] = workflow.train_or_load(ds, run, profile, device, seed, progress=False,
                                      model={"omega0": float(w)}, epochs=cfg["epochs"])
 runs
@@ -502,7 +502,7 @@ cfg
 ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=cfg["sequences"],
                               frames=cfg["frames"], size=cfg["size"])
 point = dict(runs_dir=runs_dir, profile=profile, kind="filopodial", sequences=cfg["sequences"],
-             frames=cfg["frames"], size=cfg["size"])
+             frames=cfg["frames"], size=cfg["size"], seed=seed)
 siren = workflow.train_or_load(ds, experiments.run_dir(**point, epochs=E), profile, device,
                                seed, progress=False, epochs=E)
 relu = workflow.train_or_load(ds, experiments.run_dir(**point, epochs=E, model=deepsdf), profile,

@@ -1,0 +1,215 @@
+"""Command-line options generated from the config dataclasses: one source of truth.
+
+Every field of a config dataclass (:class:`~cellshapes.config.TrainConfig`,
+:class:`~cellshapes.config.ModelConfig`, ``synthesis.texture.TextureConfig``) becomes an
+option ``--field-name``; its help text is the field's entry in the numpydoc
+``Attributes`` section of the class docstring, so documenting a field documents the
+option. Types follow the annotation:
+
+* ``bool`` -> ``--flag`` / ``--no-flag`` (``argparse.BooleanOptionalAction``);
+* ``tuple[int, ...]`` -> one or more values (``--latent-layers 0 4 7``);
+* ``int``, ``float``, ``str`` (``X | None`` as ``X``); a docstring type written as a set,
+  ``{"siren", "deepsdf"}``, gives the choices;
+* inclusive bounds of :func:`cellshapes.config.bounded` fields are checked while parsing,
+  so a bad value is a one-line usage error (exit code 2) before any work starts.
+
+Every option defaults to None, meaning "the profile's value": :func:`config_overrides`
+returns only what was given, ready for ``train_config(profile, **overrides)``.
+
+Example
+-------
+>>> import argparse
+>>> from cellshapes.config import TrainConfig
+>>> p = argparse.ArgumentParser()
+>>> _ = add_config_options(p, TrainConfig, include=["epochs", "amp"])
+>>> config_overrides(p.parse_args(["--epochs", "3", "--no-amp"]), TrainConfig)
+{'epochs': 3, 'amp': False}
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from typing import Any, Callable, Iterable, Mapping
+
+from .config import bound_error
+
+__all__ = ["field_docs", "option_name", "add_config_options", "config_overrides"]
+
+_SECTION = re.compile(r"^(Attributes|Parameters)\n-{3,}\n", re.MULTILINE)
+_ENTRY = re.compile(r"^(\w+)\s*:\s*(.*)$")
+
+
+def field_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """Type text and description of each field in a class's numpydoc docstring.
+
+    Reads the ``Attributes`` (else ``Parameters``) section: an entry is ``name : type``
+    at the section's indentation followed by indented description lines.
+
+    Returns
+    -------
+    dict
+        Field name -> (type text, description joined into one line).
+    """
+    doc = inspect.getdoc(cls) or ""
+    match = _SECTION.search(doc)
+    if not match:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    name = None
+    for line in doc[match.end():].splitlines():
+        if line and not line[0].isspace():
+            entry = _ENTRY.match(line)
+            if not entry:  # the next section ("Notes", "----") ends the list
+                break
+            name = entry.group(1)
+            out[name] = (entry.group(2).strip(), "")
+        elif name is not None and line.strip():
+            kind, text = out[name]
+            out[name] = (kind, f"{text} {line.strip()}".strip())
+    return out
+
+
+def _plain(text: str) -> str:
+    """reStructuredText roles and literals as terminal text (``:class:`~a.B``` -> ``a.B``)."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+
+
+def option_name(field_name: str) -> str:
+    """``frames_per_batch`` -> ``--frames-per-batch``."""
+    return "--" + field_name.replace("_", "-")
+
+
+def _choices(type_text: str) -> list[str] | None:
+    """``{"siren", "deepsdf"}`` -> ``["siren", "deepsdf"]``; None for any other type text."""
+    if not (type_text.startswith("{") and type_text.endswith("}")):
+        return None
+    return [c.strip().strip("'\"") for c in type_text[1:-1].split(",")]
+
+
+def _base_type(hint: Any) -> tuple[Any, bool]:
+    """(scalar type, is a tuple) of a field annotation; ``X | None`` counts as ``X``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _base_type(args[0])
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return (args[0] if args else str), True
+    return hint, False
+
+
+def _parser_of(kind: type, name: str, low: Any, high: Any) -> Callable[[str], Any]:
+    """argparse ``type``: convert text to ``kind`` and check the field's bounds."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        msg = bound_error(name, value, low, high)
+        if msg:
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _profile_note(name: str, profiles: Mapping[str, Mapping[str, Any]] | None,
+                  section: str | None) -> str:
+    """``[train.epochs; smoke 20, quick 100, paper 2000]``: the config key and its values."""
+    key = f"{section}.{name}" if section else name
+    if not profiles:
+        return f"[{key}]"
+
+    def show(v: Any) -> str:
+        if isinstance(v, (list, tuple)):
+            return " ".join(str(x) for x in v)
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    values = ", ".join(f"{p} {show(cfg[name])}" for p, cfg in profiles.items())
+    return f"[{key}; {values}]"
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls: type,
+                       include: Iterable[str] | None = None, exclude: Iterable[str] = (),
+                       profiles: Mapping[str, Mapping[str, Any]] | None = None,
+                       section: str | None = None,
+                       aliases: Mapping[str, Iterable[str]] | None = None,
+                       defaults: Mapping[str, Any] | None = None,
+                       title: str | None = None) -> argparse._ArgumentGroup:
+    """Add one option per field of the config dataclass ``cls`` to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    cls : dataclass type
+        Its fields must be documented in the class docstring (``Attributes``).
+    include, exclude : iterable of str, optional
+        Fields to add (default all) and fields to leave out.
+    profiles : mapping, optional
+        Profile name -> the full config of that profile as a dict (``to_dict``); the help
+        of each option lists the value of every profile.
+    section : str, optional
+        Where the field sits in the run's ``config.json`` (``train``, ``model``), named
+        in the help with the field so that an option maps to its stored key.
+    aliases : mapping, optional
+        Field name -> extra option strings (kept old spellings, e.g. ``--points``).
+    defaults : mapping, optional
+        Field name -> default other than None (for commands without a profile).
+    title : str, optional
+        Title of the argument group (default: the class name).
+
+    Returns
+    -------
+    argparse._ArgumentGroup
+        The group the options were added to. Each option's ``dest`` is the field name.
+
+    Raises
+    ------
+    TypeError
+        A field without documentation or with an annotation this adapter cannot map.
+    """
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls)
+    wanted = None if include is None else set(include)
+    group = parser.add_argument_group(title or f"{cls.__name__} options")
+    for f in dataclasses.fields(cls):
+        if (wanted is not None and f.name not in wanted) or f.name in set(exclude):
+            continue
+        if f.name not in docs:
+            raise TypeError(f"{cls.__name__}.{f.name} is not documented in the class docstring")
+        type_text, text = docs[f.name]
+        kind, many = _base_type(hints[f.name])
+        flags = [option_name(f.name), *(aliases or {}).get(f.name, ())]
+        default = (defaults or {}).get(f.name)
+        note = _profile_note(f.name, profiles, section)
+        help_ = f"{_plain(text)} {note}".replace("%", "%%")
+        kw: dict[str, Any] = dict(dest=f.name, default=default, help=help_)
+        if kind is bool:
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+            continue
+        if kind not in (int, float, str):
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported annotation {hints[f.name]}")
+        choices = _choices(type_text)
+        if choices:
+            kw.update(choices=choices, metavar="{" + ",".join(choices) + "}")
+        else:
+            kw.update(type=_parser_of(kind, f.name, f.metadata.get("min"),
+                                      f.metadata.get("max")),
+                      metavar={int: "N", float: "X", str: "TEXT"}[kind])
+        if many:
+            kw["nargs"] = "+"
+        group.add_argument(*flags, **kw)
+    return group
+
+
+def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` given on the command line (not None), by field name."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if getattr(args, f.name, None) is not None}
