@@ -134,12 +134,12 @@ def cached(out: str | os.PathLike, key: dict[str, Any], build: Callable[[Path], 
     Returns
     -------
     Path
-        ``out``.
+        ``out``, complete and built from exactly ``key``.
 
     Raises
     ------
     OutputExistsError
-        ``out`` exists without a key file: it was not made by this cache.
+        ``out`` exists without a key file: not made by this cache, never replaced.
     CellshapesError
         ``build`` returned but the output is still not complete.
     """

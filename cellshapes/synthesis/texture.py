@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import config_from, profile_entry
+from ..config import bounded, check_bounds, config_from, profile_entry
 from ..errors import CheckpointError, DatasetFormatError, InputError
 from ..progress import track
 from ..resources import resolve_device
@@ -84,27 +84,23 @@ class TextureConfig:
         Epochs between checkpoints (the last epoch is always saved).
     """
 
-    base: int = 16
-    depth: int = 3
-    disc_base: int = 16
-    noise_sigma_px: float = 1.5
-    epochs: int = 40
-    batch_size: int = 8
+    base: int = bounded(16, 1)
+    depth: int = bounded(3, 1)
+    disc_base: int = bounded(16, 1)
+    noise_sigma_px: float = bounded(1.5, 0.0)
+    epochs: int = bounded(40, 1)
+    batch_size: int = bounded(8, 1)
     lr: float = 2e-4
-    l1_weight: float = 100.0
-    prev_dropout: float = 0.3
+    l1_weight: float = bounded(100.0, 0.0)
+    prev_dropout: float = bounded(0.3, 0.0, 1.0)
     augment: bool = True
     seed: int = 0
-    checkpoint_every: int = 5
+    checkpoint_every: int = bounded(5, 1)
 
     def __post_init__(self) -> None:
-        for name in ("base", "depth", "disc_base", "epochs", "batch_size", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.prev_dropout <= 1.0:
-            raise InputError(f"prev_dropout must lie in [0, 1], got {self.prev_dropout}")
-        if not self.lr > 0 or self.l1_weight < 0 or self.noise_sigma_px < 0:
-            raise InputError("lr must be > 0, l1_weight and noise_sigma_px >= 0")
+        check_bounds(self)
+        if not self.lr > 0:
+            raise InputError(f"lr must be > 0, got {self.lr}")
 
 
 #: Profiles sized for 2 CPU cores: smoke a few seconds, quick a few minutes.
