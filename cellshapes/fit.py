@@ -17,6 +17,7 @@ from torch import Tensor
 from .checkpoint import save_checkpoint, write_config
 from .errors import InputError
 from .model import AutoDecoder, euler_to_matrix
+from .progress import bar as progress_bar
 from .reconstruct import load_run
 from .sampling import SDFSampler
 from .training_data import TrainingData, load_training_data
@@ -87,11 +88,7 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     for p in model.parameters():
         p.requires_grad_(False)
     nf = min(sampler.n_frames, max(frames_per_step, 2 * m))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="fit", unit="step")
+    bar = progress_bar(progress, total=steps, desc="fit", unit="step")
     try:
         first = steps // 2 if k > 1 else 0
         codes, angles = _fit_phase(model, sampler, codes, angles, k, first, nf,
@@ -109,8 +106,7 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     finally:
         for p in model.parameters():
             p.requires_grad_(True)
-        if bar is not None:
-            bar.close()
+        bar.close()
     return codes.detach(), None if angles is None else angles.detach(), losses.cpu().numpy()
 
 
@@ -149,8 +145,7 @@ def _fit_phase(model: AutoDecoder, sampler: SDFSampler, codes: Tensor, angles: T
         loss.backward()
         opt.step()
         sched.step()
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
     return codes, angles
 
 

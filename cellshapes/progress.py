@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TypeVar
 
-__all__ = ["track"]
+__all__ = ["track", "bar"]
 
 T = TypeVar("T")
 
@@ -24,3 +24,36 @@ def track(iterable: Iterable[T], enabled: bool = True, **tqdm_kwargs: Any) -> It
     from tqdm.auto import tqdm
 
     return tqdm(iterable, **tqdm_kwargs)
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when progress is off: every call does nothing."""
+
+    def update(self, n: float = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def bar(enabled: bool = True, **tqdm_kwargs: Any) -> Any:
+    """A manually driven progress bar (``update``, ``set_postfix``, ``close``).
+
+    For loops that cannot be written as one iterable (an epoch retried after a
+    divergence, a fit with a variable number of steps).
+
+    Parameters
+    ----------
+    enabled : bool
+        Show the bar; when False a do-nothing object with the same methods is returned.
+    **tqdm_kwargs
+        ``total``, ``initial``, ``desc``, ``unit`` ... passed to ``tqdm.auto.tqdm``.
+    """
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(**tqdm_kwargs)
