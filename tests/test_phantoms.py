@@ -16,9 +16,13 @@ from skimage.measure import marching_cubes, mesh_surface_area
 from cellshapes import phantoms
 from cellshapes.cli import main
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.phantoms import make_sequence, sequence_seed, write_phantoms
+from cellshapes.io import read_dataset
+from cellshapes.metrics import describe_path, describe_volume
+from cellshapes.phantoms import filopodial, make_sequence, sequence_seed, write_phantoms
+from cellshapes.prepare import prepare_dataset
 
 _CONN26 = np.ones((3, 3, 3), bool)
+_CROSS = ndimage.generate_binary_structure(3, 1)  # the radius-1 ball: 3 voxels across
 
 
 def n_components(mask: np.ndarray) -> int:
@@ -210,10 +214,12 @@ def test_existing_output_raises(tmp_path):
 
 # ----------------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("seed", range(4))
-def test_growing_grows_and_stays_one_cell(seed):
+def test_growing_grows_tenfold_and_stays_one_cell(seed):
+    """DS_Plat spans 586-5720 um^3: one growing sequence covers about that range."""
     masks, meta = make_sequence("growing", 5, 32, seed)
     volumes = masks.reshape(5, -1).sum(axis=1)
-    assert volumes[-1] > 1.2 * volumes[0]
+    assert volumes[-1] >= 8 * volumes[0]
+    assert 400 < meta["volume_um3"][0] < 800 and 4500 < meta["volume_um3"][-1] < 8000
     assert np.all(np.diff(volumes) > 0)
     assert np.allclose(meta["volume_um3"], volumes * meta["spacing_um"][0] ** 3, rtol=1e-6)
     assert all(n_components(m) == 1 for m in masks)
@@ -250,7 +256,7 @@ def test_dividing_lineage_tracks_match_components():
     assert after == pytest.approx(before, rel=0.15)
 
 
-@pytest.mark.parametrize("size", [16, 24, 48])
+@pytest.mark.parametrize("size", [16, 24, 48, 64])
 def test_filopodial_one_component_per_frame(size):
     for seed in range(3):
         masks, _ = make_sequence("filopodial", 4, size, seed)
@@ -275,3 +281,196 @@ def test_geometry_is_resolution_independent():
     _, small = make_sequence("growing", 2, 32, 4)
     _, large = make_sequence("growing", 2, 64, 4)
     assert np.allclose(small["volume_um3"], large["volume_um3"], rtol=0.1)
+
+
+# ----------------------------------------------------------------------------- filopodia
+FILO_SEEDS = range(8)
+
+
+@pytest.mark.parametrize("seed", FILO_SEEDS)
+def test_filopodia_grow_and_branch_to_the_end(seed):
+    """DS_Filo: filopodia grow and branch through the whole sequence, never retract."""
+    _, meta = make_sequence("filopodial", 10, 24, seed)
+    fil = meta["filopodia"]
+    assert len(fil) == 10
+    count = np.array([f["count"] for f in fil])
+    length = np.array([f["total_length_um"] for f in fil])
+    branches = np.array([f["branches"] for f in fil])
+    assert np.all(np.diff(count) >= 0) and np.all(np.diff(length) >= 0)
+    assert np.all(np.diff(branches) >= 0)
+    last_third = slice(6, None)
+    assert np.all(np.diff(length[last_third]) > 0), "still growing in the last third"
+    assert count[0] >= 2 and count[-1] >= count[0] + 3
+    assert length[-1] > 2 * length[5] > 4 * length[0]
+    assert branches[-1] >= 1
+
+
+def test_filopodia_grow_on_average_over_seeds():
+    steps = []
+    for seed in FILO_SEEDS:
+        _, meta = make_sequence("filopodial", 10, 24, seed)
+        steps.append(np.diff([f["total_length_um"] for f in meta["filopodia"]]))
+    assert np.mean(steps, axis=0).min() > 0
+
+
+@pytest.fixture(scope="module")
+def filo64():
+    """First, mid and last frame of 5 (tau = 0, 0.5, 1) at 64^3 for every test seed."""
+    out = {}
+    for seed in FILO_SEEDS:
+        masks, meta = make_sequence("filopodial", 5, 64, seed)
+        out[seed] = (masks[[0, 2, 4]], meta)
+    return out
+
+
+def test_filopodial_sphericity_falls_and_surface_per_volume_rises(filo64):
+    """Must show (issue 12): protrusions take over the surface by the end."""
+    first, last = [], []
+    for seed, (masks, meta) in filo64.items():
+        d = [describe_volume(m, meta["spacing_um"]) for m in masks]
+        sph = [x["sphericity"] for x in d]
+        s_per_v = [x["surface_um2"] / x["volume_um3"] for x in d]
+        assert sph[0] > sph[1] > sph[2], (seed, sph)
+        assert s_per_v[2] > 1.15 * s_per_v[1], (seed, s_per_v)
+        assert all(x["n_components"] == 1 for x in d)
+        first.append(sph[0])
+        last.append(sph[2])
+    assert np.mean(first) > 0.7 and np.mean(last) < 0.3, (first, last)
+    assert max(last) < 0.35
+
+
+def _thick_enough(mask: np.ndarray) -> bool:
+    """Every part is >= 3 voxels across: opening with the radius-1 ball (a 3-voxel cross)
+    neither cuts a protrusion off nor removes much of the protrusions."""
+    m = mask.astype(bool)
+    opened = ndimage.binary_opening(m, _CROSS)
+    if n_components(opened) != 1:
+        return False
+    body = ndimage.binary_opening(m, ndimage.iterate_structure(_CROSS, 3))
+    protrusions = m & ~ndimage.binary_dilation(body, _CROSS)
+    return bool((opened & protrusions).sum() >= 0.8 * protrusions.sum())
+
+
+def test_filopodia_at_least_3_voxels_thick_at_64(filo64):
+    spacing = phantoms.FOV_UM["filopodial"] / filopodial.STUDY_SIZE
+    assert filopodial.FILOPODIUM_RADIUS_UM[0] >= 1.5 * spacing  # by construction
+    for seed, (masks, meta) in filo64.items():
+        assert meta["spacing_um"] == [spacing] * 3
+        assert meta["filopodium_radius_um"][0] >= 1.5 * spacing
+        assert _thick_enough(masks[-1]), seed
+
+
+def test_filopodia_3_voxels_thick_on_the_prepared_study_grid(tmp_path):
+    """As the notebooks do: masks drawn at 1.5 x 64, prepared into 64^3 SDF cubes."""
+    files = write_phantoms("filopodial", tmp_path / "f", sequences=2, frames=2, size=96,
+                           seed=0, progress=False)
+    summary = prepare_dataset(files, tmp_path / "f.h5", size=64, progress=False)
+    assert filopodial.FILOPODIUM_RADIUS_UM[0] >= 1.5 * summary["voxel_um"]
+    for seq in read_dataset(tmp_path / "f.h5"):
+        assert _thick_enough(seq.sdf[-1] <= 0)
+
+
+def test_thickness_check_fails_on_thin_filopodia(monkeypatch):
+    """The mask check above is not vacuous: 2-3 voxel thick filopodia fail it."""
+    monkeypatch.setattr(filopodial, "FILOPODIUM_RADIUS_UM", (0.75, 0.9))
+    fails = [not _thick_enough(make_sequence("filopodial", 2, 64, seed)[0][-1])
+             for seed in range(4)]
+    assert sum(fails) >= 3
+
+
+# ----------------------------------------------------------------------------- options
+def test_anisotropic_growing_round_trip_through_prepare(tmp_path):
+    """z sampled every 2 um; prepare resamples to isotropic and keeps the volume."""
+    kw = dict(sequences=2, frames=3, size=48, seed=0, progress=False)
+    iso = write_phantoms("growing", tmp_path / "iso", **kw)
+    ani = write_phantoms("growing", tmp_path / "z2", z_spacing_um=2.0, **kw)
+    masks = tifffile.imread(ani[0])
+    assert masks.shape == (3, 20, 48, 48)  # 40 um / 2 um slices
+    index = json.loads((tmp_path / "z2" / "phantoms.json").read_text())
+    assert index["spacing_um"] == pytest.approx([2.0, 40 / 48, 40 / 48])
+    assert index["z_spacing_um"] == 2.0 and index["shape"] == [20, 48, 48]
+    with tifffile.TiffFile(ani[0]) as tif:
+        assert tif.shaped_metadata[0]["spacing_um"] == pytest.approx([2.0, 40 / 48, 40 / 48])
+    for name, files in (("iso", iso), ("z2", ani)):
+        summary = prepare_dataset(files, tmp_path / f"{name}.h5", size=48, progress=False)
+        assert summary["spacing_um"] == pytest.approx(index["spacing_um"] if name == "z2"
+                                                      else [40 / 48] * 3)
+    ratio = (describe_path(tmp_path / "z2.h5")["volume_um3"].to_numpy()
+             / describe_path(tmp_path / "iso.h5")["volume_um3"].to_numpy())
+    # the smallest cells (about 5 um radius, 5 z slices) lose up to about 5 %
+    assert np.abs(ratio - 1).max() < 0.07 and abs(ratio.mean() - 1) < 0.025, ratio
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kind="growing", z_spacing_um=0.0),
+    dict(kind="growing", z_spacing_um=-2.0),
+    dict(kind="growing", z_spacing_um=10.0),     # 4 slices
+    dict(kind="growing", z_spacing_um="thick"),
+    dict(kind="filopodial", align_daughters=True),
+])
+def test_options_reject_bad_input(kwargs):
+    with pytest.raises(InputError):
+        make_sequence(frames=2, size=16, seed=0, **kwargs)
+
+
+def _principal(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pts = np.argwhere(mask).astype(float)
+    pts -= pts.mean(axis=0)
+    return np.linalg.eigh(pts.T @ pts / len(pts))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_aligned_daughters(seed):
+    """Sec 4.4: each daughter is rotated into its principal axes after the division."""
+    a, meta_a = make_sequence("dividing", 6, 48, seed, align_daughters=True)
+    b, meta_b = make_sequence("dividing", 6, 48, seed)
+    k = meta_a["lineage"]["division_frame"]
+    assert np.array_equal(a[:k], b[:k])  # the mother is untouched
+    assert [n_components(m) for m in a] == [1] * k + [2] * (6 - k)
+    assert not any(touches_border(m) for m in a)
+    assert meta_a["lineage"]["aligned_daughters"] and not meta_b["lineage"]["aligned_daughters"]
+    labels, _ = ndimage.label(a[k], _CONN26)
+    for i in (1, 2):
+        w, v = _principal(labels == i)
+        # a body of revolution: its symmetry axis is the eigenvector with the distinct
+        # eigenvalue; aligned, it lies along a grid axis
+        j = 0 if w[1] - w[0] > w[2] - w[1] else 2
+        assert np.abs(v[:, j]).max() > 0.98, (i, w, v)
+    labels_b, _ = ndimage.label(b[k], _CONN26)
+    tilted = [np.abs(_principal(labels_b == i)[1]).max(axis=0).min() for i in (1, 2)]
+    assert min(tilted) < 0.98  # unaligned daughters are tilted (random division axis)
+    tracks_a = {(t["label"], t["frame"]): t for t in meta_a["lineage"]["tracks"]}
+    for t in meta_b["lineage"]["tracks"]:  # same cells, same volumes (up to voxels)
+        assert tracks_a[t["label"], t["frame"]]["volume_um3"] == \
+            pytest.approx(t["volume_um3"], rel=0.05)
+
+
+@pytest.mark.parametrize("size", [16, 24])
+def test_aligned_daughters_topology_on_coarse_grids(size):
+    for seed in range(4):
+        masks, meta = make_sequence("dividing", 5, size, seed, align_daughters=True)
+        k = meta["lineage"]["division_frame"]
+        assert [n_components(m) for m in masks] == [1] * k + [2] * (5 - k), seed
+
+
+@pytest.mark.parametrize("kind, opts", [("growing", {"z_spacing_um": 2.0}),
+                                        ("dividing", {"align_daughters": True}),
+                                        ("filopodial", {})])
+def test_options_are_deterministic_and_recorded(tmp_path, kind, opts):
+    kw = dict(sequences=2, frames=3, size=24, seed=3, progress=False, **opts)
+    p1 = write_phantoms(kind, tmp_path / "a", **kw)
+    p2 = write_phantoms(kind, tmp_path / "b", **kw)
+    for x, y in zip(p1, p2):
+        assert x.read_bytes() == y.read_bytes()
+    a, b = ((tmp_path / d / "phantoms.json").read_bytes() for d in "ab")
+    assert a == b
+    index = json.loads(a)
+    assert index["format"] == "cellshapes.phantoms"
+    assert index["generator_version"] == phantoms.GENERATOR_VERSION >= 2
+    assert index["align_daughters"] == bool(opts.get("align_daughters"))
+    entry = index["sequences"][1]
+    rebuilt, meta = make_sequence(kind, 3, 24, entry["seed"], **opts)
+    assert np.array_equal(rebuilt, tifffile.imread(p1[1]))
+    assert meta["generator_version"] == index["generator_version"]
+    if kind == "filopodial":
+        assert entry["filopodia"] == meta["filopodia"]
