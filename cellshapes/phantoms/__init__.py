@@ -33,6 +33,7 @@ import numpy as np
 
 from ..atomic import atomic_dir
 from ..errors import InputError
+from ..progress import track
 from ..resources import check_memory
 from .dividing import draw_dividing
 from .filopodial import draw_filopodial
@@ -196,8 +197,6 @@ def write_phantoms(kind: str, out: str | os.PathLike, sequences: int = 4, frames
     OutputExistsError
         ``out`` exists and ``overwrite`` is False.
     """
-    from tqdm.auto import tqdm
-
     _check_args(kind, frames, size, z_spacing_um, align_daughters)
     if isinstance(sequences, bool) or not isinstance(sequences, (int, np.integer)) \
             or sequences < 1:
@@ -231,8 +230,7 @@ def write_phantoms(kind: str, out: str | os.PathLike, sequences: int = 4, frames
         "sequences": [],
     }
     with atomic_dir(out, overwrite) as tmp:
-        for i in tqdm(range(sequences), desc=f"phantoms {kind}", unit="seq",
-                      disable=not progress):
+        for i in track(range(sequences), progress, desc=f"phantoms {kind}", unit="seq"):
             s = sequence_seed(int(seed), i)
             masks, meta = make_sequence(kind, frames, size, s, z_spacing_um=z_spacing_um,
                                         align_daughters=align_daughters)
