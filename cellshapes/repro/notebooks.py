@@ -123,7 +123,7 @@ def notebook_parameters(profile: str, out: str | os.PathLike | None = None,
         raise InputError(f"unknown profile {profile!r}; choose one of {list(PROFILES)}")
     if publish and profile == "smoke":
         raise InputError("--publish with profile smoke: smoke numbers mean nothing and "
-                         "would replace the committed figures; publish quick, paper or study")
+                         "would replace the committed figures; publish a larger profile")
     where = paths(profile, publish=publish, root=out)
     return {"profile": profile, "device": device,
             **{f"{k}_dir": str(v) for k, v in where._asdict().items()}}
@@ -298,17 +298,21 @@ def _inputs(nb: Any) -> list[tuple[str, str, dict]]:
     return [(c.cell_type, c.source, dict(c.metadata)) for c in nb.cells]
 
 
-def _stored(nb_inputs: Any, old: Any | None) -> Any:
+def _stored(nb_inputs: Any, old: Any | None, metadata_filter: str | None) -> Any:
     """The notebook to store: the inputs of ``nb_inputs``, no outputs, cell ids kept.
 
     Cells matched by jupytext to a cell of ``old`` keep its id, so a diff of the stored
-    notebook shows only the cells that changed.
+    notebook shows only the cells that changed. The notebook metadata is fixed, plus the
+    ``jupytext`` entry JupyterLab adds on save (so a save there changes only the edited
+    cells).
     """
     import nbformat
     from jupytext.combine import combine_inputs_with_outputs
 
     nb = combine_inputs_with_outputs(nb_inputs, old) if old is not None else nb_inputs
     nb.metadata = nbformat.from_dict(_NOTEBOOK_METADATA)
+    if metadata_filter:
+        nb.metadata["jupytext"] = {"notebook_metadata_filter": metadata_filter}
     for cell, source in zip(nb.cells, nb_inputs.cells):
         cell.metadata = source.metadata
         if cell.cell_type == "code":
@@ -356,9 +360,10 @@ def sync_notebooks(notebooks_dir: str | os.PathLike | None = None) -> list[Path]
         text = jupytext.writes(source, fmt="py:percent", config=config)
         # the notebook is made from the script's text, so the two agree exactly
         canonical = jupytext.reads(text, fmt="py:percent")
-        texts = {py: text, ipynb: nbformat.writes(_stored(canonical, old)) + "\n"}
-        for path, text in texts.items():
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
+        texts = {py: text, ipynb: nbformat.writes(
+            _stored(canonical, old, config and config.notebook_metadata_filter)) + "\n"}
+        for path, content in texts.items():
+            if not path.exists() or path.read_text(encoding="utf-8") != content:
+                path.write_text(content, encoding="utf-8")
                 written.append(path)
     return written
