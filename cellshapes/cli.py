@@ -373,10 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("notebooks", _cmd_notebooks, "execute the numbered notebooks with papermill")
     p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
-    p.add_argument("--out", type=Path, default=Path("notebooks/_out"),
-                   help="folder for the executed copies (sources are never overwritten)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for executed copies, data, runs, figures, results "
+                        "(default <repo>/out/<profile>, git-ignored)")
     p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 00,02")
+    p.add_argument("--publish", action="store_true",
+                   help="write figures and results to the committed figures/ and results/")
+    p.add_argument("--sync", action="store_true",
+                   help="only re-pair NN_topic.py and NN_topic.ipynb (jupytext) and strip "
+                        "outputs; runs nothing")
     _device(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
     p = add("simulate", _cmd_simulate, "simulated fluorescence images of masks (image/mask pairs)")
     p.add_argument("masks", type=Path, help="mask TIFF, phantoms folder or generate output")

@@ -13,19 +13,35 @@ import torch
 
 from .errors import InputError, ResourceError
 
-__all__ = ["resolve_device", "available_memory", "check_memory", "native_bf16", "GIB"]
+__all__ = ["resolve_device", "check_device", "available_memory", "check_memory", "native_bf16",
+           "GIB"]
 
 GIB = float(2**30)
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """The torch device a ``--device`` option names.
+    """The torch device a ``--device`` option names (``auto`` = CUDA if available).
+
+    :func:`check_device` with ``where="--device"``: the same checks, and errors that say
+    ``use --device cpu or --device auto``.
+    """
+    return check_device(name, where="--device")
+
+
+def check_device(name: str | torch.device = "auto", where: str = "--device") -> torch.device:
+    """The torch device ``name`` names; a bad one fails with advice naming where it was set.
+
+    Notebooks call it in their first cell, so ``device="cuda"`` on a machine without a
+    GPU fails before any work, not minutes later inside ``reconstruct``.
 
     Parameters
     ----------
     name : str or torch.device
-        ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; a
-        :class:`torch.device` is returned unchanged.
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    where : str
+        How the user set it: ``"notebook parameter device"`` (the message says ``set the
+        notebook parameter device='cpu' or 'auto'``) or a CLI option ``"--device"`` (``use
+        --device cpu or --device auto``).
 
     Returns
     -------
@@ -34,18 +50,29 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     Raises
     ------
     InputError
-        ``name`` is not a device, or names CUDA on a machine without a CUDA GPU.
+        Not a device name, CUDA without a CUDA GPU, or ``cuda:N`` beyond the GPUs there are.
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
     """
     if isinstance(name, torch.device):
         return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    fix = (f"use {where} cpu or {where} auto" if where.startswith("-")
+           else f"set the {where}='cpu' or 'auto'")
     try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu") \
+            if name == "auto" else torch.device(name)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device={name!r} is not a device (auto, cpu, cuda or cuda:N); "
+                         f"{fix}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device={name!r} but CUDA is not available; {fix}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device={name!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA GPU(s); {fix}")
     return dev
 
 

@@ -1,13 +1,14 @@
 """Export the three quick-profile ``<kind>_base`` runs as shipped pretrained models.
 
 Run after ``cellshapes notebooks --profile quick --only 02`` (which trains them):
-``python notebooks/_src/export_pretrained.py``. Each checkpoint must stay under 1 MB.
+``python notebooks/_src/export_pretrained.py``. The runs are read from where the runner
+put them (``workflow.paths("quick").runs``, i.e. ``out/quick/runs/quick/<kind>_base``).
+Each checkpoint must stay under 1 MB.
 """
 from __future__ import annotations
 
 from cellshapes import pretrained
-from cellshapes.repro.notebooks import REPO_ROOT
-from cellshapes.repro.workflow import run_is_complete
+from cellshapes.repro.workflow import paths, run_is_complete
 
 KINDS = {"growing": "growing/deforming phantom cells (DS_Plat stand-in)",
          "dividing": "dividing phantom cells (DS_Cele stand-in)",
@@ -16,7 +17,7 @@ COMMAND = "cellshapes notebooks --profile quick --only 02 (notebook 02_reconstru
 
 if __name__ == "__main__":
     for kind, what in KINDS.items():
-        run = REPO_ROOT / "runs" / "quick" / f"{kind}_base"
+        run = paths("quick").runs / "quick" / f"{kind}_base"
         if not run_is_complete(run):
             raise SystemExit(f"{run} is missing or unfinished: run notebook 02 at quick first")
         dest = pretrained.export(run, f"{kind}_quick", f"equivariant SIREN, quick profile, {what}",

@@ -1,0 +1,303 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Latent space compactness: equivariant vs non-equivariant model
+#
+# **Claim (Sec 5.2, Fig 6, Fig 7, Tab 2):** trained on randomly rotated copies of the same
+# cells (25 DS_Plat sequences x 4 random rotations = 100 sequences, one rotation per
+# sequence, latent size 64), the SO(3)-equivariant model learns the rotation separately, so
+# its latent codes do not have to encode it:
+#
+# * **Fig 6 (t-SNE):** rotated copies of one cell lie close together in the latent space of
+#   the equivariant model only;
+# * **Fig 7a (PCA):** the first 20 principal components hold **99.9 %** of the variance of
+#   the equivariant model's codes but only **61.2 %** of the non-equivariant model's;
+# * **Tab 2 / Fig 7b (DSC at t = 30 vs latent size 4 / 8 / 16 / 32 / 64 / 128):**
+#   equivariant 0.780 / 0.867 / 0.924 / 0.954 / 0.958 / 0.959, non-equivariant
+#   0.684 / 0.789 / 0.872 / 0.934 / 0.959 / 0.958: DSC rises with latent size, and the
+#   equivariant model reaches a high DSC with fewer dimensions.
+#
+# **What we do:** growing-cell phantoms (stand-in for DS_Plat), each turned by
+# `latent.random_rotation_dataset` into randomly rotated copies (uniform on SO(3)); one
+# equivariant and one non-equivariant model per latent size, all with the same settings;
+# PCA and t-SNE of the codes (`latent`), a clustering score for "rotated copies lie
+# together", DSC of the last frame per latent size.
+#
+# **What to look at:** the PCA curves (equivariant above non-equivariant?), the t-SNE
+# panels (copies of one cell together?), the nearest-neighbour score, and the DSC table.
+#
+# *Profiles*: `smoke` only proves that every step runs (seconds; its numbers mean nothing),
+# `quick` reproduces the direction of the claim on a CPU in minutes, `paper` uses the
+# paper's settings on a GPU. The closing table names the profile of every number.
+
+# %% tags=["parameters"]
+profile = "smoke"          # smoke | quick | paper
+device = "auto"            # auto | cpu | cuda | cuda:N
+seed = 0
+train = True               # False: use shipped pretrained models where available
+data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
+runs_dir = None            #   from any working directory; only `cellshapes notebooks
+figures_dir = None         #   --publish` writes the committed figures/ and results/
+results_dir = None
+
+# %%
+# Checked before any work: the device (a clear error now, not a late one) and the output
+# folders (resolved from the repository root, whatever the working directory).
+from cellshapes.repro import workflow
+from cellshapes.resources import check_device
+
+check_device(device, where="notebook parameter device")
+data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
+    profile, data_dir, runs_dir, figures_dir, results_dir)
+print(f"device {device}; figures go to {figures_dir}")
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+
+from cellshapes import grid, io, latent, metrics, plots, reconstruct
+from cellshapes.repro import workflow
+from cellshapes.sampling import frame_times
+
+NB = "04_latent_compactness"
+# Sizes per profile. The paper trained with 20 frames per step and 250k points per
+# epoch; quick uses a smaller decoder (64 x 5) and two latent sizes so that its 4 models
+# fit in minutes on two CPU cores (stated in the closing table).
+SETTINGS = {
+    "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
+                  model={}, train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
+    "quick": dict(sequences=6, copies=4, frames=5, size=32, latent_sizes=[4, 64], main=64,
+                  model=dict(hidden=64, layers=5, latent_layers=(0, 3)),
+                  train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024)),
+    "paper": dict(sequences=25, copies=4, frames=30, size=256,
+                  latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
+                  train=dict(frames_per_batch=20, points_per_frame=250_000)),
+}[profile]
+VARIANTS = {"equivariant": True, "non-equivariant": False}
+PAPER_TAB2 = {"equivariant": {4: 0.780, 8: 0.867, 16: 0.924, 32: 0.954, 64: 0.958, 128: 0.959},
+              "non-equivariant": {4: 0.684, 8: 0.789, 16: 0.872, 32: 0.934, 64: 0.959, 128: 0.958}}
+
+
+def fig_path(what):
+    return workflow.figure_path(NB, what, figures_dir)
+
+
+SETTINGS
+
+# %% [markdown]
+# ## 1 · Randomly rotated training set
+#
+# Each phantom sequence gets `copies` rotations drawn uniformly on SO(3), the same rotation
+# for all its frames (as in the paper). Rotation is about the cube centre; voxels that come
+# from outside the cube get the SDF clamp value.
+
+# %%
+source = workflow.phantom_dataset("growing", data_dir, profile, seed,
+                                  sequences=SETTINGS["sequences"], frames=SETTINGS["frames"],
+                                  size=SETTINGS["size"])
+dataset = workflow.rotated_dataset(source, copies=SETTINGS["copies"], seed=seed)
+seqs = io.read_dataset(dataset)
+groups = np.array([s.attrs["source_sequence"] for s in seqs])
+voxel = float(seqs[0].attrs["voxel_um"])
+print(f"{len(seqs)} sequences = {len(set(groups))} cells x {SETTINGS['copies']} rotations, "
+      f"{seqs[0].sdf.shape[0]} frames, {SETTINGS['size']}^3")
+copies0 = [s for s in seqs if s.attrs["source_sequence"] == groups[0]]
+fig = plots.slice_grid({s.name: s.sdf for s in copies0}, frames=[seqs[0].sdf.shape[0] - 1],
+                       title="rotated copies of one cell, last frame (central z-slice)")
+plots.save_figure(fig, fig_path("rotated_copies"))
+
+# %% [markdown]
+# ## 2 · Training: equivariant and non-equivariant models, every latent size
+#
+# All models share data, settings and seed; only `equivariant` and `latent_dim` differ.
+# Finished runs are reused from `runs_dir`.
+
+# %%
+runs = {}
+for dim in SETTINGS["latent_sizes"]:
+    for variant, eq in VARIANTS.items():
+        run = Path(runs_dir) / profile / f"{NB}_{variant}_z{dim}"
+        runs[variant, dim] = workflow.train_or_load(
+            dataset, run, profile, device, seed, progress=False,
+            model={**SETTINGS["model"], "equivariant": eq, "latent_dim": dim},
+            **SETTINGS["train"])
+codes = {v: latent.run_codes(runs[v, SETTINGS["main"]])[0] for v in VARIANTS}
+print({k: str(r) for k, r in runs.items()})
+
+# %% [markdown]
+# ## 3 · PCA of the latent codes (Fig 7a)
+#
+# Cumulative explained variance of the codes' principal components. The paper compares the
+# first 20 components of 100 codes; with fewer codes the number of components is at most
+# N - 1, so we also report how many components hold 90 % and 99 % of the variance.
+
+# %%
+cum = {v: latent.pca_explained_variance(c) for v, c in codes.items()}
+n_codes = len(groups)
+k20 = min(20, n_codes - 1)
+k_small = max(1, min(3, n_codes - 2))
+fig, ax = plt.subplots(figsize=(5, 3.4))
+for v, c in cum.items():
+    ax.plot(np.arange(1, len(c) + 1), 100 * c, marker="o", ms=3, label=v)
+ax.axvline(k_small, color="grey", lw=0.8, ls=":")
+ax.set_xlabel("principal components")
+ax.set_ylabel("cumulative explained variance [%]")
+ax.set_title(f"PCA of {n_codes} latent codes (latent size {SETTINGS['main']})")
+ax.legend()
+plots.save_figure(fig, fig_path("pca"))
+pca_table = pd.DataFrame({v: {f"variance in first {k_small} PCs [%]": 100 * c[k_small - 1],
+                              f"variance in first {k20} PCs [%]": 100 * c[k20 - 1],
+                              "PCs for 90 %": latent.components_for(c, 0.90),
+                              "PCs for 99 %": latent.components_for(c, 0.99)}
+                          for v, c in cum.items()})
+pca_table.round(2)
+
+# %% [markdown]
+# ## 4 · t-SNE of the codes, coloured by source cell (Fig 6)
+#
+# One colour per phantom cell, one marker per rotated copy. The score below the plot makes
+# "copies lie together" measurable: `nn_accuracy` is the fraction of codes whose nearest
+# other code (in the full latent space) is a rotated copy of the same cell (chance:
+# `nn_chance`), `ratio` the mean distance between copies over the mean distance between
+# different cells (1: no clustering).
+
+# %%
+emb = {v: latent.tsne_embedding(c, seed=seed) for v, c in codes.items()}
+cells = sorted(set(groups))
+copy_idx = np.array([int(s.attrs["rotation_copy"]) for s in seqs])
+palette = sns.color_palette("tab20", len(cells))
+markers = "osD^v<>P*X"
+fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+for ax, (v, e) in zip(axes, emb.items()):
+    for i, g in enumerate(groups):
+        ax.scatter(e[i, 0], e[i, 1], color=palette[cells.index(g)],
+                   marker=markers[copy_idx[i] % len(markers)], s=40, edgecolor="k", lw=0.3)
+    ax.set_title(f"{v} model")
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.suptitle("t-SNE of latent codes: colour = cell, marker = rotated copy")
+fig.tight_layout()
+plots.save_figure(fig, fig_path("tsne"))
+scores = pd.DataFrame({v: latent.rotation_invariance_scores(c, groups)
+                       for v, c in codes.items()})
+scores.round(3)
+
+# %% [markdown]
+# ## 5 · DSC of the last frame vs latent size (Tab 2, Fig 7b)
+#
+# Each model reconstructs its training sequences (`grid.sequence_sdf`) at the last frame,
+# the fully grown cell (the paper's t = 30); DSC against the prepared truth
+# (`metrics.dice`).
+
+# %%
+last_t = frame_times(SETTINGS["frames"])[-1:]
+lip = grid.lipschitz_bound(seqs[0].attrs)  # narrow band
+dsc_rows = []
+for (variant, dim), run in runs.items():
+    model, _ = reconstruct.load_run(run, device)
+    for i, s in enumerate(seqs):
+        rec, _ = grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)
+        dsc_rows.append({"model": variant, "latent size": dim, "sequence": s.name,
+                         "DSC": metrics.dice(rec[0] <= 0, s.sdf[-1] <= 0)})
+dsc = pd.DataFrame(dsc_rows)
+tab2 = dsc.groupby(["model", "latent size"])["DSC"].agg(["mean", "std"]).unstack(0)
+fig, ax = plt.subplots(figsize=(5, 3.4))
+for v in VARIANTS:
+    m, sd = tab2["mean"][v], tab2["std"][v]
+    line, = ax.plot(m.index, m.values, marker="o", label=f"{v} (this run)")
+    ax.fill_between(m.index, m - sd, m + sd, color=line.get_color(), alpha=0.2)
+    paper = PAPER_TAB2[v]
+    ax.plot(list(paper), list(paper.values()), ls="--", color=line.get_color(), alpha=0.6,
+            label=f"{v} (paper, DS_Plat)")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("latent size")
+ax.set_ylabel("DSC, last frame")
+ax.legend(fontsize=7)
+plots.save_figure(fig, fig_path("dsc_vs_latent"))
+table2 = pd.DataFrame({
+    f"{v} (this run)": [f"{tab2['mean'][v][d]:.3f} ± {tab2['std'][v][d]:.3f}"
+                        for d in SETTINGS["latent_sizes"]] for v in VARIANTS})
+for v in VARIANTS:
+    table2[f"{v} (paper)"] = [PAPER_TAB2[v].get(d, "") for d in SETTINGS["latent_sizes"]]
+table2.index = pd.Index(SETTINGS["latent_sizes"], name="latent size")
+table2
+
+# %% [markdown]
+# ## 6 · 3D render: rotated copies of one cell and their reconstructions
+#
+# Top: the prepared copies (last frame); then the reconstructions of the equivariant and
+# the non-equivariant model (latent size as in sections 3-4).
+
+# %%
+idx = [i for i, g in enumerate(groups) if g == groups[0]]
+recs = {}
+for v in VARIANTS:
+    model, _ = reconstruct.load_run(runs[v, SETTINGS["main"]], device)
+    recs[v] = [grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)[0][0]
+               for i in idx]
+labels = [f"copy {copy_idx[i]}" for i in idx]
+plots.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
+                   labels=[f"truth, {lab}" for lab in labels], path=fig_path("render_truth"));
+for v in VARIANTS:
+    plots.show_volumes(recs[v], (voxel,) * 3, labels=[f"{v}, {lab}" for lab in labels],
+                       path=fig_path(f"render_{v}"));
+
+# %% [markdown]
+# ## Paper vs this run
+
+# %%
+eq, ne = "equivariant", "non-equivariant"
+dims = SETTINGS["latent_sizes"]
+m = tab2["mean"]
+compact = cum[eq][k_small - 1] > cum[ne][k_small - 1]
+together = scores[eq]["nn_accuracy"] > scores[ne]["nn_accuracy"]
+rises = {v: m[v][dims[-1]] > m[v][dims[0]] for v in VARIANTS}
+small_better = m[eq][dims[0]] > m[ne][dims[0]]
+model_note = ("quick: decoder 64 x 5 instead of 128 x 9, "
+              f"{SETTINGS['train']['epochs']} epochs, latent sizes {dims} only"
+              if profile == "quick" else "")
+rows = [
+    {"quantity": f"PCA: variance in first {k20} PCs, equivariant / non-equivariant",
+     "paper": "99.9 % / 61.2 % (first 20 of 100 codes, Fig 7a)",
+     "ours": f"{100 * cum[eq][k20 - 1]:.1f} % / {100 * cum[ne][k20 - 1]:.1f} % "
+             f"(of {n_codes} codes)",
+     "note": "first 20 PCs of few codes hold almost all variance: see next row"},
+    {"quantity": f"PCA: variance in first {k_small} PCs, equivariant / non-equivariant",
+     "paper": "equivariant more compact",
+     "ours": f"{100 * cum[eq][k_small - 1]:.1f} % / {100 * cum[ne][k_small - 1]:.1f} %",
+     "note": "direction reproduced" if compact else "NOT reproduced: equivariant not more compact"},
+    {"quantity": "rotated copies cluster (nearest-neighbour same cell), eq / non-eq",
+     "paper": "copies together for the equivariant model only (Fig 6, visual)",
+     "ours": f"{scores[eq]['nn_accuracy']:.2f} / {scores[ne]['nn_accuracy']:.2f} "
+             f"(chance {scores[eq]['nn_chance']:.2f})",
+     "note": "direction reproduced" if together else "NOT reproduced"},
+    {"quantity": f"DSC last frame, latent {dims[0]} -> {dims[-1]}, equivariant",
+     "paper": f"{PAPER_TAB2[eq].get(dims[0], '')} -> {PAPER_TAB2[eq].get(dims[-1], '')} (Tab 2)",
+     "ours": f"{m[eq][dims[0]]:.3f} -> {m[eq][dims[-1]]:.3f}",
+     "note": ("rises with latent size" if rises[eq] else "NOT reproduced: does not rise")
+             + (f"; {model_note}" if model_note else "")},
+    {"quantity": f"DSC last frame, latent {dims[0]} -> {dims[-1]}, non-equivariant",
+     "paper": f"{PAPER_TAB2[ne].get(dims[0], '')} -> {PAPER_TAB2[ne].get(dims[-1], '')} (Tab 2)",
+     "ours": f"{m[ne][dims[0]]:.3f} -> {m[ne][dims[-1]]:.3f}",
+     "note": "rises with latent size" if rises[ne] else "NOT reproduced: does not rise"},
+    {"quantity": f"DSC at the smallest latent size ({dims[0]}): equivariant vs non-equivariant",
+     "paper": f"{PAPER_TAB2[eq].get(dims[0], '')} vs {PAPER_TAB2[ne].get(dims[0], '')}",
+     "ours": f"{m[eq][dims[0]]:.3f} vs {m[ne][dims[0]]:.3f}",
+     "note": "equivariant better, as in the paper" if small_better
+             else "NOT reproduced: equivariant not better"},
+]
+if profile == "smoke":
+    for r in rows:
+        r["note"] = "smoke profile: proves the path runs, not a reproduction"
+workflow.comparison_table(rows, profile)
