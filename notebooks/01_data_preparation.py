@@ -82,9 +82,9 @@ def mask_files(dataset):
 # %% [markdown]
 # ## 1 · Three kinds of procedural cells
 #
-# *growing* cells deform smoothly (DS_Plat), *dividing* cells pinch and split into two
-# daughters at mid-sequence (DS_Cele), *filopodial* cells extend, branch and retract thin
-# protrusions (DS_Filo). They are drawn at 1.5× the cube size and resampled by
+# *growing* cells deform smoothly and grow about tenfold in volume (DS_Plat), *dividing*
+# cells pinch and split into two daughters at mid-sequence (DS_Cele), *filopodial* cells
+# grow and branch protrusions through the whole sequence, never retracting (DS_Filo). They are drawn at 1.5× the cube size and resampled by
 # `prepare_dataset`, as real data would be.
 
 # %%
