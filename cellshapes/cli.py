@@ -85,7 +85,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
 
     if a.csv:
         check_output(a.csv, a.overwrite)  # before the work, not after it
-    table = describe_path(a.input, spacing=a.spacing)
+    table = describe_path(a.input, spacing=a.spacing, per_cell=a.per_cell)
     if a.csv:
         with atomic_path(a.csv, overwrite=a.overwrite) as tmp:
             table.to_csv(tmp, index=False)
@@ -307,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("describe", _cmd_describe, "volume, surface area and sphericity per frame")
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
+    p.add_argument("--per-cell", action="store_true",
+                   help="one row per 26-connected cell of each frame (e.g. each daughter)")
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
 
