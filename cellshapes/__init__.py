@@ -18,6 +18,8 @@ data                      :func:`read_masks`, :func:`read_dataset`, :func:`write
                           :func:`mask_to_sdf`, :func:`make_sequence`, :func:`write_phantoms`
 measurement               :func:`dice`, :func:`describe_volume`, :func:`describe_sequence`,
                           :func:`mesh_from_volume`, :func:`save_mesh`
+comparison                :func:`compare_shapes`, :func:`compare_path`, :func:`hd95`,
+                          :func:`assd`, :func:`surface_dice`, :func:`protrusion_recall`
 errors                    :class:`CellshapesError` and its subclasses
 ========================  =================================================================
 
@@ -72,6 +74,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "describe_sequence": ("cellshapes.metrics", "describe_sequence"),
     "mesh_from_volume": ("cellshapes.mesh", "mesh_from_volume"),
     "save_mesh": ("cellshapes.mesh", "save_mesh"),
+    "compare_shapes": ("cellshapes.surface", "compare_shapes"),
+    "compare_path": ("cellshapes.surface", "compare_path"),
+    "hd95": ("cellshapes.surface", "hd95"),
+    "assd": ("cellshapes.surface", "assd"),
+    "surface_dice": ("cellshapes.surface", "surface_dice"),
+    "protrusion_recall": ("cellshapes.protrusion", "protrusion_recall"),
 }
 
 __all__ = [

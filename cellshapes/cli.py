@@ -85,11 +85,31 @@ def _cmd_describe(a: argparse.Namespace) -> int:
 
     if a.csv:
         check_output(a.csv, a.overwrite)  # before the work, not after it
-    table = describe_path(a.input, spacing=a.spacing)
+    table = describe_path(a.input, spacing=a.spacing, per_cell=a.per_cell)
     if a.csv:
         with atomic_path(a.csv, overwrite=a.overwrite) as tmp:
             table.to_csv(tmp, index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from .atomic import atomic_path, check_output
+    from .surface import compare_path
+
+    if a.json:
+        check_output(a.json, a.overwrite)  # before the work, not after it
+    table = compare_path(a.truth, a.other, spacing=a.spacing, frame=a.frame,
+                         tolerance_um=a.tolerance, body_radius_um=a.body_radius)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if a.json:
+        report = {"truth": str(a.truth), "other": str(a.other), **table.attrs,
+                  "body_radius_um": a.body_radius,
+                  "frames": json.loads(table.to_json(orient="records")),
+                  "mean": json.loads(table.drop(columns=["sequence", "frame"]).mean()
+                                     .to_json())}
+        with atomic_path(a.json, overwrite=a.overwrite) as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
     return 0
 
 
@@ -307,8 +327,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("describe", _cmd_describe, "volume, surface area and sphericity per frame")
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
+    p.add_argument("--per-cell", action="store_true",
+                   help="one row per 26-connected cell of each frame (e.g. each daughter)")
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+
+    p = add("compare", _cmd_compare,
+            "DSC, HD95, ASSD, surface Dice and protrusion recall of a shape against the truth")
+    p.add_argument("truth", type=Path, help="true masks (TIFF / folder / .npy) or SDF .h5")
+    p.add_argument("other", type=Path, help="shape to compare, same grid (masks or SDF .h5)")
+    _spacing(p)
+    p.add_argument("--frame", type=_int_min(0), default=None,
+                   help="compare this time point only (default: every frame)")
+    p.add_argument("--tolerance", type=float, default=None, metavar="UM",
+                   help="tolerance of surface Dice and protrusion recall in um "
+                        "(default: one voxel diagonal)")
+    p.add_argument("--body-radius", type=float, default=None, metavar="UM",
+                   help="cell-body ball radius of the protrusion recall in um (default: "
+                        "half the equivalent-sphere radius of the true cell)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     p = add("mesh", _cmd_mesh, "marching-cubes mesh of one frame, in um")
     p.add_argument("input", type=Path, help="mask TIFF / folder, SDF .h5 or prepared dataset")

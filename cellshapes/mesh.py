@@ -31,6 +31,17 @@ cubes of the same ball: +9.3 %. SDF volumes are contoured at
 0 as they are, without smoothing. Volumes are padded so that objects touching the border
 close.
 
+Volume of an SDF
+----------------
+The volume of an SDF is the volume enclosed by this same mesh (:func:`mesh_volume`),
+not the count of voxels with sdf <= 0: the count is the number of lattice points inside
+the surface, which for a ball of radius 4-16 voxels misses the enclosed volume by up to
++6 % depending on where the centre falls (points on the boundary), while the marching-
+cubes mesh is an inscribed polyhedron with 0.1-2 % too little area. Sphericity
+36 pi V^2 / A^3 squares the first error and cubes the second, which is how prepared
+SDFs of spheres came out at 1.01-1.16. A volume and an area of one closed mesh obey the
+isoperimetric inequality, so the sphericity stays <= 1 (0.985-0.999 for radii 4-16).
+
 pyvista (and with it VTK) is imported only inside :func:`to_pyvista`, so training never
 loads it.
 """
@@ -49,7 +60,8 @@ from .atomic import atomic_path, check_output
 from .errors import InputError
 from .units import SpacingLike, check_spacing
 
-__all__ = ["isosurface", "check_volume", "detect_sdf", "foreground", "mesh_from_volume",
+__all__ = ["isosurface", "mesh_volume", "check_volume", "detect_sdf", "foreground",
+           "mesh_from_volume",
            "to_pyvista", "save_mesh", "mesh_path", "MESH_FORMATS", "SMOOTH_SIGMA_VOXELS"]
 
 #: File suffix -> meshio format name.
@@ -122,8 +134,26 @@ def foreground(arr: np.ndarray, is_sdf: bool) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- isosurface
-def _mesh_volume(verts: np.ndarray, faces: np.ndarray) -> float:
-    """Enclosed volume of a closed triangle mesh (divergence theorem), same units^3."""
+def mesh_volume(verts: np.ndarray, faces: np.ndarray) -> float:
+    """Volume enclosed by a closed triangle mesh (divergence theorem).
+
+    Parameters
+    ----------
+    verts : ndarray, shape (V, 3)
+        Vertex positions, e.g. in um (any axis order).
+    faces : ndarray, shape (F, 3), int
+        Triangles of a closed (watertight) mesh, consistently oriented.
+
+    Returns
+    -------
+    float
+        Enclosed volume in the cube of the vertex unit (um^3 for :func:`isosurface`).
+
+    Notes
+    -----
+    Sum of the signed volumes ``a . (b x c) / 6`` of the tetrahedra spanned by the origin
+    and each triangle; the absolute value makes it independent of the winding.
+    """
     a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
     return abs(float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum()) / 6.0)
 
@@ -174,7 +204,7 @@ def _contour_smoothed_mask(fg: np.ndarray, sp: np.ndarray) -> tuple[np.ndarray, 
 
     def contour(lvl: float) -> tuple[np.ndarray, np.ndarray, float]:
         v, f, _, _ = measure.marching_cubes(field, lvl, spacing=tuple(sp))
-        return v, f, _mesh_volume(v, f)
+        return v, f, mesh_volume(v, f)
 
     # secant search on the level; the enclosed volume falls as the level rises
     lvl = min(0.5, 0.5 * fmax)

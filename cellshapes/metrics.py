@@ -10,22 +10,27 @@ is given (:func:`cellshapes.mesh.detect_sdf`). Surface areas are measured on
 :func:`cellshapes.mesh.isosurface`: SDFs contoured at 0, binary masks smoothed by one
 voxel per axis and contoured at the level that encloses their voxel-count volume, which
 removes the 9-12 % staircase excess of raw marching cubes and keeps the sphericity of a
-mask <= 1 (measurements in the notes of :mod:`cellshapes.mesh`).
+mask <= 1 (measurements in the notes of :mod:`cellshapes.mesh`). The volume of an SDF is
+the volume enclosed by that same surface, so area and volume always describe one surface.
+
+Surface distances (HD95, ASSD, surface Dice) are in :mod:`cellshapes.surface`, the
+protrusion metric in :mod:`cellshapes.protrusion`, the KS tests of :func:`ks_tests` in
+:mod:`cellshapes.ks`.
 """
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
-from scipy import stats
 from skimage import measure
 
 from .errors import InputError
-from .mesh import check_volume, detect_sdf, foreground, isosurface
+from .ks import ks_tests
+from .mesh import check_volume, detect_sdf, foreground, isosurface, mesh_volume
 from .units import SpacingLike, check_spacing
 
 __all__ = [
@@ -45,6 +50,9 @@ _UNIT_SPACING = (1.0, 1.0, 1.0)
 
 DESCRIPTOR_COLUMNS = ("volume_um3", "surface_um2", "sphericity", "sphericity_wadell",
                       "n_components")
+#: Columns of the per-cell tables (after ``frame``).
+CELL_COLUMNS = ("cell", "volume_um3", "surface_um2", "sphericity", "sphericity_wadell",
+                "centroid_z_um", "centroid_y_um", "centroid_x_um")
 
 
 # ----------------------------------------------------------------------- overlap (DSC)
@@ -95,7 +103,7 @@ def dice_per_frame(a: Any, b: Any) -> np.ndarray:
 # -------------------------------------------------------------------- volume and area
 def volume(mask: Any, spacing: SpacingLike | None = _UNIT_SPACING,
            is_sdf: bool | None = None) -> float:
-    """Volume of the foreground: voxel count times voxel volume.
+    """Volume of the object: voxel count of a mask, enclosed mesh volume of an SDF.
 
     Parameters
     ----------
@@ -109,12 +117,17 @@ def volume(mask: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     Returns
     -------
     float
-        Volume in um^3.
+        Volume in um^3: for a mask the number of foreground voxels times the voxel
+        volume; for an SDF the volume enclosed by its zero :func:`cellshapes.mesh.isosurface`
+        (:func:`cellshapes.mesh.mesh_volume`), the surface whose area
+        :func:`surface_area` reports (see the notes of :mod:`cellshapes.mesh`).
     """
     arr = check_volume(mask, what="mask")
     sp = check_spacing(spacing, default=_UNIT_SPACING)
-    fg = foreground(arr, detect_sdf(arr, is_sdf))
-    return float(np.count_nonzero(fg) * np.prod(sp))
+    sdf = detect_sdf(arr, is_sdf)
+    if sdf:
+        return mesh_volume(*isosurface(arr, sp, is_sdf=True))
+    return float(np.count_nonzero(foreground(arr, sdf)) * np.prod(sp))
 
 
 def surface_area(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
@@ -171,27 +184,88 @@ def sphericity(volume_um3: float, area_um2: float, kind: str = "paper") -> float
 
 
 # --------------------------------------------------------------------------- describe
-def _n_components(fg: np.ndarray) -> int:
-    """Connected components of a foreground, 26-connectivity (as skimage.measure.label)."""
-    return int(ndi.label(fg, structure=np.ones((3, 3, 3), dtype=bool))[1])
+def _components(fg: np.ndarray) -> tuple[np.ndarray, int]:
+    """26-connected components of a foreground (as skimage.measure.label), relabelled
+    1..n by decreasing size, ties by centroid (z, then y, then x)."""
+    lab, n = ndi.label(fg, structure=np.ones((3, 3, 3), dtype=bool))
+    if n <= 1:
+        return lab, int(n)
+    ids = np.arange(1, n + 1)
+    sizes = ndi.sum_labels(np.ones(fg.shape), lab, ids)
+    cents = np.asarray(ndi.center_of_mass(fg, lab, ids))
+    order = np.lexsort((cents[:, 2], cents[:, 1], cents[:, 0], -sizes))
+    rank = np.zeros(n + 1, dtype=lab.dtype)
+    rank[ids[order]] = np.arange(1, n + 1)
+    return rank[lab], int(n)
+
+
+def _descriptors(arr: np.ndarray, sp: np.ndarray, sdf: bool) -> dict[str, float]:
+    """Volume, area and sphericities of one object from its one isosurface."""
+    verts, faces = isosurface(arr, sp, is_sdf=sdf)
+    area = float(measure.mesh_surface_area(verts, faces))
+    if sdf:  # volume of the same mesh (module notes of cellshapes.mesh)
+        vol = mesh_volume(verts, faces)
+    else:  # the contour encloses the voxel-count volume (volume-matched level)
+        vol = float(np.count_nonzero(foreground(arr, False)) * np.prod(sp))
+    return {"volume_um3": vol, "surface_um2": area,
+            "sphericity": sphericity(vol, area, "paper"),
+            "sphericity_wadell": sphericity(vol, area, "wadell")}
+
+
+def _cell_rows(arr: np.ndarray, fg: np.ndarray, sp: np.ndarray,
+               sdf: bool) -> list[dict[str, float | int]]:
+    """One descriptor row per 26-connected cell, each cell measured on its own."""
+    lab, n = _components(fg)
+    cents = np.asarray(ndi.center_of_mass(fg, lab, np.arange(1, n + 1))) * sp
+    outside = max(float(arr.max()), 1.0) if sdf else 0
+    rows = []
+    for k in range(1, n + 1):
+        mine = lab == k
+        # the other cells become background: an SDF there is set to "outside" (no other
+        # cell is 26-adjacent to this one, so no edge of this cell's surface changes)
+        alone = np.where(mine | (lab == 0), arr, outside) if sdf else mine
+        z, y, x = (float(c) for c in cents[k - 1])
+        rows.append({"cell": k, **_descriptors(alone, sp, sdf),
+                     "centroid_z_um": z, "centroid_y_um": y, "centroid_x_um": x})
+    return rows
 
 
 def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
-                    is_sdf: bool | None = None) -> dict[str, float | int]:
-    """Descriptors of one 3D object.
+                    is_sdf: bool | None = None, per_cell: bool = False
+                    ) -> dict[str, float | int] | list[dict[str, float | int]]:
+    """Descriptors of one 3D object, or of each of its cells.
 
     Parameters
     ----------
     volume, spacing, is_sdf
         As for :func:`volume`: a (Z, Y, X) mask / labels (foreground > 0) or SDF (inside
         <= 0), its voxel size (dz, dy, dx) in um and the optional forced reading.
+    per_cell : bool
+        False: the whole foreground as one object. True: each 26-connected component
+        ("cell", e.g. each daughter after a division, as the paper describes them,
+        Sec 4.4) on its own.
 
     Returns
     -------
-    dict
-        ``volume_um3`` (voxel count x voxel volume), ``surface_um2`` (see
-        :func:`surface_area`), ``sphericity`` (paper's, 36 pi V^2 / A^3),
-        ``sphericity_wadell`` and ``n_components`` (26-connected).
+    dict or list of dict
+        ``volume_um3`` (mask: voxel count x voxel volume; SDF: volume enclosed by the
+        surface), ``surface_um2`` (see :func:`surface_area`), ``sphericity`` (paper's,
+        36 pi V^2 / A^3), ``sphericity_wadell``, and ``n_components`` (26-connected).
+        With ``per_cell`` a list, one dict per cell with ``cell`` (1 = largest; ties by
+        centroid), the four descriptors and ``centroid_z_um``, ``centroid_y_um``,
+        ``centroid_x_um`` (voxel (0, 0, 0) at the origin). Cell numbers are not tracks:
+        cell 1 of two frames need not be the same cell.
+
+    Raises
+    ------
+    InputError
+        Empty foreground, wrong shape, non-finite values, bad spacing.
+
+    Notes
+    -----
+    Volume and area come from one surface, so the sphericity of a sphere lies in
+    [0.97, 1.005] on both paths (radii 4-16 voxels, ``tests/test_metrics.py``).
+    Touching cells form one component; labels of a label image are not used.
     """
     arr = check_volume(volume)
     sp = check_spacing(spacing, default=_UNIT_SPACING)
@@ -199,20 +273,14 @@ def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     fg = foreground(arr, sdf)
     if not fg.any():
         raise InputError("volume is empty (no foreground voxels)")
-    vol = float(np.count_nonzero(fg) * np.prod(sp))
-    area = surface_area(arr, sp, is_sdf=sdf)
-    return {
-        "volume_um3": vol,
-        "surface_um2": area,
-        "sphericity": sphericity(vol, area, "paper"),
-        "sphericity_wadell": sphericity(vol, area, "wadell"),
-        "n_components": _n_components(fg),
-    }
+    if per_cell:
+        return _cell_rows(arr, fg, sp, sdf)
+    return {**_descriptors(arr, sp, sdf), "n_components": _components(fg)[1]}
 
 
 def describe_sequence(volumes: Any, spacing: SpacingLike | None = _UNIT_SPACING,
-                      is_sdf: bool | None = None) -> pd.DataFrame:
-    """Descriptors of every frame of a 3D+t sequence.
+                      is_sdf: bool | None = None, per_cell: bool = False) -> pd.DataFrame:
+    """Descriptors of every frame (or every cell of every frame) of a 3D+t sequence.
 
     Parameters
     ----------
@@ -222,12 +290,16 @@ def describe_sequence(volumes: Any, spacing: SpacingLike | None = _UNIT_SPACING,
         Voxel size (dz, dy, dx) in um.
     is_sdf : bool, optional
         None: the whole sequence is an SDF if it is float with any negative value.
+    per_cell : bool
+        One row per (frame, cell) instead of one per frame (:func:`describe_volume`).
 
     Returns
     -------
     pandas.DataFrame
         One row per frame: ``frame``, ``volume_um3``, ``surface_um2``, ``sphericity``,
-        ``sphericity_wadell``, ``n_components``.
+        ``sphericity_wadell``, ``n_components``. With ``per_cell``: ``frame``, ``cell``,
+        the four descriptors and the centroid ``centroid_z_um``, ``centroid_y_um``,
+        ``centroid_x_um``.
 
     Raises
     ------
@@ -237,12 +309,14 @@ def describe_sequence(volumes: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     arr = check_volume(volumes, ndim=4, what="sequence")
     sp = check_spacing(spacing, default=_UNIT_SPACING)
     sdf = detect_sdf(arr, is_sdf)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k in range(arr.shape[0]):
         if not foreground(arr[k], sdf).any():
             raise InputError(f"frame {k} is empty (no foreground voxels)")
-        rows.append({"frame": k, **describe_volume(arr[k], sp, is_sdf=sdf)})
-    return pd.DataFrame(rows, columns=["frame", *DESCRIPTOR_COLUMNS])
+        d = describe_volume(arr[k], sp, is_sdf=sdf, per_cell=per_cell)
+        rows.extend({"frame": k, **r} for r in (d if per_cell else [d]))
+    columns = ["frame", *(CELL_COLUMNS if per_cell else DESCRIPTOR_COLUMNS)]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summarise_per_time(df: pd.DataFrame, column: str, by: str = "frame") -> pd.DataFrame:
@@ -274,43 +348,10 @@ def summarise_per_time(df: pd.DataFrame, column: str, by: str = "frame") -> pd.D
     return out.reset_index()
 
 
-def ks_tests(df_a: pd.DataFrame, df_b: pd.DataFrame,
-             columns: Iterable[str] = ("surface_um2", "volume_um3", "sphericity"),
-             ) -> pd.DataFrame:
-    """Two-sample Kolmogorov-Smirnov test per descriptor (the paper's Table 1).
-
-    Parameters
-    ----------
-    df_a, df_b : pandas.DataFrame
-        Two populations (e.g. real and reconstructed), one row per object.
-    columns : iterable of str
-        Descriptors to compare.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``descriptor``, ``statistic``, ``pvalue``, ``n_a``, ``n_b``
-        (:func:`scipy.stats.ks_2samp`, two-sided; NaNs dropped).
-    """
-    rows = []
-    for c in columns:
-        for name, df in (("first", df_a), ("second", df_b)):
-            if c not in df.columns:
-                raise InputError(f"column {c!r} not in the {name} table")
-        a = df_a[c].dropna().to_numpy(dtype=float)
-        b = df_b[c].dropna().to_numpy(dtype=float)
-        if a.size == 0 or b.size == 0:
-            raise InputError(f"KS test of {c!r} needs values in both tables")
-        res = stats.ks_2samp(a, b)
-        rows.append({"descriptor": c, "statistic": float(res.statistic),
-                     "pvalue": float(res.pvalue), "n_a": int(a.size), "n_b": int(b.size)})
-    return pd.DataFrame(rows, columns=["descriptor", "statistic", "pvalue", "n_a", "n_b"])
-
-
 # ------------------------------------------------------------------------------ files
-def describe_path(path: str | os.PathLike,
-                  spacing: SpacingLike | None = None) -> pd.DataFrame:
-    """Descriptors of every frame of every sequence in a file.
+def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
+                  per_cell: bool = False) -> pd.DataFrame:
+    """Descriptors of every frame (or every cell of every frame) of every sequence in a file.
 
     Parameters
     ----------
@@ -321,12 +362,16 @@ def describe_path(path: str | os.PathLike,
     spacing : length-3 sequence of float, optional
         Voxel size (dz, dy, dx) in um; overrides the file's metadata. Default: from the
         file (``spacing_um`` of masks, ``voxel_um`` of a prepared dataset), else 1 1 1.
+    per_cell : bool
+        One row per 26-connected cell of each frame (:func:`describe_sequence`).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``sequence``, ``frame``, ``volume_um3``, ``surface_um2``, ``sphericity``,
-        ``sphericity_wadell``, ``n_components``.
+        Columns ``sequence`` and those of :func:`describe_sequence`: ``frame``,
+        ``volume_um3``, ``surface_um2``, ``sphericity``, ``sphericity_wadell``,
+        ``n_components``; with ``per_cell``, ``frame``, ``cell``, the descriptors and the
+        centroid in um.
 
     Raises
     ------
@@ -340,7 +385,7 @@ def describe_path(path: str | os.PathLike,
     tables = []
     for name, vols, sp, sdf in load_volumes(path, spacing):
         try:
-            df = describe_sequence(vols, sp, is_sdf=sdf)
+            df = describe_sequence(vols, sp, is_sdf=sdf, per_cell=per_cell)
         except InputError as exc:
             raise InputError(f"{path} (sequence {name}): {exc}") from None
         df.insert(0, "sequence", name)

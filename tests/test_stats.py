@@ -1,0 +1,230 @@
+"""Statistics written once: KS tests that respect the dependence of frames
+(cellshapes.ks), and the per-seed summaries, verdicts and results files of
+cellshapes.repro.stats."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellshapes.errors import InputError, OutputExistsError
+from cellshapes.ks import ks_tests
+from cellshapes.repro import stats as S
+
+
+# ------------------------------------------------------------------------------- KS
+def _arm(rng, n_seq: int, n_frames: int, shift: float = 0.0, prefix: str = "s",
+         repeats: int = 1) -> pd.DataFrame:
+    """Descriptor table of sequences whose values share a per-sequence offset (strongly
+    dependent frames): offset ~ N(shift, 1), a slow random walk and a common trend."""
+    rows = []
+    for s in range(n_seq):
+        off = rng.normal() + shift
+        walk = np.cumsum(rng.normal(scale=0.05, size=n_frames))
+        for f in range(n_frames):
+            for _ in range(repeats):
+                rows.append({"sequence": f"{prefix}{s}", "frame": f,
+                             "sphericity": off + walk[f] + 0.02 * f})
+    return pd.DataFrame(rows)
+
+
+def _p(a, b, scheme):
+    return float(ks_tests(a, b, columns=["sphericity"], scheme=scheme)["pvalue"].iloc[0])
+
+
+def test_ks_identical_tables_give_p_one():
+    a = _arm(np.random.default_rng(0), 5, 8)
+    for scheme in ("per_time", "sequence_mean"):
+        out = ks_tests(a, a.copy(), columns=["sphericity"], scheme=scheme)
+        assert out["pvalue"].iloc[0] == pytest.approx(1.0)
+        assert out["statistic"].iloc[0] == pytest.approx(0.0)
+    out = ks_tests(a, a.copy(), columns=["sphericity"])
+    assert list(out.columns) == ["descriptor", "statistic", "pvalue", "n_a", "n_b",
+                                 "n_times", "scheme"]
+    assert (out["n_a"].iloc[0], out["n_b"].iloc[0], out["n_times"].iloc[0]) == (5, 5, 8)
+
+
+def test_ks_per_time_exact_permutation_p():
+    """6 vs 6 sequences, arm b entirely above arm a at every time point: D_t = 1 for
+    every t; only the observed split and its mirror reach it, p = 2 / C(12, 6)."""
+    rng = np.random.default_rng(1)
+    a = _arm(rng, 6, 10)
+    b = _arm(rng, 6, 10, shift=20.0, prefix="t")
+    out = ks_tests(a, b, columns=["sphericity"])
+    assert out["statistic"].iloc[0] == pytest.approx(1.0)
+    assert out["pvalue"].iloc[0] == pytest.approx(2 / math.comb(12, 6))
+    assert _p(a, b, "sequence_mean") < 0.01
+
+
+def test_ks_pooling_is_wrong_for_dependent_frames():
+    """Both arms from the same distribution of sequences (4 x 20 frames each). Pooling
+    the 80 rows treats them as independent and rejects nearly always; one value per
+    sequence and time point keeps the false-positive rate near the nominal 5 %."""
+    rng = np.random.default_rng(1)
+    n, rejected = 30, {"pooled": 0, "per_time": 0, "sequence_mean": 0}
+    for _ in range(n):
+        a, b = _arm(rng, 4, 20), _arm(rng, 4, 20, prefix="t")
+        for scheme in rejected:
+            rejected[scheme] += _p(a, b, scheme) < 0.05
+    assert rejected["pooled"] >= 25, rejected        # measured: 30 of 30
+    assert rejected["per_time"] <= 4, rejected       # expected 30 * 2/70 = 0.9
+    assert rejected["sequence_mean"] <= 4, rejected
+
+
+def test_ks_shifted_arms_detected_per_time():
+    rng = np.random.default_rng(2)
+    hits = sum(_p(_arm(rng, 6, 12), _arm(rng, 6, 12, shift=3.0, prefix="t"), "per_time")
+               < 0.05 for _ in range(5))
+    assert hits == 5
+
+
+def test_ks_repeats_are_averaged_not_counted():
+    """Three seeds per (sequence, frame) are one value, not three samples."""
+    rng = np.random.default_rng(3)
+    a = _arm(rng, 4, 6, repeats=3)
+    b = _arm(rng, 4, 6, prefix="t")
+    out = ks_tests(a, b, columns=["sphericity"])
+    assert (out["n_a"].iloc[0], out["n_b"].iloc[0]) == (4, 4)
+
+
+def test_ks_random_permutations_above_the_exact_limit():
+    rng = np.random.default_rng(4)
+    a, b = _arm(rng, 8, 5), _arm(rng, 8, 5, shift=5.0, prefix="t")
+    # C(16, 8) = 12870 > 500: 500 seeded random splits, p >= 1 / 501
+    p1 = float(ks_tests(a, b, ["sphericity"], n_permutations=500, seed=7)["pvalue"].iloc[0])
+    p2 = float(ks_tests(a, b, ["sphericity"], n_permutations=500, seed=7)["pvalue"].iloc[0])
+    assert p1 == p2 == pytest.approx(1 / 501)
+
+
+def test_ks_bad_input():
+    a = _arm(np.random.default_rng(5), 3, 4)
+    with pytest.raises(InputError, match="scheme"):
+        ks_tests(a, a, ["sphericity"], scheme="pool")
+    with pytest.raises(InputError, match="volume_um3"):
+        ks_tests(a, a, ["volume_um3"])
+    with pytest.raises(InputError, match="frame"):
+        ks_tests(a.drop(columns="frame"), a, ["sphericity"])
+    later = a.assign(frame=a["frame"] + 100)
+    with pytest.raises(InputError, match="share no time point"):
+        ks_tests(a, later, ["sphericity"])
+    # sequences of different lengths: the per-sequence means still work
+    assert 0 <= _p(a, later, "sequence_mean") <= 1
+
+
+# ------------------------------------------------------------------- summary, verdict
+def test_summarise_known_values():
+    assert S.summarise([1.0, 2.0, 3.0, 4.0]) == {"mean": 2.5, "sd": pytest.approx(
+        math.sqrt(5 / 3)), "n": 4}
+    assert S.summarise([2.0]) == {"mean": 2.0, "sd": None, "n": 1}
+    for bad in ([], [1.0, float("nan")], ["x"]):
+        with pytest.raises(InputError):
+            S.summarise(bad)
+
+
+@pytest.mark.parametrize("a, b, direction, expected", [
+    ([0.93, 0.95, 0.94], [0.90, 0.91, 0.92], "greater", "reproduced"),   # every seed
+    ([0.93, 0.95, 0.94], [0.90, 0.91, 0.92], "less", "contradicted"),
+    ([0.90, 0.91, 0.92], [0.93, 0.95, 0.94], "less", "reproduced"),
+    ([0.93, 0.89, 0.94], [0.90, 0.91, 0.92], "greater", "not settled"),  # 2 of 3, p > .05
+    ([0.93, 0.95], [0.90, 0.91], "greater", "not settled"),              # too few seeds
+])
+def test_verdict_sign_rule(a, b, direction, expected):
+    v = S.verdict(a, b, direction)
+    assert v == expected and isinstance(v, str)
+    assert v.reason
+
+
+def test_verdict_paired_test_settles_a_mixed_sign():
+    """9 of 10 seeds with a > b by about 1, one seed slightly below: not every seed, but
+    the one-sided paired t-test gives p < 0.05."""
+    d = np.array([1.0, 1.2, 0.8, 1.1, 0.9, 1.3, 0.7, 1.0, 1.1, -0.1])
+    v = S.verdict(d, np.zeros(10), "greater")
+    assert v == "reproduced" and "t-test" in v.reason and v.pvalue < 0.05
+    assert S.verdict(-d, np.zeros(10), "greater") == "contradicted"
+
+
+def test_verdict_against_a_fixed_value_and_equal():
+    assert S.verdict([0.95, 0.96, 0.94], 0.9, "greater") == "reproduced"
+    # "no gain" within a margin of 0.01
+    assert S.verdict([0.951, 0.949, 0.950], [0.950, 0.950, 0.952], "equal",
+                     tol=0.01) == "reproduced"
+    assert S.verdict([0.97, 0.98, 0.975], [0.95, 0.95, 0.95], "equal",
+                     tol=0.01) == "contradicted"
+    assert S.verdict([0.95, 0.97, 0.95], [0.95, 0.95, 0.96], "equal",
+                     tol=0.01) == "not settled"
+    with pytest.raises(InputError, match="margin"):
+        S.verdict([1, 2, 3], [1, 2, 3], "equal")
+    with pytest.raises(InputError, match="direction"):
+        S.verdict([1, 2, 3], [1, 2, 3], "up")
+    with pytest.raises(InputError, match="one value per seed"):
+        S.verdict([1, 2, 3], [1, 2], "greater")
+
+
+def test_claim_record_layout():
+    c = S.claim_record("sine closer to the real sphericity than DeepSDF", "Tab 3: yes",
+                       [0.02, 0.03, 0.01], [0.05, 0.06, 0.04], "less",
+                       labels=("sine", "deepsdf"))
+    assert {"claim", "paper", "per_seed", "mean", "sd", "verdict"} <= set(c)
+    np.testing.assert_allclose(c["per_seed"], [-0.03, -0.03, -0.03])
+    assert c["mean"] == pytest.approx(-0.03) and c["sd"] == pytest.approx(0.0, abs=1e-12)
+    assert c["verdict"] == "reproduced"
+    assert c["arms"]["sine"]["per_seed"] == [0.02, 0.03, 0.01]
+    assert c["arms"]["deepsdf"]["mean"] == pytest.approx(0.05)
+    json.dumps(c)  # plain JSON types only
+    fixed = S.claim_record("DSC above 0.9", 0.93, [0.92, 0.94, 0.95], 0.9, "greater")
+    assert fixed["per_seed"] == [0.92, 0.94, 0.95] and fixed["arms"]["b"] == {"value": 0.9}
+
+
+# -------------------------------------------------------------------------- results
+def _claims():
+    return [S.claim_record("a > b", "Fig 7", [2.0, 3.0, 4.0], [1.0, 1.0, 1.0], "greater"),
+            S.claim_record("a < 1", "Tab 1", [3.0, 4.0, 5.0], 1.0, "less")]
+
+
+def test_write_results_schema_and_atomic(tmp_path):
+    path = tmp_path / "results" / "08_omega_sweep.json"
+    S.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims())
+    doc = json.loads(path.read_text())
+    assert set(doc) == {"notebook", "profile", "seeds", "date", "versions", "claims"}
+    assert doc["notebook"] == "08_omega_sweep" and doc["profile"] == "study"
+    assert doc["seeds"] == [0, 1, 2]
+    assert set(doc["versions"]) == {"cellshapes", "torch", "numpy", "python"}
+    assert doc["versions"]["numpy"] == np.__version__
+    assert [c["verdict"] for c in doc["claims"]] == ["reproduced", "contradicted"]
+    assert doc["claims"][0]["per_seed"] == [1.0, 2.0, 3.0]
+    assert S.read_results(path)["claims"] == doc["claims"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+    with pytest.raises(OutputExistsError):
+        S.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims(),
+                        overwrite=False)
+
+
+def test_write_results_same_inputs_same_numbers(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for p in (a, b):
+        S.write_results(p, "07_grid", "study", [0, 1, 2], _claims())
+    da, db = (json.loads(p.read_text()) for p in (a, b))
+    da.pop("date"), db.pop("date")
+    assert da == db
+
+
+def test_write_results_rejects_bad_documents(tmp_path):
+    c = _claims()
+    with pytest.raises(InputError, match="2 per-seed values for 3 seeds"):
+        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
+                        [S.claim_record("x", "y", [1.0, 2.0], [0.0, 0.0], "greater")])
+    with pytest.raises(InputError, match="distinct"):
+        S.write_results(tmp_path / "x.json", "nb", "study", [0, 0, 1], c)
+    with pytest.raises(InputError, match="verdict"):
+        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
+                        [{**c[0], "verdict": "confirmed"}])
+    with pytest.raises(InputError, match="keys"):
+        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2], [{"claim": "x"}])
+    assert not (tmp_path / "x.json").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="cannot read"):
+        S.read_results(bad)
