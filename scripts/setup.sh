@@ -19,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --cuda) MODE=cuda ;;
         --cpu) MODE=cpu ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "setup.sh: error: unknown option $arg (use --cpu or --cuda)" >&2; exit 2 ;;
     esac
 done
