@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import torch
 
 from .atomic import atomic_path
+from .config import ModelConfig, TrainConfig, check_keys
 from .errors import (CellshapesError, CheckpointError, DatasetFormatError,
                      InputFileNotFoundError)
 
@@ -34,6 +35,9 @@ __all__ = [
     "prune_checkpoints",
     "run_path",
 ]
+
+#: ``format`` tag of a shape run's ``config.json`` (written by :func:`cellshapes.train.train`).
+RUN_FORMAT = "cellshapes.run"
 
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")
 
@@ -154,7 +158,30 @@ def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
 
 
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``config.json`` of a run directory."""
+    """Read and check ``config.json`` of a run directory.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A run directory (shape run, texture run or a ``fit`` output).
+
+    Returns
+    -------
+    dict
+        The whole ``config.json``.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        ``run_dir`` does not exist.
+    DatasetFormatError
+        ``run_dir`` is not a run directory, or its ``config.json`` lacks a section or
+        has malformed ``data`` fields.
+    UnknownConfigKeyError
+        A shape run's ``model`` or ``train`` section holds a key that is not a field of
+        :class:`~cellshapes.config.ModelConfig` / :class:`~cellshapes.config.TrainConfig`
+        (legacy keys of older versions excepted, :data:`~cellshapes.config.LEGACY_KEYS`).
+    """
     path = Path(run_dir) / "config.json"
     if not Path(run_dir).exists():
         raise InputFileNotFoundError(f"run directory {run_dir} does not exist")
@@ -172,6 +199,9 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(config.get(key), dict):
             raise DatasetFormatError(f"{path} lacks the '{key}' section")
     _check_data_section(config["data"], path)
+    if config.get("format") == RUN_FORMAT:
+        check_keys(ModelConfig, config["model"], f"the 'model' section of {path}")
+        check_keys(TrainConfig, config["train"], f"the 'train' section of {path}")
     return config
 
 
