@@ -9,7 +9,6 @@ object is refused, never executed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import pickle
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+from filelock import FileLock, Timeout
 
 from .atomic import atomic_path
 from .config import ModelConfig, TrainConfig, check_keys
@@ -260,42 +260,43 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on a run directory while writing it.
 
     Two processes resuming the same run would interleave epochs in its log and race on
-    its checkpoints. The lock is an ``fcntl.flock`` on ``.<run>.lock`` beside the run
-    directory; the kernel releases it when the process dies, so SIGKILL leaves no stale
-    lock behind, and a clean exit removes the file.
+    its checkpoints. The lock is a :class:`filelock.FileLock` on ``.<run>.lock`` beside
+    the run directory (``flock`` on Unix, ``msvcrt`` locking on Windows), so the kernel
+    releases it when the process dies: SIGKILL leaves no stale lock behind. The holder
+    writes ``pid N`` to ``.<run>.owner`` (for the message a second trainer gets) and
+    removes it on release. The empty ``.<run>.lock`` file itself stays: on Unix filelock
+    keeps the path on release, because deleting a lock file other processes may be
+    waiting on would let two of them hold the lock at once.
 
     Parameters
     ----------
+    run_dir : path-like
+        The run directory; its parent is created if needed.
     wait : bool
         Block until the other process is done (notebooks sharing a model) instead of
         raising :class:`RunLockedError` (the CLI).
+
+    Raises
+    ------
+    RunLockedError
+        ``wait`` is False and another process holds the lock.
     """
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = run_dir.parent / f".{run_dir.name}.lock"
-    while True:
-        fh = open(path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            fh.seek(0)
-            owner = fh.read().strip() or "another process"
-            fh.close()
-            raise RunLockedError(f"{run_dir} is being trained by {owner}; wait for it to "
-                                 "finish or use another --out") from None
-        try:  # the previous holder may have removed the file while we waited on it
-            same = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        fh.close()
+    owner = run_dir.parent / f".{run_dir.name}.owner"
+    lock = FileLock(str(run_dir.parent / f".{run_dir.name}.lock"))
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        try:
+            holder = owner.read_text().strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise RunLockedError(f"{run_dir} is being trained by {holder}; wait for it to "
+                             "finish or use another --out") from None
+    try:
+        owner.write_text(f"pid {os.getpid()}")
         yield
     finally:
-        path.unlink(missing_ok=True)  # while still holding the lock
-        fh.close()
+        owner.unlink(missing_ok=True)  # while still holding the lock
+        lock.release()

@@ -199,21 +199,61 @@ def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
     assert _log_epochs(run) == [1]
 
 
-def test_run_lock_leaves_no_file_and_waits(tmp_path):
+def test_run_lock_waits_and_cleans_up(tmp_path):
     import threading
 
-    from cellshapes.checkpoint import run_lock
+    from cellshapes.checkpoint import RunLockedError, run_lock
 
     run = tmp_path / "r"
-    order = []
+    owner = tmp_path / ".r.owner"
+    order, held = [], []
+
+    def second():
+        cm = run_lock(run, wait=True)
+        cm.__enter__()
+        held.append(cm)
+        order.append("second")
+
     with run_lock(run):
-        t = threading.Thread(target=lambda: (run_lock(run, wait=True).__enter__(),
-                                             order.append("second")))
+        assert owner.read_text() == f"pid {os.getpid()}"
+        t = threading.Thread(target=second)
         t.start()
         time.sleep(0.2)
         order.append("first done")
     t.join(5)
     assert order == ["first done", "second"]
+    # the waiting thread now holds it: a third caller is refused, with the holder's pid
+    with pytest.raises(RunLockedError, match=f"being trained by pid {os.getpid()}"):
+        with run_lock(run):
+            pass
+    held[0].__exit__(None, None, None)
+    assert not owner.exists()
+
+
+def test_run_lock_released_leaves_only_the_empty_lock_file(tmp_path):
+    from cellshapes.checkpoint import run_lock
+
+    run = tmp_path / "r"
+    with run_lock(run):
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock", ".r.owner"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock"]  # filelock keeps it
+    assert (tmp_path / ".r.lock").stat().st_size == 0
+    with run_lock(run):  # and it can be taken again at once
+        pass
+
+
+def test_training_imports_without_fcntl(tmp_path):
+    """The run lock is portable: no fcntl needed (Windows), the lock still works."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import warnings; warnings.simplefilter('ignore')\n"
+            "import cellshapes.train, cellshapes.checkpoint as c\n"
+            f"with c.run_lock({str(tmp_path / 'r')!r}):\n"
+            "    pass\n"
+            "print('locked and released')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "locked and released"
 
 
 def test_amp_training_is_deterministic_and_float32_state(small_dataset, tmp_path):
