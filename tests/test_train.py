@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -135,14 +134,15 @@ def test_sigterm_stops_cleanly_with_checkpoint(small_dataset, tmp_path):
     assert _log_epochs(run) == list(range(1, last + 1))
 
 
-def test_pickled_checkpoint_is_refused(small_dataset, tmp_path, capsys):
+def test_pickled_checkpoint_is_refused_and_never_runs(small_dataset, tmp_path, capsys):
     run = tmp_path / "r"
     train(small_dataset, run, *_tiny(1), device="cpu", progress=False)
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    marker = tmp_path / "payload_ran"
 
-    class Payload:
+    class Payload:  # unpickling calls open(marker, "w"): creates the marker file
         def __reduce__(self):
-            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+            return (open, (str(marker), "w"))
 
     state["evil"] = Payload()
     for f in (run / "checkpoints").glob("*.pt"):
@@ -152,7 +152,10 @@ def test_pickled_checkpoint_is_refused(small_dataset, tmp_path, capsys):
     assert main(["reconstruct", str(run), "--out", str(tmp_path / "rec"), "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pickled" in err[0]
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "rec").exists()
+    assert not marker.exists() and not (tmp_path / "rec").exists()
+    # control: the payload is live, a plain (unsafe) load runs it
+    torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
+    assert marker.exists()
 
 
 def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
@@ -167,7 +170,6 @@ def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
     (all_bad / "checkpoints" / "latest.pt").write_bytes(b"nope")
     with pytest.raises(CheckpointError):
         load_checkpoint(all_bad)
-    assert pickle  # keep the import honest: pickle is what weights_only guards against
 
 
 def test_ddp_two_gloo_processes(small_dataset, tmp_path):
