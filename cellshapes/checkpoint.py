@@ -9,7 +9,6 @@ object is refused, never executed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import pickle
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+from filelock import FileLock, Timeout
 
 from .atomic import atomic_path
+from .config import ModelConfig, TrainConfig, check_keys
 from .errors import (CellshapesError, CheckpointError, DatasetFormatError,
                      InputFileNotFoundError)
 
@@ -34,6 +35,9 @@ __all__ = [
     "prune_checkpoints",
     "run_path",
 ]
+
+#: ``format`` tag of a shape run's ``config.json`` (written by :func:`cellshapes.train.train`).
+RUN_FORMAT = "cellshapes.run"
 
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")
 
@@ -154,7 +158,30 @@ def write_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
 
 
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``config.json`` of a run directory."""
+    """Read and check ``config.json`` of a run directory.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A run directory (shape run, texture run or a ``fit`` output).
+
+    Returns
+    -------
+    dict
+        The whole ``config.json``.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        ``run_dir`` does not exist.
+    DatasetFormatError
+        ``run_dir`` is not a run directory, or its ``config.json`` lacks a section or
+        has malformed ``data`` fields.
+    UnknownConfigKeyError
+        A shape run's ``model`` or ``train`` section holds a key that is not a field of
+        :class:`~cellshapes.config.ModelConfig` / :class:`~cellshapes.config.TrainConfig`
+        (legacy keys of older versions excepted, :data:`~cellshapes.config.LEGACY_KEYS`).
+    """
     path = Path(run_dir) / "config.json"
     if not Path(run_dir).exists():
         raise InputFileNotFoundError(f"run directory {run_dir} does not exist")
@@ -172,6 +199,9 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(config.get(key), dict):
             raise DatasetFormatError(f"{path} lacks the '{key}' section")
     _check_data_section(config["data"], path)
+    if config.get("format") == RUN_FORMAT:
+        check_keys(ModelConfig, config["model"], f"the 'model' section of {path}")
+        check_keys(TrainConfig, config["train"], f"the 'train' section of {path}")
     return config
 
 
@@ -230,42 +260,43 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on a run directory while writing it.
 
     Two processes resuming the same run would interleave epochs in its log and race on
-    its checkpoints. The lock is an ``fcntl.flock`` on ``.<run>.lock`` beside the run
-    directory; the kernel releases it when the process dies, so SIGKILL leaves no stale
-    lock behind, and a clean exit removes the file.
+    its checkpoints. The lock is a :class:`filelock.FileLock` on ``.<run>.lock`` beside
+    the run directory (``flock`` on Unix, ``msvcrt`` locking on Windows), so the kernel
+    releases it when the process dies: SIGKILL leaves no stale lock behind. The holder
+    writes ``pid N`` to ``.<run>.owner`` (for the message a second trainer gets) and
+    removes it on release. The empty ``.<run>.lock`` file itself stays: on Unix filelock
+    keeps the path on release, because deleting a lock file other processes may be
+    waiting on would let two of them hold the lock at once.
 
     Parameters
     ----------
+    run_dir : path-like
+        The run directory; its parent is created if needed.
     wait : bool
         Block until the other process is done (notebooks sharing a model) instead of
         raising :class:`RunLockedError` (the CLI).
+
+    Raises
+    ------
+    RunLockedError
+        ``wait`` is False and another process holds the lock.
     """
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = run_dir.parent / f".{run_dir.name}.lock"
-    while True:
-        fh = open(path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            fh.seek(0)
-            owner = fh.read().strip() or "another process"
-            fh.close()
-            raise RunLockedError(f"{run_dir} is being trained by {owner}; wait for it to "
-                                 "finish or use another --out") from None
-        try:  # the previous holder may have removed the file while we waited on it
-            same = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        fh.close()
+    owner = run_dir.parent / f".{run_dir.name}.owner"
+    lock = FileLock(str(run_dir.parent / f".{run_dir.name}.lock"))
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        try:
+            holder = owner.read_text().strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise RunLockedError(f"{run_dir} is being trained by {holder}; wait for it to "
+                             "finish or use another --out") from None
+    try:
+        owner.write_text(f"pid {os.getpid()}")
         yield
     finally:
-        path.unlink(missing_ok=True)  # while still holding the lock
-        fh.close()
+        owner.unlink(missing_ok=True)  # while still holding the lock
+        lock.release()

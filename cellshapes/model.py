@@ -19,8 +19,11 @@ weights: sin(w0 (W v + b)) = sin((w0 W) v + w0 b) (``cellshapes bench`` times th
 Implementation note (mixed precision)
 -------------------------------------
 Under ``torch.autocast`` (``TrainConfig.amp``) only the hidden-to-hidden products W_h h
-run in bfloat16; see :meth:`Decoder.forward`. On a CPU with AVX512-BF16 this makes a
-training step about 2x faster than float32 at the same accuracy (``benchmarks/``).
+run in bfloat16: h and W_h are rounded to bfloat16 and the product comes back as a
+bfloat16 tensor, which is then added in float32 to the float32 rest of the
+pre-activation; see :meth:`Decoder.forward` for which tensor has which dtype. On a CPU
+with AVX512-BF16 this makes a training step about 2x faster than float32 at the same
+accuracy (``benchmarks/``).
 """
 from __future__ import annotations
 
@@ -111,9 +114,12 @@ class _Layer(nn.Module):
         scale folded into the (small) weight matrix: fewer passes over the (B, P, n_out)
         activations than separate matmuls, adds and a multiply.
 
-        With ``low`` (e.g. ``torch.bfloat16``) only the hidden-to-hidden product W_h h
-        runs in that dtype; the coordinate term, the bias and the returned
-        pre-activation stay float32 (see :class:`Decoder`, mixed precision).
+        With ``low`` (e.g. ``torch.bfloat16``) only the hidden-to-hidden product runs in
+        that dtype: h and scale W_h are cast to ``low`` and ``matmul`` returns W_h h as a
+        ``low`` (B, P, n_out) tensor (accumulated in float32 inside the kernel, rounded
+        to ``low`` on output). The coordinate term scale W_x x and ``bias`` are float32,
+        and so is their sum with the product: the returned pre-activation is a float32
+        tensor whose W_h h part has ``low`` precision (see :meth:`Decoder.forward`).
         """
         n_h, n_x = self.split[:2]
         w = self.linear.weight[:, : n_h + n_x]
@@ -192,13 +198,24 @@ class Decoder(nn.Module):
 
         Notes
         -----
-        Mixed precision: inside ``torch.autocast`` (bfloat16) only the hidden-to-hidden
-        products W_h h, which are nearly all of the FLOPs, run in the autocast dtype (with
-        float32 accumulation). Coordinates, time, code, the per-frame bias, every
-        pre-activation, the sine and the output layer stay float32, so the sub-voxel
-        position of a point is never rounded to 8 bits of mantissa and sin(w0 v) is
-        evaluated on a float32 argument. Plain autocast would round x and the
-        pre-activations (up to tens of radians) to bfloat16.
+        Mixed precision: inside ``torch.autocast`` with bfloat16, in each hidden layer
+        after the first:
+
+        - bfloat16: the layer input h (the previous sine's output) and w0 W_h, both
+          rounded to bfloat16, and their product w0 W_h h, which ``matmul`` accumulates
+          in float32 and returns as a bfloat16 (B, P, hidden) tensor. These products are
+          nearly all of the FLOPs. Their backward pass also runs in bfloat16.
+        - float32: the points x and the term w0 W_x x, t, z, the per-frame bias
+          w0 (W_t t + W_z z + b), the sum of these with the bfloat16 product (the
+          pre-activation is a float32 tensor), the sine, the output layer and the
+          returned SDF; the first layer (no h) entirely; the parameters, their
+          gradients and (in training) the optimiser state.
+
+        So the sub-voxel position of a point is never rounded, and sin is evaluated on
+        a float32 argument whose W_h h part carries bfloat16 rounding: a relative error
+        of about 2^-9 of |w0 W_h h| (about 0.01 rad where pre-activations reach 6 rad at
+        initialisation). Plain autocast would also round x, the bias and the whole
+        pre-activation to bfloat16.
         """
         low = _autocast_dtype(x.device.type)
         if low is None:

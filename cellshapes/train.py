@@ -11,11 +11,12 @@ The run directory (:mod:`cellshapes.rundir`) is the unit of work: ``config.json`
 Training resumes exactly (weights, Adam moments, schedule, every RNG) from the last
 checkpoint; SIGINT/SIGTERM finish the current epoch, write a checkpoint and stop.
 Multi-GPU / multi-node training runs under ``torchrun`` with DDP (gloo on CPU, NCCL on
-CUDA); each rank draws its own frames and points, rank 0 writes the run directory.
+CUDA; :mod:`cellshapes.distributed`): each rank draws its own frames and points, rank 0
+writes the run directory, and a checkpoint holds every rank's random state, so a resumed
+multi-process run also repeats the uninterrupted one exactly.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import math
@@ -29,14 +30,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from . import __version__
-from .checkpoint import (latest_checkpoint, load_checkpoint, read_config, run_lock,
+from .checkpoint import (RUN_FORMAT, latest_checkpoint, load_checkpoint, read_config, run_lock,
                          save_checkpoint, write_config)
 from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
+from .distributed import (any_rank, broadcast_int, check_replicas, gather_rng_states,
+                          mean_over_ranks, process_group, rank_world, restore_rng_states)
 from .errors import CellshapesError
 from .model import AutoDecoder, count_parameters
+from .progress import track
 from .resources import native_bf16, resolve_device
 from .rundir import RunLog, prepare_run_dir, stop_requests
 from .sampling import SDFSampler
@@ -44,7 +47,6 @@ from .training_data import TrainingData, load_training_data
 
 __all__ = [
     "train",
-    "train_from_cli",
     "compile_model",
     "make_optimizer",
     "train_step",
@@ -61,21 +63,6 @@ class TrainingDivergedError(CellshapesError):
 
 
 # ------------------------------------------------------------------------------ helpers
-def _dist_info() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _maybe_init_distributed(device: torch.device) -> bool:
-    """Join the torchrun process group if launched with WORLD_SIZE > 1."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
-        return False
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return True
-
-
 def _lr_factor(epoch: int, cfg: TrainConfig) -> float:
     """Step schedule: halve (lr_gamma) every lr_step epochs; epoch is 1-based."""
     return cfg.lr_gamma ** ((epoch - 1) // cfg.lr_step)
@@ -105,21 +92,6 @@ def make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimize
     if model.angles is not None:
         groups.append({"params": [model.angles], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent})
     return torch.optim.Adam(groups)
-
-
-def _rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state(), "sampler": generator.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict[str, torch.Tensor], generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    generator.set_state(state["sampler"].cpu() if generator.device.type == "cpu"
-                        else state["sampler"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -164,6 +136,10 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
           epochs: int | None = None, lock: bool = True) -> list[dict[str, float]]:
     """Train an auto-decoder on a prepared dataset and write a run directory.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the processes train one model with DDP
+    (:mod:`cellshapes.distributed`): rank 0 holds the lock and writes the run directory,
+    every rank draws its own batches, and checkpoints carry every rank's random state.
+
     Parameters
     ----------
     dataset : path or TrainingData
@@ -173,7 +149,7 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     model_cfg, train_cfg : ModelConfig, TrainConfig
         Architecture and training settings (default: the ``paper`` profile).
     device : str
-        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (under ``torchrun``: ``cuda:LOCAL_RANK``).
     resume : bool
         Continue from ``checkpoints/latest.pt`` if the run exists (its config wins,
         except ``epochs`` which may extend the run).
@@ -194,31 +170,35 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     ------
     RunLockedError
         Another process is training the same run directory.
+    OutputExistsError
+        ``out`` exists and neither ``resume`` nor ``overwrite`` is set.
     """
-    rank = int(os.environ.get("RANK", "0"))
-    held = run_lock(out) if lock and rank == 0 else contextlib.nullcontext()
-    with held:
-        return _train(dataset, out, model_cfg, train_cfg, device, resume, overwrite, progress,
+    with process_group(resolve_device(device)) as dev, contextlib.ExitStack() as held:
+        rank, _ = rank_world()
+        failed: CellshapesError | None = None
+        resuming = False
+        if rank == 0:
+            try:
+                if lock:
+                    held.enter_context(run_lock(out))
+                resuming = prepare_run_dir(out, resume, overwrite)
+            except CellshapesError as exc:
+                failed = exc
+        code = broadcast_int(-1 if failed else int(resuming))
+        if failed is not None:
+            raise failed
+        if code < 0:
+            raise CellshapesError(f"rank 0 could not start the run in {out} (see its error)")
+        return _train(dataset, Path(out), model_cfg, train_cfg, dev, bool(code), progress,
                       profile, epochs)
 
 
-def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
+def _train(dataset: str | os.PathLike | TrainingData, out: Path,
            model_cfg: ModelConfig | None, train_cfg: TrainConfig | None,
-           device: str | torch.device, resume: bool, overwrite: bool, progress: bool,
+           dev: torch.device, resuming: bool, progress: bool,
            profile: str | None, epochs: int | None) -> list[dict[str, float]]:
-    """:func:`train` once the run-directory lock is held (or not wanted)."""
-    dev = resolve_device(device)
-    distributed = _maybe_init_distributed(dev)
-    rank, world = _dist_info()
-    if distributed and dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(dev)
-    out = Path(out)
-    resuming = prepare_run_dir(out, resume, overwrite) if rank == 0 else resume
-    if distributed:
-        flag = torch.tensor([int(resuming)])
-        dist.broadcast(flag, 0)
-        resuming = bool(flag.item())
+    """:func:`train` once the run directory is ready (and locked by rank 0)."""
+    rank, world = rank_world()
     if resuming:
         stored = read_config(out)
         model_cfg = from_dict(ModelConfig, stored["model"])
@@ -247,9 +227,9 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         state = load_checkpoint(out, map_location=dev)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"], gen)
         history = [dict(r) for r in state["history"]]
         start = int(state["epoch"]) + 1
+        restore_rng_states(state["rng"], gen, train_cfg.seed + 1000 * rank + 7919 * start)
         lr_scale = float(state.get("lr_scale", 1.0))
     n_params = count_parameters(model.decoder)
     log = RunLog(out, LOG_FIELDS)
@@ -259,74 +239,90 @@ def _train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         if progress:
             print(f"cellshapes: {model_cfg.arch} decoder with {n_params:,} parameters "
                   f"({len(data.names)} sequences, {sampler.n_frames} training frames, "
-                  f"{data.size}^3, device {dev}{', resuming' if resuming else ''})",
-                  file=sys.stderr)
+                  f"{data.size}^3, device {dev}, {world} process(es)"
+                  f"{', resuming' if resuming else ''})", file=sys.stderr)
         log.write(history)
     if train_cfg.amp and rank == 0 and not native_bf16(dev):
         warnings.warn(f"amp: {dev} has no native bfloat16 matmul; mixed precision is "
                       "emulated and likely slower than float32", stacklevel=2)
     net = compile_model(model, train_cfg.compile)
-    if distributed:
+    if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     steps = max(1, math.ceil(sampler.n_frames / (train_cfg.frames_per_batch * world)))
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=train_cfg.epochs, initial=start - 1, desc="train", unit="epoch")
-    failures = 0
+    epochs_left = track(range(start, train_cfg.epochs + 1), progress and rank == 0,
+                        total=train_cfg.epochs, initial=start - 1, desc="train", unit="epoch")
+    rollback = _Rollback(model, optimizer, gen)
     with stop_requests() as stop:
-        epoch = start
-        while epoch <= train_cfg.epochs:
-            snapshot = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()),
-                        gen.get_state())
-            _set_lr(optimizer, epoch, train_cfg, lr_scale)
-            row = _run_epoch(net, model, sampler, optimizer, gen, train_cfg, epoch, steps, dev)
-            if not math.isfinite(row["loss"]):
-                failures += 1
-                model.load_state_dict(snapshot[0])
-                optimizer.load_state_dict(snapshot[1])
-                gen.set_state(snapshot[2])
-                lr_scale *= 0.5
-                warnings.warn(f"non-finite loss in epoch {epoch}; rolled back and halved the "
-                              f"learning rate (x{lr_scale:g})", stacklevel=2)
-                if failures >= 3:
-                    raise TrainingDivergedError(
-                        f"loss became NaN/inf {failures} times (last in epoch {epoch}); "
-                        "lower the learning rate or check the dataset")
-                continue
+        for epoch in epochs_left:
+            row, lr_scale = rollback.epoch(
+                lambda scale, e=epoch: _run_epoch(net, model, sampler, optimizer, gen,
+                                                  train_cfg, e, steps, dev, scale),
+                epoch, lr_scale)
             history.append(row)
-            last = epoch == train_cfg.epochs or stop.requested
-            if rank == 0:
-                if epoch % train_cfg.checkpoint_every == 0 or last:
+            stopping = any_rank(stop.requested)  # every rank stops after the same epoch
+            if epoch % train_cfg.checkpoint_every == 0 or epoch == train_cfg.epochs or stopping:
+                check_replicas(model, optimizer)
+                rng = gather_rng_states(gen)  # collective: every rank takes part
+                if rank == 0:
                     state = {"epoch": epoch, "model": model.state_dict(),
-                             "optimizer": optimizer.state_dict(), "rng": _rng_state(gen),
+                             "optimizer": optimizer.state_dict(), "rng": rng,
                              "history": history, "lr_scale": lr_scale}
                     save_checkpoint(out, state, epoch, keep=train_cfg.keep_checkpoints)
                     log.write(history)
-                else:
-                    log.append(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{row['loss']:.4g}", pts_s=f"{row['points_per_s']:.3g}")
-            if stop.requested:
+            elif rank == 0:
+                log.append(row)
+            if hasattr(epochs_left, "set_postfix"):
+                epochs_left.set_postfix(loss=f"{row['loss']:.4g}",
+                                        pts_s=f"{row['points_per_s']:.3g}")
+            if stopping:
                 if rank == 0:
                     stop.announce(epoch)
                 break
-            epoch += 1
-    if bar is not None:
-        bar.close()
-    if distributed:
-        dist.barrier()
+    if hasattr(epochs_left, "close"):
+        epochs_left.close()
     return history
+
+
+class _Rollback:
+    """Run an epoch; on a non-finite loss restore its start, halve the lr and retry."""
+
+    def __init__(self, model: AutoDecoder, optimizer: torch.optim.Optimizer,
+                 gen: torch.Generator, max_failures: int = 3) -> None:
+        self.model, self.optimizer, self.gen = model, optimizer, gen
+        self.failures, self.max_failures = 0, max_failures
+
+    def epoch(self, run: Any, epoch: int, lr_scale: float) -> tuple[dict[str, float], float]:
+        """``run(lr_scale)`` until its loss is finite; returns its row and the lr scale.
+
+        The loss is averaged over ranks, so all ranks roll back together.
+        """
+        while True:
+            snapshot = (copy.deepcopy(self.model.state_dict()),
+                        copy.deepcopy(self.optimizer.state_dict()), self.gen.get_state())
+            row = run(lr_scale)
+            if math.isfinite(row["loss"]):
+                return row, lr_scale
+            self.failures += 1
+            self.model.load_state_dict(snapshot[0])
+            self.optimizer.load_state_dict(snapshot[1])
+            self.gen.set_state(snapshot[2])
+            lr_scale *= 0.5
+            warnings.warn(f"non-finite loss in epoch {epoch}; rolled back and halved the "
+                          f"learning rate (x{lr_scale:g})", stacklevel=3)
+            if self.failures >= self.max_failures:
+                raise TrainingDivergedError(
+                    f"loss became NaN/inf {self.failures} times (last in epoch {epoch}); "
+                    "lower the learning rate or check the dataset")
 
 
 def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
                optimizer: torch.optim.Optimizer, gen: torch.Generator, cfg: TrainConfig,
-               epoch: int, steps: int, dev: torch.device) -> dict[str, float]:
-    """One epoch of ``steps`` optimisation steps; returns the log row."""
+               epoch: int, steps: int, dev: torch.device, lr_scale: float = 1.0
+               ) -> dict[str, float]:
+    """One epoch of ``steps`` optimisation steps at the scheduled lr; returns the log row."""
+    _set_lr(optimizer, epoch, cfg, lr_scale)
     t0 = time.perf_counter()
     reg_w = cfg.code_reg * min(1.0, epoch / max(cfg.code_reg_warmup, 1))
     total = torch.zeros((), device=dev)
@@ -336,11 +332,8 @@ def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
         total += loss
         total_rec += rec
     elapsed = time.perf_counter() - t0
-    _, world = _dist_info()
-    if world > 1:
-        both = torch.stack([total, total_rec]).to(dev)
-        dist.all_reduce(both)
-        total, total_rec = both / world
+    _, world = rank_world()
+    total, total_rec = mean_over_ranks(torch.stack([total, total_rec]))
     points = steps * cfg.frames_per_batch * cfg.points_per_frame * world
     return {"epoch": epoch, "loss": float(total) / steps, "rec_loss": float(total_rec) / steps,
             "lr": optimizer.param_groups[0]["lr"], "time_s": round(elapsed, 4),
@@ -393,7 +386,7 @@ def _run_config(data: TrainingData, model_cfg: ModelConfig, train_cfg: TrainConf
                 profile: str | None, dev: torch.device, world: int, n_params: int
                 ) -> dict[str, Any]:
     return {
-        "format": "cellshapes.run", "format_version": 1,
+        "format": RUN_FORMAT, "format_version": 1,
         "profile": profile, "model": to_dict(model_cfg), "train": to_dict(train_cfg),
         "data": data.summary(), "device": str(dev), "world_size": world,
         "decoder_parameters": n_params,
@@ -401,23 +394,3 @@ def _run_config(data: TrainingData, model_cfg: ModelConfig, train_cfg: TrainConf
                      "numpy": np.__version__, "python": platform.python_version()},
         "command": " ".join(sys.argv),
     }
-
-
-def train_from_cli(a: argparse.Namespace) -> int:
-    """Handler of ``cellshapes train``."""
-    overrides = dict(latent_dim=a.latent_dim, omega0=a.omega0, arch=a.arch)
-    if a.no_equivariant:
-        overrides["equivariant"] = False
-    mcfg = model_config(a.profile, **overrides)
-    tcfg = train_config(a.profile, epochs=a.epochs, frames_every=a.frames_every, seed=a.seed,
-                        points_per_frame=a.points, amp=a.amp or None,
-                        compile=a.compile or None)
-    history = train(a.dataset, a.out, mcfg, tcfg, device=a.device, resume=a.resume,
-                    overwrite=a.overwrite, progress=not a.quiet, profile=a.profile,
-                    epochs=a.epochs)
-    rank, _ = _dist_info()
-    if rank == 0 and history:
-        last = history[-1]
-        print(f"epoch {int(last['epoch'])}: loss {last['loss']:.5g}, "
-              f"{last['points_per_s']:.3g} points/s -> {a.out}")
-    return 0

@@ -1,9 +1,8 @@
-"""Training: convergence, determinism, exact resume, SIGKILL, checkpoints, DDP."""
+"""Training: convergence, determinism, exact resume, SIGKILL, checkpoints (DDP: test_ddp)."""
 from __future__ import annotations
 
 import csv
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -135,14 +134,15 @@ def test_sigterm_stops_cleanly_with_checkpoint(small_dataset, tmp_path):
     assert _log_epochs(run) == list(range(1, last + 1))
 
 
-def test_pickled_checkpoint_is_refused(small_dataset, tmp_path, capsys):
+def test_pickled_checkpoint_is_refused_and_never_runs(small_dataset, tmp_path, capsys):
     run = tmp_path / "r"
     train(small_dataset, run, *_tiny(1), device="cpu", progress=False)
     state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    marker = tmp_path / "payload_ran"
 
-    class Payload:
+    class Payload:  # unpickling calls open(marker, "w"): creates the marker file
         def __reduce__(self):
-            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+            return (open, (str(marker), "w"))
 
     state["evil"] = Payload()
     for f in (run / "checkpoints").glob("*.pt"):
@@ -152,7 +152,10 @@ def test_pickled_checkpoint_is_refused(small_dataset, tmp_path, capsys):
     assert main(["reconstruct", str(run), "--out", str(tmp_path / "rec"), "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pickled" in err[0]
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "rec").exists()
+    assert not marker.exists() and not (tmp_path / "rec").exists()
+    # control: the payload is live, a plain (unsafe) load runs it
+    torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
+    assert marker.exists()
 
 
 def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
@@ -167,21 +170,6 @@ def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
     (all_bad / "checkpoints" / "latest.pt").write_bytes(b"nope")
     with pytest.raises(CheckpointError):
         load_checkpoint(all_bad)
-    assert pickle  # keep the import honest: pickle is what weights_only guards against
-
-
-def test_ddp_two_gloo_processes(small_dataset, tmp_path):
-    run = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-           "2", "-m", "cellshapes.cli", "train", str(small_dataset), "--out", str(run),
-           "--profile", "smoke", "--epochs", "3", "--points", "256", "--device", "cpu", "-q"]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert res.returncode == 0, res.stderr[-2000:]
-    import json
-
-    assert json.loads((run / "config.json").read_text())["world_size"] == 2
-    assert _log_epochs(run) == [1, 2, 3]
 
 
 def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
@@ -199,21 +187,61 @@ def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
     assert _log_epochs(run) == [1]
 
 
-def test_run_lock_leaves_no_file_and_waits(tmp_path):
+def test_run_lock_waits_and_cleans_up(tmp_path):
     import threading
 
-    from cellshapes.checkpoint import run_lock
+    from cellshapes.checkpoint import RunLockedError, run_lock
 
     run = tmp_path / "r"
-    order = []
+    owner = tmp_path / ".r.owner"
+    order, held = [], []
+
+    def second():
+        cm = run_lock(run, wait=True)
+        cm.__enter__()
+        held.append(cm)
+        order.append("second")
+
     with run_lock(run):
-        t = threading.Thread(target=lambda: (run_lock(run, wait=True).__enter__(),
-                                             order.append("second")))
+        assert owner.read_text() == f"pid {os.getpid()}"
+        t = threading.Thread(target=second)
         t.start()
         time.sleep(0.2)
         order.append("first done")
     t.join(5)
     assert order == ["first done", "second"]
+    # the waiting thread now holds it: a third caller is refused, with the holder's pid
+    with pytest.raises(RunLockedError, match=f"being trained by pid {os.getpid()}"):
+        with run_lock(run):
+            pass
+    held[0].__exit__(None, None, None)
+    assert not owner.exists()
+
+
+def test_run_lock_released_leaves_only_the_empty_lock_file(tmp_path):
+    from cellshapes.checkpoint import run_lock
+
+    run = tmp_path / "r"
+    with run_lock(run):
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock", ".r.owner"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock"]  # filelock keeps it
+    assert (tmp_path / ".r.lock").stat().st_size == 0
+    with run_lock(run):  # and it can be taken again at once
+        pass
+
+
+def test_training_imports_without_fcntl(tmp_path):
+    """The run lock is portable: no fcntl needed (Windows), the lock still works."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import warnings; warnings.simplefilter('ignore')\n"
+            "import cellshapes.train, cellshapes.checkpoint as c\n"
+            f"with c.run_lock({str(tmp_path / 'r')!r}):\n"
+            "    pass\n"
+            "print('locked and released')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "locked and released"
 
 
 def test_amp_training_is_deterministic_and_float32_state(small_dataset, tmp_path):

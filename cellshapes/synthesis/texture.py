@@ -128,7 +128,8 @@ def read_texture_config(run: str | os.PathLike) -> tuple[TextureConfig, dict[str
     Returns
     -------
     cfg : TextureConfig
-        Its architecture and training settings (keys unknown to this version ignored).
+        Its architecture and training settings (a key that is not a field is refused,
+        :func:`cellshapes.config.from_dict`).
     config : dict
         The whole ``config.json``; ``config["data"]`` holds ``lo`` / ``hi``, the
         intensities that [-1, 1] maps to.
