@@ -206,14 +206,24 @@ def test_run_lock_leaves_no_file_and_waits(tmp_path):
 
     run = tmp_path / "r"
     order = []
+
+    def second() -> None:
+        with run_lock(run, wait=True):
+            order.append("second")
+
     with run_lock(run):
-        t = threading.Thread(target=lambda: (run_lock(run, wait=True).__enter__(),
-                                             order.append("second")))
+        assert list(tmp_path.iterdir()) != []           # the lock is somewhere here
+        t = threading.Thread(target=second)
         t.start()
         time.sleep(0.2)
         order.append("first done")
     t.join(5)
-    assert order == ["first done", "second"]
+    assert not t.is_alive() and order == ["first done", "second"]
+    assert list(tmp_path.iterdir()) == []               # both released: no file left
+    with pytest.raises(RuntimeError, match="boom"):
+        with run_lock(run):
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []               # nor after an error
 
 
 def test_amp_training_is_deterministic_and_float32_state(small_dataset, tmp_path):
