@@ -34,6 +34,7 @@ from .io import (SDFSequence, clamp_units_to_reference, read_dataset, read_masks
                  read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
                  write_dataset, write_reference_sdf)
 from .io.reference import REFERENCE_CLAMP_VOXELS
+from .progress import track
 from .resources import check_memory
 from .sdf import choose_label, max_extent_um, select_components, touches_border
 from .units import check_spacing
@@ -236,8 +237,6 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     by a deeper inside; a frame whose outside never reaches the clamp raises
     ``DatasetFormatError`` (see :mod:`cellshapes.io.reference`).
     """
-    from tqdm.auto import tqdm
-
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     paths = [Path(p) for p in inputs]
@@ -267,7 +266,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     # ---- pass 1: choose cells and measure extents
     plan: dict[Path, list[_Cell]] = {}
     file_spacings: dict[Path, Any] = {}
-    for p in tqdm(mask_inputs, desc="measure", unit="input", disable=not progress, leave=False):
+    for p in track(mask_inputs, progress, desc="measure", unit="input", leave=False):
         labels, info = read_masks(p)
         file_spacings[p] = info["spacing_um"]
         cells = _plan_input(p, labels, per_label, label, skipped, notes)
@@ -299,7 +298,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     seqs: list[SDFSequence] = []
     ctype = cell_type or "unknown"
     items: list[Path] = [p for p in paths if p in plan or p in refs]
-    for p in tqdm(items, desc="prepare", unit="input", disable=not progress):
+    for p in track(items, progress, desc="prepare", unit="input"):
         if p in refs:
             seqs.append(_import_reference(p, size, spacing, ctype, params, notes, progress))
             continue
