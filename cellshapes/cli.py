@@ -153,7 +153,8 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
     from .reconstruct import reconstruct_run
 
     out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
-                          device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+                          device=a.device, overwrite=a.overwrite, progress=not a.quiet,
+                          dense=a.dense)
     return _wrote(out, "sequence(s)", a.out)
 
 
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
+    p.add_argument("--dense", action="store_true",
+                   help="evaluate every voxel (default: the checked narrow band, same masks)")
     _common(p, device=True)
 
     p = add("evaluate", _cmd_evaluate, "DSC and descriptors of a run against a dataset")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .grid import GridOptions, check_grid_args, lipschitz_bound, sequence_sdf
+from .grid import GridOptions, check_grid_args, sequence_sdf
 from .progress import track
 from .reconstruct import load_run
 from .sampling import frame_times
@@ -56,8 +56,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
         if s != gt.shape[-1]:
             raise InputError(f"--size {s} differs from the dataset grid {gt.shape[-1]}")
         attrs = truth.attrs[j]
-        sdf, _ = sequence_sdf(model, frame_times(gt.shape[0]), s, seq=i,
-                              lipschitz=lipschitz_bound(attrs), options=options)
+        sdf, _ = sequence_sdf(model, frame_times(gt.shape[0]), s, seq=i, options=options)
         d = dice_per_frame(sdf <= 0, gt <= 0)
         per_seq[truth.names[j]] = [round(float(v), 5) for v in d]
         for k, v in enumerate(d):

@@ -106,7 +106,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     """
     from .atomic import atomic_dir, check_output
     from .fit import write_derived_run
-    from .grid import check_grid_args, check_grid_memory, grid_attrs, lipschitz_bound, sequence_sdf
+    from .grid import check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
     from .io import SDFSequence, write_dataset, write_tiff
     from .reconstruct import load_run
     from .sampling import frame_times
@@ -139,8 +139,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
         seqs = []
         it = track(range(n), progress, desc="generate", unit="seq")
         for i in it:
-            sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i,
-                                  lipschitz=lipschitz_bound(attrs0))
+            sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i)
             attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
             write_tiff(tmp / "masks" / f"{names[i]}.tif", (sdf <= 0).astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)

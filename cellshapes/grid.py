@@ -10,10 +10,21 @@ stride^3 fine voxels whose 8 coarse corners share one sign and all lie farther t
 ``margin`` from zero cannot contain the surface if the network's SDF changes by less than
 ``margin`` over half a block diagonal; its voxels are filled by trilinear interpolation of
 the corners (the sign, hence the mask, is exact; the SDF value there is approximate).
-All other blocks are evaluated densely. ``margin`` is ``safety`` times the Lipschitz
-constant of a true SDF in the dataset's units (``lipschitz_bound``) times half the block
-diagonal. The masks are compared with dense evaluation in the tests and in
-``cellshapes bench``.
+All other blocks are evaluated densely. ``margin`` is a slope times half the block
+diagonal: ``safety`` times the Lipschitz bound L of a true SDF in the data's units.
+
+Nothing makes a trained network obey the L of a true SDF, so the bound is checked on the
+network, frame by frame (both checks on by default, see :class:`GridOptions`):
+
+1. before refining, max |grad f| is measured with autograd at random points, in blocks
+   the surface crosses and in the blocks closest to being skipped; the slope is raised
+   to ``gradient_margin`` times that maximum when this exceeds ``safety`` L
+   (``stats["raised"]`` counts such frames);
+2. after refining, points inside every skipped block (its centre and one random voxel)
+   are evaluated; if any has another sign than its interpolated value, the frame is
+   evaluated densely (``stats["dense_fallback"]``).
+
+``GridOptions(narrow_band=False)`` (``reconstruct --dense``) evaluates every voxel.
 """
 from __future__ import annotations
 
@@ -37,6 +48,7 @@ __all__ = [
     "sdf_grid",
     "sequence_sdf",
     "lipschitz_bound",
+    "model_lipschitz",
     "grid_attrs",
     "check_grid_args",
     "check_grid_memory",
@@ -66,15 +78,30 @@ class GridOptions:
     stride : int
         Coarsest block edge in voxels (a power of two; refined by halving).
     safety : float
-        Multiplier of the Lipschitz bound used for the narrow-band margin.
+        Multiplier of the Lipschitz bound from the data's units (an assumption about the
+        network) in the narrow-band slope.
     memory_mb : float
         Activation memory budget per forward pass.
+    check_gradient : bool
+        Measure max |grad f| per frame; the slope is at least ``gradient_margin`` times it.
+    gradient_samples : int
+        Points per frame at which the gradient is measured.
+    gradient_margin : float
+        Multiplier of the measured maximum (a sample maximum underestimates the true one;
+        the block check catches what is left).
+    check_blocks : bool
+        Evaluate two points inside every skipped block; a sign that differs from the
+        interpolated one makes the whole frame dense.
     """
 
     narrow_band: bool = True
     stride: int = 8
     safety: float = 2.0
     memory_mb: float = 256.0
+    check_gradient: bool = True
+    gradient_samples: int = 2048
+    gradient_margin: float = 1.5
+    check_blocks: bool = True
 
 
 def _axis(size: int, device: torch.device) -> Tensor:
@@ -126,28 +153,41 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
     With ``options.narrow_band`` the grid is refined coarse-to-fine like an octree:
     blocks of ``stride`` voxels whose corners prove (by the Lipschitz margin) that the
     surface does not pass through them are filled by trilinear interpolation; the others
-    are split in eight and their new corners evaluated, down to single voxels.
+    are split in eight and their new corners evaluated, down to single voxels. The bound
+    is checked on ``fn`` (see the module docstring).
 
     Parameters
     ----------
     fn : callable
-        Maps (P, 3) points (z, y, x) to (P,) SDF values.
+        Maps (P, 3) points (z, y, x) to (P,) SDF values; differentiable for the gradient
+        check (else finite differences are used).
     size : int
         Grid edge S.
+    device : torch.device
+    chunk : int
+        Points per call of ``fn``.
+    options : GridOptions, optional
     lipschitz : float
-        |grad SDF| of a true SDF in the model's units per unit coordinate
-        (``scale_um / sdf_unit_um``, see ``lipschitz_bound``).
+        Bound on |grad SDF| in the model's units per unit coordinate
+        (``scale_um / sdf_unit_um``, see ``lipschitz_bound``); raised if ``fn`` is steeper.
 
     Returns
     -------
     sdf : (S, S, S) tensor on ``device``
     stats : dict
-        ``evaluated`` (points evaluated) and ``fraction`` (of S^3).
+        ``evaluated`` (points evaluated, checks included) and ``fraction`` (of S^3);
+        ``lipschitz_bound`` (given), ``lipschitz_measured`` (max |grad f| found; 0 if not
+        measured), ``slope`` (of the margin: max(safety bound, gradient_margin measured)),
+        ``raised`` and ``dense_fallback`` (1.0 if the measured gradient set the slope /
+        the block check forced dense evaluation, else 0.0).
     """
     opt = options or GridOptions()
+    stats = {"lipschitz_bound": float(lipschitz), "lipschitz_measured": 0.0,
+             "slope": opt.safety * float(lipschitz), "raised": 0.0, "dense_fallback": 0.0}
     s0 = 1 << max(0, int(opt.stride).bit_length() - 1)  # power of two
     if not opt.narrow_band or s0 < 2 or size < 4 * s0:
-        return _dense(fn, size, chunk, device), {"evaluated": size ** 3, "fraction": 1.0}
+        stats.update(evaluated=size ** 3, fraction=1.0)
+        return _dense(fn, size, chunk, device), stats
     nb = math.ceil((size - 1) / s0)
     g = nb * s0 + 1  # working grid, may reach past the last voxel (still a valid point)
     vals = torch.zeros(g, g, g, device=device)
@@ -160,13 +200,23 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
                        -1).reshape(-1, 3)
     blocks = torch.stack(torch.meshgrid(*(torch.arange(nb, device=device),) * 3,
                                         indexing="ij"), -1).reshape(-1, 3)
+    gen = torch.Generator().manual_seed(0)  # the checks' points: the same on every run
+    if opt.check_gradient:
+        c = (blocks[:, None, :] + cube[None]) * s0
+        measured, n = _max_gradient(fn, _gradient_points(
+            blocks, vals[c[..., 0], c[..., 1], c[..., 2]], s0, size, opt.gradient_samples,
+            gen, device), chunk)
+        evaluated += n
+        stats["lipschitz_measured"] = measured
+        if opt.gradient_margin * measured > stats["slope"]:
+            stats.update(slope=opt.gradient_margin * measured, raised=1.0)
+    skipped: list[tuple[Tensor, int]] = []
     step = s0
     while step > 1 and blocks.shape[0]:
         c = (blocks[:, None, :] + cube[None]) * step  # (n, 8, 3) corner positions
         cv = vals[c[..., 0], c[..., 1], c[..., 2]]
-        margin = opt.safety * lipschitz * math.sqrt(3.0) * step / (size - 1)
-        same = (cv > 0).all(1) | (cv <= 0).all(1)
-        unsafe = ~(same & (cv.abs().amin(1) > margin))
+        unsafe = ~_proven_free(cv, stats["slope"] * math.sqrt(3.0) * step / (size - 1))
+        skipped.append((blocks[~unsafe], step))
         half = step // 2
         blocks = (blocks[unsafe][:, None, :] * 2 + cube[None]).reshape(-1, 3)
         need = torch.zeros_like(known)
@@ -179,8 +229,85 @@ def sdf_grid(fn: SdfFn, size: int, device: torch.device, chunk: int,
             known[pts[:, 0], pts[:, 1], pts[:, 2]] = True
             evaluated += pts.shape[0]
         step = half
-    return _prolongate(vals, known, s0)[:size, :size, :size].contiguous(), {
-        "evaluated": evaluated, "fraction": evaluated / size ** 3}
+    full = _prolongate(vals, known, s0)
+    if opt.check_blocks:
+        pts = _check_points(skipped, size, gen, device)
+        evaluated += pts.shape[0]
+        if pts.shape[0]:
+            got = _eval_points(fn, -1.0 + 2.0 * pts.float() / (size - 1), chunk)
+            if bool(((got <= 0) != (full[pts[:, 0], pts[:, 1], pts[:, 2]] <= 0)).any()):
+                stats["dense_fallback"] = 1.0
+                stats.update(evaluated=evaluated + size ** 3,
+                             fraction=(evaluated + size ** 3) / size ** 3)
+                return _dense(fn, size, chunk, device), stats
+    stats.update(evaluated=evaluated, fraction=evaluated / size ** 3)
+    return full[:size, :size, :size].contiguous(), stats
+
+
+def _proven_free(cv: Tensor, margin: float) -> Tensor:
+    """(n, 8) corner values -> (n,) True where all corners share a sign beyond ``margin``."""
+    same = (cv > 0).all(1) | (cv <= 0).all(1)
+    return same & (cv.abs().amin(1) > margin)
+
+
+def _gradient_points(blocks: Tensor, cv: Tensor, s0: int, size: int, n: int,
+                     gen: torch.Generator, device: torch.device) -> Tensor:
+    """(n, 3) points in [-1, 1]^3 where max |grad f| matters: half uniform, a quarter in
+    coarse blocks the surface crosses (corner signs differ), a quarter in the same-sign
+    blocks nearest to zero (the first ones a too small bound would wrongly skip)."""
+    n_rand = n // 2
+    pts = [torch.rand(n_rand, 3, generator=gen) * 2 - 1]
+    crossed = ~((cv > 0).all(1) | (cv <= 0).all(1))
+    closest = torch.where(crossed, torch.inf, cv.abs().amin(1))
+    k = min(int((~crossed).sum()), max(1, (n - n_rand) // 8))
+    chosen = [blocks[crossed], blocks[torch.topk(closest, k, largest=False).indices]]
+    for b, m in zip(chosen, ((n - n_rand) // 2, n - n_rand - (n - n_rand) // 2)):
+        if b.shape[0] and m:
+            pick = torch.randint(b.shape[0], (m,), generator=gen)
+            offset = torch.rand(m, 3, generator=gen) * s0
+            pts.append(-1.0 + 2.0 * (b.cpu()[pick].float() * s0 + offset) / (size - 1))
+    return torch.cat(pts).clamp(-1.0, 1.0).to(device)
+
+
+def _max_gradient(fn: SdfFn, points: Tensor, chunk: int) -> tuple[float, int]:
+    """max |grad fn| over ``points`` (autograd; central differences if fn is not
+    differentiable) and the number of points evaluated."""
+    best, n = 0.0, 0
+    step = max(_MIN_ROWS, chunk // 4)  # a backward pass holds more than a forward one
+    for s in range(0, points.shape[0], step):
+        p = points[s : s + step]
+        with torch.enable_grad():
+            x = p.detach().clone().requires_grad_(True)
+            y = _eval_chunk(fn, x)
+            if y.requires_grad:
+                (grad,) = torch.autograd.grad(y.sum(), x)
+                n += p.shape[0]
+            else:
+                h = 1e-3
+                eye = torch.eye(3, device=p.device) * h
+                grad = torch.stack([(_eval_chunk(fn, p + e) - _eval_chunk(fn, p - e)) / (2 * h)
+                                    for e in eye], -1)
+                n += 7 * p.shape[0]
+        best = max(best, float(grad.detach().norm(dim=-1).max()))
+    return best, n
+
+
+def _check_points(skipped: list[tuple[Tensor, int]], size: int, gen: torch.Generator,
+                  device: torch.device) -> Tensor:
+    """(n, 3) fine-grid indices inside the skipped blocks: each block's centre and one
+    random inner voxel, kept where inside the S^3 grid."""
+    pts = []
+    for blocks, step in skipped:
+        if not blocks.shape[0]:
+            continue
+        base = blocks * step
+        pts.append(base + step // 2)
+        inner = torch.randint(1, step, (blocks.shape[0], 3), generator=gen).to(device)
+        pts.append(base + inner)
+    if not pts:
+        return torch.zeros(0, 3, dtype=torch.long, device=device)
+    allp = torch.cat(pts)
+    return allp[(allp < size).all(1)]
 
 
 def _prolongate(vals: Tensor, known: Tensor, s0: int) -> Tensor:
@@ -201,7 +328,7 @@ def _prolongate(vals: Tensor, known: Tensor, s0: int) -> Tensor:
 
 def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
                  seq: int | None = None, code: Tensor | None = None,
-                 rotation: Tensor | None = None, lipschitz: float = 1.0,
+                 rotation: Tensor | None = None, lipschitz: float | None = None,
                  options: GridOptions | None = None, progress: bool = False
                  ) -> tuple[np.ndarray, dict[str, float]]:
     """SDF volumes of one sequence at the given time points.
@@ -217,12 +344,23 @@ def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
         Use the learned code and rotation of training sequence ``seq`` ...
     code, rotation : tensor, optional
         ... or an explicit code (D,) and rotation matrix (3, 3) (None: identity).
+    lipschitz : float, optional
+        Narrow-band bound on |grad SDF| per unit coordinate. Default: from the units of
+        the model's training data (:func:`model_lipschitz`); checked on the network and
+        raised where it is steeper either way.
+    options : GridOptions, optional
+        ``GridOptions(narrow_band=False)`` evaluates every voxel.
+    progress : bool
+        A progress bar over frames.
 
     Returns
     -------
     sdf : (T, S, S, S) float32 array
     stats : dict
-        Fraction of grid points evaluated (narrow band) over all frames.
+        Over all frames: ``evaluated`` points and their ``fraction`` of T S^3;
+        ``lipschitz_bound``, the largest ``lipschitz_measured`` and ``slope`` used, and the
+        number of frames whose slope was ``raised`` or that fell back to dense evaluation
+        (``dense_fallback``); see :func:`sdf_grid`.
     """
     opt = options or GridOptions()
     dev = next(model.parameters()).device
@@ -241,7 +379,9 @@ def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
     rot = None if rotation is None else rotation.reshape(1, 3, 3).to(dev)
     chunk = chunk_points(model.config.hidden, opt.memory_mb)
     out = np.empty((len(times), size, size, size), np.float32)
-    evaluated = 0
+    bound = model_lipschitz(model, seq) if lipschitz is None else float(lipschitz)
+    total = {"evaluated": 0.0, "lipschitz_bound": bound, "lipschitz_measured": 0.0,
+             "slope": 0.0, "raised": 0.0, "dense_fallback": 0.0}
     it = track(list(enumerate(times)), progress, desc="frames", leave=False)
     with torch.no_grad():
         for k, t in it:
@@ -250,10 +390,37 @@ def sequence_sdf(model: AutoDecoder, times: Sequence[float], size: int, *,
             def fn(p: Tensor) -> Tensor:
                 return model.decode(p[None], tt, z, rot)[0]
 
-            grid, stats = sdf_grid(fn, size, dev, chunk, opt, lipschitz)
+            grid, stats = sdf_grid(fn, size, dev, chunk, opt, bound)
             out[k] = grid.cpu().numpy()
-            evaluated += stats["evaluated"]
-    return out, {"evaluated": evaluated, "fraction": evaluated / (len(times) * size ** 3)}
+            for key in ("evaluated", "raised", "dense_fallback"):
+                total[key] += stats[key]
+            for key in ("lipschitz_measured", "slope"):
+                total[key] = max(total[key], stats[key])
+    total["fraction"] = total["evaluated"] / (len(times) * size ** 3)
+    return out, total
+
+
+def model_lipschitz(model: AutoDecoder, seq: int | None = None) -> float:
+    """The narrow-band bound from the units of a model's training data.
+
+    Parameters
+    ----------
+    model : AutoDecoder
+        As returned by :func:`cellshapes.reconstruct.load_run`, which sets
+        ``model.data_attrs`` (the run's per-sequence attributes).
+    seq : int, optional
+        Training sequence; None (an explicit code): the largest bound of all sequences.
+
+    Returns
+    -------
+    float
+        :func:`lipschitz_bound` of those attributes; 1.0 (SDF in cube units) for a model
+        without ``data_attrs``.
+    """
+    attrs = getattr(model, "data_attrs", None) or []
+    if seq is not None and 0 <= seq < len(attrs):
+        return lipschitz_bound(attrs[seq])
+    return max((lipschitz_bound(a) for a in attrs), default=1.0)
 
 
 def lipschitz_bound(attrs: dict[str, Any]) -> float:

@@ -10,7 +10,9 @@ a time even for the paper's 33 x 30 x 256^3 data:
    are preserved, like the paper's fixed-resolution crops), re-read each input and compute
    the SDF cubes with :func:`cellshapes.cube.prepare_sequence`.
 
-Reference-implementation files (``.h5`` with ``sdf_vid``) are imported as they are.
+Reference-implementation files (``.h5`` with ``sdf_vid``) are imported without recomputing
+the SDF, each frame brought back to one unit, the reference clamp (see
+:mod:`cellshapes.io.reference`).
 """
 from __future__ import annotations
 
@@ -28,8 +30,11 @@ from . import __version__
 from .atomic import atomic_dir, check_output
 from .cube import prepare_sequence, resample_cube
 from .errors import InputError, InputFileNotFoundError
-from .io import (SDFSequence, read_dataset, read_masks, read_reference_sdf,
+from .io import (SDFSequence, clamp_units_to_reference, read_dataset, read_masks,
+                 read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
                  write_dataset, write_reference_sdf)
+from .io.reference import REFERENCE_CLAMP_VOXELS
+from .progress import track
 from .resources import check_memory
 from .sdf import choose_label, max_extent_um, select_components, touches_border
 from .units import check_spacing
@@ -38,8 +43,6 @@ __all__ = ["prepare_dataset", "export_reference", "MARGIN", "REFERENCE_CLAMP_VOX
 
 #: Cube half-side = largest cell half-extent * MARGIN.
 MARGIN = 1.25
-#: The reference data clamp outside distances at 32 voxels of their grid.
-REFERENCE_CLAMP_VOXELS = 32
 _H5_SUFFIXES = (".h5", ".hdf5", ".he5")
 
 
@@ -228,11 +231,12 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     its voxels (two daughters after a division); label images without ``label`` /
     ``per_label`` keep their largest label (the choice is printed and returned in
     ``notes``). Reference files are imported without recomputation, resampled
-    (corner-aligned, trilinear) if their grid is not ``size``; their ``sdf_unit_um`` is 32
-    voxels of their grid (the reference clamp) at the given spacing.
+    (corner-aligned, trilinear) if their grid is not ``size``; every frame is divided by
+    its stored clamp value, so ``sdf_unit_um`` is the reference clamp (32 voxels of a
+    256^3 grid) at the given spacing for all frames, also those the reference normalised
+    by a deeper inside; a frame whose outside never reaches the clamp raises
+    ``DatasetFormatError`` (see :mod:`cellshapes.io.reference`).
     """
-    from tqdm.auto import tqdm
-
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     paths = [Path(p) for p in inputs]
@@ -262,7 +266,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     # ---- pass 1: choose cells and measure extents
     plan: dict[Path, list[_Cell]] = {}
     file_spacings: dict[Path, Any] = {}
-    for p in tqdm(mask_inputs, desc="measure", unit="input", disable=not progress, leave=False):
+    for p in track(mask_inputs, progress, desc="measure", unit="input", leave=False):
         labels, info = read_masks(p)
         file_spacings[p] = info["spacing_um"]
         cells = _plan_input(p, labels, per_label, label, skipped, notes)
@@ -294,7 +298,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     seqs: list[SDFSequence] = []
     ctype = cell_type or "unknown"
     items: list[Path] = [p for p in paths if p in plan or p in refs]
-    for p in tqdm(items, desc="prepare", unit="input", disable=not progress):
+    for p in track(items, progress, desc="prepare", unit="input"):
         if p in refs:
             seqs.append(_import_reference(p, size, spacing, ctype, params, notes, progress))
             continue
@@ -333,11 +337,18 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
 
 def _import_reference(path: Path, size: int, spacing: Sequence[float] | None, ctype: str,
                       params: dict, notes: list[str], progress: bool) -> SDFSequence:
-    """One reference ``sdf_vid`` file -> one sequence, values unchanged (maybe resampled)."""
-    sdf = read_reference_sdf(path)
-    s_in = sdf.shape[1]
-    if sdf.shape[2] != s_in or sdf.shape[3] != s_in:
-        raise InputError(f"{path}: reference sdf_vid frames must be cubes, got {sdf.shape[1:]}")
+    """One reference ``sdf_vid`` file -> one sequence in clamp units (maybe resampled).
+
+    Each frame is divided by its largest positive value, the stored value of the clamp
+    (:func:`cellshapes.io.reference_to_clamp_units`), so ``sdf_unit_um`` = the clamp in
+    um holds for every frame, also for cells deeper inside than the clamp.
+    """
+    raw = read_reference_sdf(path)
+    s_in = raw.shape[1]
+    if raw.shape[2] != s_in or raw.shape[3] != s_in:
+        raise InputError(f"{path}: reference sdf_vid frames must be cubes, got {raw.shape[1:]}")
+    sdf, peaks = reference_to_clamp_units(raw, str(path))
+    del raw
     if spacing is None:
         sp = (1.0, 1.0, 1.0)
         msg = f"{path}: reference file carries no spacing; assuming 1 1 1 um (pass --spacing)"
@@ -349,23 +360,39 @@ def _import_reference(path: Path, size: int, spacing: Sequence[float] | None, ct
     if not np.allclose(sp, sp[0]):
         notes.append(f"{path}: anisotropic spacing {sp} for an isotropic reference grid; "
                      f"using the largest, {max(sp)} um")
+    deep = int(np.sum(peaks < 1 - 1e-6))
+    if deep:
+        notes.append(f"{path}: {deep} of {len(peaks)} frame(s) were normalised by an inside "
+                     f"depth beyond the clamp (up to {1 / peaks.min():.3g} clamps deep); "
+                     "rescaled to clamp units")
     h = float(max(sp))
     scale_um = (s_in - 1) * h / 2
+    clamp_um = reference_clamp_voxels(s_in) * h
     resampled = sdf if s_in == size else resample_cube(sdf, size)
     attrs = {
         "spacing_um": sp, "scale_um": scale_um, "voxel_um": 2 * scale_um / (size - 1),
-        "sdf_unit_um": REFERENCE_CLAMP_VOXELS * h, "clamp_um": REFERENCE_CLAMP_VOXELS * h,
+        "sdf_unit_um": clamp_um, "clamp_um": clamp_um,
         "cell_type": ctype, "source": str(path), "label": -1,
         "source_format": "reference sdf_vid (MATLAB, transposed (3,2,1,0))",
-        "reference_size": s_in,
+        "reference_size": s_in, "reference_peak": peaks,
         "params": json.dumps({**params, "imported": True}),
     }
     return SDFSequence("", resampled, attrs)
 
 
+#: A frame whose outside reaches less than this fraction of the reference clamp cannot be
+#: exported: the reference code would read it in wrong units. (cellshapes' own clamp,
+#: 32/256 of the cube edge, is 255/256 of the reference's 32/255.)
+_EXPORT_MIN_REACH = 0.99
+
+
 def export_reference(dataset_path: str | os.PathLike, out_dir: str | os.PathLike,
-                     overwrite: bool = False, normalise: bool = True) -> list[Path]:
+                     overwrite: bool = False, size: int | None = None) -> list[Path]:
     """Write each sequence of a prepared dataset as a reference ``<name>.h5`` (``sdf_vid``).
+
+    Each file holds what the reference code reads: the signed distance in voxels of the
+    written grid, clamped outside at :func:`cellshapes.io.reference_clamp_voxels` (32 at
+    256^3), each frame divided by its max |sdf|, in MATLAB axis order.
 
     Parameters
     ----------
@@ -375,24 +402,47 @@ def export_reference(dataset_path: str | os.PathLike, out_dir: str | os.PathLike
         Output folder (created atomically; replaced only with ``overwrite``).
     overwrite : bool
         Replace an existing folder.
-    normalise : bool
-        Divide each frame by its max |sdf| as the reference data do (default). Imported
-        reference data are already normalised, so they round-trip unchanged.
+    size : int, optional
+        Grid edge of the written files (default: the dataset's; the reference data: 256).
 
     Returns
     -------
     list of Path
         The written files, in sequence order.
+
+    Raises
+    ------
+    InputError
+        A frame whose outside does not reach the reference clamp (a cell filling its cube,
+        or data clamped closer than 32/255 of the cube edge): a reader could not recover
+        its units.
+
+    Notes
+    -----
+    ``prepare_dataset`` imports the files back in the same units (up to 0.4 %: cellshapes
+    clamps at 32/256 of the cube edge, the reference at 32 voxels of 256, 32/255).
     """
     seqs = read_dataset(dataset_path)
+    if size is not None and (isinstance(size, bool) or int(size) != size or size < 4):
+        raise InputError(f"size must be an integer >= 4, got {size!r}")
     out_dir = check_output(out_dir, overwrite)
     names = []
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         for s in seqs:
-            sdf = s.sdf
-            if normalise:
-                peak = np.abs(sdf).reshape(sdf.shape[0], -1).max(axis=1)
-                sdf = sdf / np.where(peak > 0, peak, 1.0)[:, None, None, None]
-            write_reference_sdf(tmp / f"{s.name}.h5", sdf, overwrite=True)
+            s_out = int(size or s.sdf.shape[1])
+            clamp_um = (reference_clamp_voxels(s_out) * 2 * float(s.attrs["scale_um"])
+                        / (s_out - 1))
+            # in units of the reference clamp
+            sdf = resample_cube(s.sdf, s_out) * (float(s.attrs["sdf_unit_um"]) / clamp_um)
+            reach = sdf.reshape(sdf.shape[0], -1).max(axis=1)
+            low = np.flatnonzero(reach < _EXPORT_MIN_REACH)
+            if low.size:
+                k = int(low[0])
+                raise InputError(
+                    f"{s.name} frame {k}: the outside reaches {max(reach[k], 0):.3g} of the "
+                    f"reference clamp ({reference_clamp_voxels(s_out):.4g} voxels at "
+                    f"{s_out}^3), so a reader could not recover its units")
+            write_reference_sdf(tmp / f"{s.name}.h5", clamp_units_to_reference(sdf),
+                                overwrite=True)
             names.append(f"{s.name}.h5")
     return [Path(out_dir) / n for n in names]

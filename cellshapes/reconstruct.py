@@ -7,6 +7,7 @@ reconstruct``) evaluates its learned sequences at any grid size and frame count 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,8 +16,7 @@ import torch
 from .checkpoint import load_checkpoint, read_config, run_path
 from .config import ModelConfig, from_dict
 from .errors import CheckpointError, DatasetFormatError, InputError
-from .grid import (GridOptions, check_grid_args, check_grid_memory, grid_attrs,
-                   lipschitz_bound, sequence_sdf)
+from .grid import GridOptions, check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
 from .model import AutoDecoder
 from .progress import track
 from .sampling import frame_times
@@ -32,7 +32,9 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
     Returns
     -------
     model : AutoDecoder
-        In eval mode on ``device``.
+        In eval mode on ``device``; ``model.data_attrs`` holds the per-sequence attributes
+        of its training data (their units give :func:`cellshapes.grid.sequence_sdf` its
+        default narrow-band bound).
     config : dict
         The run's ``config.json``.
     """
@@ -55,6 +57,7 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
         raise CheckpointError(f"{run}: checkpoint does not match config.json ({first})"
                               ) from None
     model.eval()
+    model.data_attrs = [dict(a) for a in config.get("data", {}).get("attrs", [])]
     return model, config
 
 
@@ -76,12 +79,23 @@ def _parse_sequences(spec: str | Sequence[int] | None, n: int) -> list[int]:
 def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | None = None,
                     frames: int | None = None, sequences: str | Sequence[int] | None = None,
                     device: str = "auto", overwrite: bool = False, progress: bool = True,
-                    options: GridOptions | None = None) -> list[str]:
+                    options: GridOptions | None = None, dense: bool = False) -> list[str]:
     """Rebuild sequences of a run as masks (TIFF) and SDFs (HDF5).
 
     Writes ``out/masks/<name>.tif`` (T, Z, Y, X) uint8 and ``out/sdf.h5`` (the prepared
     dataset layout, so ``describe``/``evaluate`` read it). ``size`` and ``frames`` default
     to the training grid and frame count; other values interpolate in space and time.
+    Each sequence's attributes record how it was evaluated: ``evaluated_fraction``,
+    ``narrow_band_slope`` (the largest slope of its margin), ``lipschitz_measured`` and
+    the number of frames whose slope was ``lipschitz_raised`` by the measured gradient or
+    that fell back to ``dense_frames`` (see :func:`cellshapes.grid.sdf_grid`).
+
+    Parameters
+    ----------
+    options : GridOptions, optional
+        Narrow band and memory settings (default: ``GridOptions()``).
+    dense : bool
+        Evaluate every voxel (``reconstruct --dense``), whatever ``options`` says.
 
     Returns
     -------
@@ -92,6 +106,8 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     from .io import SDFSequence, write_dataset, write_tiff
 
     check_grid_args(size, frames)
+    if dense:
+        options = replace(options or GridOptions(), narrow_band=False)
     model, config = load_run(run, device)
     data = config["data"]
     names = data["names"]
@@ -108,10 +124,12 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
             attrs = dict(data["attrs"][i]) if i < len(data["attrs"]) else {}
             s = size or int(data["size"])
             t = t_of[i]
-            sdf, stats = sequence_sdf(model, frame_times(t), s, seq=i,
-                                      lipschitz=lipschitz_bound(attrs), options=options)
+            sdf, stats = sequence_sdf(model, frame_times(t), s, seq=i, options=options)
             attrs.update(grid_attrs(attrs, s), source=f"reconstruction of {run}",
-                         evaluated_fraction=stats["fraction"])
+                         evaluated_fraction=stats["fraction"], narrow_band_slope=stats["slope"],
+                         lipschitz_measured=stats["lipschitz_measured"],
+                         lipschitz_raised=int(stats["raised"]),
+                         dense_frames=int(stats["dense_fallback"]))
             name = names[i] if i < len(names) else f"seq_{i:04d}"
             write_tiff(run_path(tmp / "masks", f"{name}.tif"), (sdf <= 0).astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)

@@ -1,9 +1,9 @@
 """Benchmark harness (benchmarks/) on tiny sizes: keys, identical narrow-band masks,
-positive ratios; and the thin ``cellshapes bench`` entry that finds it."""
+ratios consistent with the measurements they come from; and the thin ``cellshapes bench``
+entry that finds it."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 
 import numpy as np
@@ -47,25 +47,45 @@ def test_capsules_are_exact_sdfs():
     assert (vol < 0).any() and (vol > 0).any()
 
 
-def test_tiny_run_reports_ratios(tmp_path):
+def test_tiny_run_reports_consistent_measurements(tmp_path):
+    """Relations that hold within one run whatever the machine's load: every reported
+    ratio is the ratio of the reported measurements, dense evaluation counts each voxel
+    once, grids too small for a narrow band are dense, and the narrow band (checked on the
+    network) gives the dense masks voxel for voxel. Speed itself is not asserted: on a
+    loaded 2-core machine the timings of a tiny run are noise."""
     torch.manual_seed(0)
     res = run_benchmarks("cpu", sizes=TINY, progress=False)
     for key in KEYS:
         assert key in res
-    assert res["narrowband_identical"] is True
-    for key in ("train_speedup", "train_speedup_eager", "train_peak_fraction",
-                "infer_peak_fraction", "narrowband_fraction"):
-        assert math.isfinite(res[key]) and res[key] > 0, key
-    assert [(r["frames"], r["size"]) for r in res["inference"]["scaling"]] == [
-        (1, 16), (1, 32), (2, 16)]
+    inf, tr = res["inference"], res["training"]
+    frames, size = TINY.infer_frames, TINY.infer_size
+    assert res["narrowband_identical"] is True and inf["narrowband_mismatched_voxels"] == 0
+    assert inf["dense"]["evaluated"] == frames * size ** 3 and inf["dense"]["fraction"] == 1.0
+    assert res["narrowband_fraction"] == pytest.approx(
+        inf["narrow"]["evaluated"] / (frames * size ** 3))
+    assert inf["narrowband_speedup"] == pytest.approx(
+        inf["dense"]["time_s"] / inf["narrow"]["time_s"])
+    flops_pt = mlp_flops_per_point(model_config("paper"))
+    assert res["infer_peak_fraction"] == pytest.approx(
+        inf["dense"]["evaluated"] * flops_pt / inf["dense"]["time_s"] / inf["matmul_flops_fp32"])
+    # 256 MB of activations + 24 B/voxel of work + the (2, 32, 32, 32) float32 output
+    assert res["infer_mem_budget_mb"] == pytest.approx(256 + (24 + 4 * frames) * size ** 3
+                                                       / 2 ** 20)
+    rows = inf["scaling"]
+    assert [(r["frames"], r["size"]) for r in rows] == [(1, 16), (1, 32), (2, 16)]
+    assert [r["fraction"] for r in rows if r["size"] == 16] == [1.0, 1.0]  # < 4 x stride
     assert set(res["targets"]) and all("met" in v for v in res["targets"].values())
-    tr = res["training"]
     from cellshapes.resources import native_bf16
 
     variants = {"ours_fp32_eager", "ours_fp32"} | (
         {"ours_amp_eager", "ours_amp"} if native_bf16(torch.device("cpu")) else set())
     assert set(tr["speedup"]) == variants and tr["ours"] in variants
+    for k in variants:
+        assert tr["speedup"][k] == pytest.approx(tr["step_s"]["baseline"] / tr["step_s"][k])
+        assert len(tr["step_s_all"][k]) == TINY.train_reps
     assert res["train_speedup"] == pytest.approx(tr["speedup"][tr["ours"]])
+    assert res["train_speedup_eager"] == pytest.approx(tr["speedup"]["ours_fp32_eager"])
+    assert tr["points_per_step"] == TINY.frames_per_batch * TINY.points_per_frame
     # float32 and (where timed) bf16 models trained from the same start: both learned
     assert all(0 < v < 0.5 for v in res["train_validation_l1"].values())
     assert all(len(v) == 2 for v in tr["validation_l1"].values())  # one per seed

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cellshapes.cli import main
-from cellshapes.errors import InputError
+from cellshapes.errors import DatasetFormatError, InputError
 from cellshapes.io import dataset_info, read_dataset, read_reference_sdf, write_tiff
 from cellshapes.prepare import export_reference, prepare_dataset
 
@@ -87,32 +87,162 @@ def test_spacing_mismatch_and_empty_frame(tmp_path):
         prepare_dataset([tmp_path / "e.npy"], tmp_path / "e.h5", progress=False)
 
 
-def test_reference_round_trip(tmp_path):
-    # Off-centre ellipsoid elongated along x, shifted along +z: orientation is checkable.
-    S, T = 24, 2
-    u = np.linspace(-1, 1, S)
-    z, y, x = np.meshgrid(u, u, u, indexing="ij")
-    f = np.sqrt(((z - 0.3) / 0.2) ** 2 + (y / 0.3) ** 2 + (x / 0.6) ** 2) - 1
-    arr = np.stack([np.minimum(f, 0.5) * (1 + 0.1 * k) for k in range(T)]).astype(np.float32)
-    arr /= np.abs(arr).reshape(T, -1).max(axis=1)[:, None, None, None]
-    with h5py.File(tmp_path / "cell01.h5", "w") as h:
-        h["sdf_vid"] = arr.transpose(3, 2, 1, 0)
-    s = prepare_dataset([tmp_path / "cell01.h5"], tmp_path / "ds.h5", size=S,
-                        spacing=(0.125,) * 3, progress=False)
+def _centred_distance(n: int) -> tuple[np.ndarray, ...]:
+    c = (n - 1) / 2
+    return np.meshgrid(*(np.arange(n, dtype=np.float32) - c,) * 3, indexing="ij")
+
+
+def _write_matlab_order(path, frames) -> None:
+    """A reference file as MATLAB writes it: [T Z Y X] column-major = axes reversed."""
+    with h5py.File(path, "w") as h:
+        h["sdf_vid"] = np.stack(frames).astype(np.float32).transpose(3, 2, 1, 0)
+
+
+def _stored(d_vox: np.ndarray, clamp: float) -> np.ndarray:
+    a = np.minimum(d_vox, clamp)
+    return a / np.abs(a).max()
+
+
+def test_reference_large_sphere_imports_in_true_um(tmp_path):
+    """The paper's format at full size: 256^3, clamp 32 voxels, a sphere of radius 60
+    voxels (deeper than the clamp, so the file divides it by 60 - 0.9, not by 32)."""
+    n, r, h = 256, 60.0, 0.5
+    z, y, x = _centred_distance(n)
+    d = np.sqrt(z * z + y * y + x * x) - r
+    del z, y, x
+    frame = _stored(d, 32.0)
+    assert frame.max() == pytest.approx(32 / -d.min(), rel=1e-5) and frame.max() < 0.55
+    _write_matlab_order(tmp_path / "big.h5", [frame])
+    del frame
+    s = prepare_dataset([tmp_path / "big.h5"], tmp_path / "ds.h5", size=64, spacing=(h,) * 3,
+                        progress=False)
     seq = read_dataset(tmp_path / "ds.h5")[0]
-    assert np.array_equal(seq.sdf, arr)
+    assert seq.attrs["sdf_unit_um"] == pytest.approx(32 * h)
+    assert any("1 of 1 frame(s)" in note for note in s["notes"])
+    # the true distance at the points of the 64^3 grid (corner-aligned over the 256 grid)
+    u = np.arange(64) * 255 / 63 - 127.5
+    zz, yy, xx = np.meshgrid(u, u, u, indexing="ij")
+    true_um = (np.sqrt(zz ** 2 + yy ** 2 + xx ** 2) - r) * h
+    um = seq.sdf[0] * seq.attrs["sdf_unit_um"]
+    near = np.abs(true_um) < 16 * h                    # half the clamp either side
+    assert near.sum() > 1000
+    assert np.abs(um[near] - true_um[near]).max() < h  # within one voxel of 256^3
+    assert um.min() == pytest.approx(true_um.min(), abs=h)   # the depth, beyond the clamp
+    assert um.max() == pytest.approx(32 * h)
+
+
+def test_reference_frames_of_different_depth_share_one_unit(tmp_path):
+    n, h = 64, 0.25
+    clamp = 32 * 63 / 255                              # the clamp of a 64^3 reference grid
+    z, y, x = _centred_distance(n)
+    rho = np.sqrt(z * z + y * y + x * x)
+    frames = [_stored(rho - r, clamp) for r in (6.0, 14.0, 22.0)]   # 6 < clamp < 14, 22
+    _write_matlab_order(tmp_path / "grow.h5", frames)
+    prepare_dataset([tmp_path / "grow.h5"], tmp_path / "ds.h5", size=n, spacing=(h,) * 3,
+                    progress=False)
+    seq = read_dataset(tmp_path / "ds.h5")[0]
+    np.testing.assert_allclose(seq.attrs["reference_peak"],
+                               [1.0, clamp / (14 - 0.866), clamp / (22 - 0.866)], rtol=1e-3)
+    for k, r in enumerate((6.0, 14.0, 22.0)):
+        um = seq.sdf[k] * seq.attrs["sdf_unit_um"]
+        true_um = np.minimum(rho - r, clamp) * h
+        np.testing.assert_allclose(um, true_um, atol=1e-3 * h)
+    # exported back: the same file, byte for byte up to float rounding
+    paths = export_reference(tmp_path / "ds.h5", tmp_path / "ref")
+    np.testing.assert_allclose(read_reference_sdf(paths[0]), np.stack(frames), atol=1e-6)
+
+
+def test_reference_cell_filling_its_box_is_refused(tmp_path, capsys):
+    z, y, x = _centred_distance(48)
+    d = np.sqrt(z * z + y * y + x * x) - 38.0           # corners 3 voxels out, clamp 5.9
+    _write_matlab_order(tmp_path / "full.h5", [_stored(d, 32 * 47 / 255)])
+    with pytest.raises(DatasetFormatError, match="frame 0 does not reach"):
+        prepare_dataset([tmp_path / "full.h5"], tmp_path / "ds.h5", size=24, progress=False)
+    assert main(["prepare", str(tmp_path / "full.h5"), "--out", str(tmp_path / "o.h5"),
+                 "-q"]) == 2
+    assert "outside clamp" in _one_error_line(capsys)
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_reference_round_trip_keeps_orientation(tmp_path):
+    # Off-centre capsule along x, shifted along +z: orientation is checkable.
+    n, h = 40, 0.125
+    clamp = 32 * 39 / 255
+    z, y, x = _centred_distance(n)
+    seg = np.clip(x, -10, 10)
+    d = np.sqrt((z - 6) ** 2 + y ** 2 + (x - seg) ** 2) - 4.0
+    arr = np.stack([_stored(d, clamp), _stored(d - 1.0, clamp)]).astype(np.float32)
+    _write_matlab_order(tmp_path / "cell01.h5", list(arr))
+    s = prepare_dataset([tmp_path / "cell01.h5"], tmp_path / "ds.h5", size=n,
+                        spacing=(h,) * 3, progress=False)
+    seq = read_dataset(tmp_path / "ds.h5")[0]
+    np.testing.assert_allclose(seq.sdf * clamp, np.minimum(np.stack([d, d - 1]), clamp),
+                               atol=1e-4)
     inside = np.argwhere(seq.sdf[0] < 0)
-    assert inside[:, 0].mean() > S / 2                     # shifted towards +z
+    assert inside[:, 0].mean() > n / 2                     # shifted towards +z
     assert np.ptp(inside[:, 2]) > 2 * np.ptp(inside[:, 0])  # long along x
-    assert seq.attrs["sdf_unit_um"] == pytest.approx(32 * 0.125)
-    assert "reference" in seq.attrs["source_format"] and s["size"] == S
+    assert seq.attrs["sdf_unit_um"] == pytest.approx(clamp * h)
+    assert "reference" in seq.attrs["source_format"] and s["size"] == n
     paths = export_reference(tmp_path / "ds.h5", tmp_path / "ref")
     assert [p.name for p in paths] == ["seq_0000.h5"]
-    assert np.array_equal(read_reference_sdf(paths[0]), arr)
+    np.testing.assert_allclose(read_reference_sdf(paths[0]), arr, atol=1e-6)
     # Resampled import keeps orientation too.
     prepare_dataset([tmp_path / "cell01.h5"], tmp_path / "ds16.h5", size=16, progress=False)
     small = read_dataset(tmp_path / "ds16.h5")[0].sdf[0]
     assert np.argwhere(small < 0)[:, 0].mean() > 8
+
+
+def test_export_writes_what_the_reference_code_reads(tmp_path):
+    """A sphere prepared from masks, exported, read the way the reference code reads it
+    (h5py, transpose(3, 2, 1, 0)): distance in voxels clamped at 32/255 of the cube edge,
+    each frame divided by its max |sdf|; and imported back in the same um."""
+    r = 9.0
+    m = _sphere((40, 40, 40), (1, 1, 1), (19.5, 19.5, 19.5), r)
+    write_tiff(tmp_path / "m.tif", np.stack([m, m]), spacing=(1, 1, 1))
+    prepare_dataset([tmp_path / "m.tif"], tmp_path / "ds.h5", size=48, progress=False)
+    orig = read_dataset(tmp_path / "ds.h5")[0]
+    paths = export_reference(tmp_path / "ds.h5", tmp_path / "ref")
+    with h5py.File(paths[0], "r") as f:
+        assert list(f.keys()) == ["sdf_vid"] and f["sdf_vid"].shape == (48, 48, 48, 2)
+        got = np.array(f["sdf_vid"]).transpose(3, 2, 1, 0)
+    voxel = 2 * orig.attrs["scale_um"] / 47
+    clamp = 32 * 47 / 255
+    d_vox = orig.sdf * orig.attrs["sdf_unit_um"] / voxel
+    want = np.minimum(d_vox, clamp)
+    want /= np.abs(want).reshape(2, -1).max(axis=1)[:, None, None, None]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.abs(got).reshape(2, -1).max(axis=1) == pytest.approx([1, 1])
+    assert got.max() < 0.5                            # deeper than the clamp: not 1
+    # the reader's rule (the largest value is the clamp) gives the sphere's distance
+    u = np.linspace(-orig.attrs["scale_um"], orig.attrs["scale_um"], 48)
+    zz, yy, xx = np.meshgrid(u, u, u, indexing="ij")
+    true_vox = (np.sqrt(zz ** 2 + yy ** 2 + xx ** 2) - r) / voxel
+    read_vox = got[0] / got[0].max() * clamp
+    near = np.abs(true_vox) < clamp
+    assert np.abs(read_vox[near] - true_vox[near]).max() < 1.0   # within one voxel
+    back = prepare_dataset(paths, tmp_path / "back.h5", size=48, spacing=(voxel,) * 3,
+                           progress=False)
+    imp = read_dataset(tmp_path / "back.h5")[0]
+    assert back["scale_um"] == pytest.approx(orig.attrs["scale_um"])
+    inner = orig.sdf < 0.99                           # not on the clamp plateau
+    np.testing.assert_allclose(imp.sdf[inner] * imp.attrs["sdf_unit_um"],
+                               orig.sdf[inner] * orig.attrs["sdf_unit_um"],
+                               rtol=0.005, atol=1e-5)  # 255/256: the two clamps
+    bigger = export_reference(tmp_path / "ds.h5", tmp_path / "ref64", size=64)
+    assert read_reference_sdf(bigger[0]).shape == (2, 64, 64, 64)
+
+
+def test_export_refuses_frames_short_of_the_clamp(tmp_path):
+    from cellshapes.io import SDFSequence, write_dataset
+
+    z, y, x = _centred_distance(24)
+    d = (np.sqrt(z * z + y * y + x * x) - 18.0) / 24    # outside reaches < 1 unit
+    attrs = dict(spacing_um=[1.0] * 3, scale_um=11.5, voxel_um=1.0, sdf_unit_um=24 * 32 / 255,
+                 cell_type="x", source="t", label=-1, params="{}")
+    write_dataset(tmp_path / "ds.h5", [SDFSequence("seq_0000", d[None], attrs)])
+    with pytest.raises(InputError, match="seq_0000 frame 0: the outside reaches"):
+        export_reference(tmp_path / "ds.h5", tmp_path / "ref")
+    assert not (tmp_path / "ref").exists()
 
 
 # ------------------------------------------------------------------------------- CLI

@@ -19,7 +19,8 @@ from .dataset import (DATASET_FORMAT, DATASET_FORMAT_VERSION, SDFSequence, datas
                       read_dataset, write_dataset)
 from .hdf5 import open_h5
 from .masks import as_tzyx, natural_key, read_masks, read_tiff, write_tiff
-from .reference import (REFERENCE_DATASET, is_reference_sdf, read_reference_sdf,
+from .reference import (REFERENCE_DATASET, clamp_units_to_reference, is_reference_sdf,
+                        read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
                         write_reference_sdf)
 from .volumes import VolumeSequence, load_volumes
 
@@ -37,6 +38,9 @@ __all__ = [
     "read_reference_sdf",
     "write_reference_sdf",
     "is_reference_sdf",
+    "reference_clamp_voxels",
+    "reference_to_clamp_units",
+    "clamp_units_to_reference",
     "load_volumes",
     "VolumeSequence",
     "DATASET_FORMAT",

@@ -2,6 +2,23 @@
 
 MATLAB writes ``sdf_vid`` as [T Z Y X] in column-major order; these functions read and
 write it so that the arrays are (T, Z, Y, X) in Python.
+
+Units of a reference file
+-------------------------
+The reference data are 256^3, hold the signed distance in voxels (negative inside) with
+the outside clamped at 32 voxels, and divide EACH FRAME by its own max |sdf|. For a cell
+deeper than the clamp (inside depth D > 32 voxels) that maximum is D, not 32, so the
+stored values of different frames are in different units. The units are recovered from
+the clamp: wherever the outside reaches the clamp, the largest positive value ``p`` of a
+frame stands for exactly the clamp (``p = 1`` if D <= 32, ``p = 32 / D`` otherwise), so
+``values / p`` are distances in units of the clamp (:func:`reference_to_clamp_units`).
+A file of another grid size S is read with the clamp at the same fraction of the cube
+edge, ``32 (S - 1) / 255`` voxels (:func:`reference_clamp_voxels`; exactly 32 at 256).
+
+This fails for a frame whose outside never reaches the clamp (a cell filling its box):
+its ``p`` is its largest outside distance, not the clamp. Such frames are detected
+because the recovered distance then grows faster than one voxel per voxel near the
+surface; they raise :class:`~cellshapes.errors.DatasetFormatError`.
 """
 from __future__ import annotations
 
@@ -15,10 +32,20 @@ from ..errors import DatasetFormatError, InputError
 from .hdf5 import open_h5
 
 __all__ = ["is_reference_sdf", "read_reference_sdf", "write_reference_sdf",
-           "REFERENCE_DATASET"]
+           "reference_clamp_voxels", "reference_to_clamp_units", "clamp_units_to_reference",
+           "REFERENCE_DATASET", "REFERENCE_SIZE", "REFERENCE_CLAMP_VOXELS"]
 
 #: Name of the dataset in a reference file.
 REFERENCE_DATASET = "sdf_vid"
+#: Grid edge of the reference data.
+REFERENCE_SIZE = 256
+#: Outside clamp of the reference data, in voxels of their 256^3 grid.
+REFERENCE_CLAMP_VOXELS = 32
+#: Accepted range of the median |grad sdf| (voxels per voxel) just outside the surface
+#: after the units are recovered; a true distance has 1.
+_GRADIENT_RANGE = (0.8, 1.25)
+#: Fewer voxels than this in the band where the gradient is measured: no check.
+_MIN_BAND_VOXELS = 50
 
 
 def is_reference_sdf(path: str | os.PathLike) -> bool:
@@ -91,3 +118,88 @@ def write_reference_sdf(path: str | os.PathLike, sdf: np.ndarray, overwrite: boo
             f.create_dataset(REFERENCE_DATASET, data=rev, chunks=rev.shape[:3] + (1,),
                              compression="gzip", compression_opts=4)
     return path
+
+
+def reference_clamp_voxels(size: int) -> float:
+    """Outside clamp of a reference grid of edge ``size``, in its voxels.
+
+    32 voxels at the reference's 256^3; other sizes keep the same fraction of the cube
+    edge, ``32 (size - 1) / 255``.
+    """
+    return REFERENCE_CLAMP_VOXELS * (int(size) - 1) / (REFERENCE_SIZE - 1)
+
+
+def reference_to_clamp_units(sdf: np.ndarray, where: str = "reference file"
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Undo the per-frame normalisation of reference data: values in units of the clamp.
+
+    Parameters
+    ----------
+    sdf : (T, S, S, S) array_like
+        Stored ``sdf_vid`` values (each frame divided by its max |sdf|), axes (t, z, y, x).
+    where : str
+        Names the file in error messages.
+
+    Returns
+    -------
+    sdf : (T, S, S, S) ndarray of float32
+        Signed distance / clamp (:func:`reference_clamp_voxels` voxels): 1 where the
+        outside is clamped, -D / clamp at the inside depth D.
+    peaks : (T,) ndarray of float64
+        Largest positive stored value of each frame (1 unless the cell is deeper than the
+        clamp, then clamp / D): what each frame was divided by.
+
+    Raises
+    ------
+    DatasetFormatError
+        A frame has no outside (no positive value), or its outside never reaches the clamp:
+        the recovered distance then changes by more than ``_GRADIENT_RANGE`` voxels per
+        voxel just outside the surface (a true distance changes by one).
+
+    Notes
+    -----
+    See the module docstring for the rule and its failure case. The check is the median
+    of |grad| over the voxels 1 to clamp / 2 voxels outside the surface, so it needs a
+    cell with some outside at that distance; a frame with fewer than ``_MIN_BAND_VOXELS``
+    such voxels is not checked.
+    """
+    a = np.asarray(sdf, dtype=np.float32)
+    if a.ndim != 4 or len(set(a.shape[1:])) != 1:
+        raise DatasetFormatError(f"{where}: sdf_vid frames must be cubes, got {a.shape}")
+    clamp = reference_clamp_voxels(a.shape[1])
+    out = np.empty_like(a)
+    peaks = np.empty(a.shape[0])
+    for t, frame in enumerate(a):
+        peak = float(frame.max())
+        if peak <= 0:
+            raise DatasetFormatError(f"{where}: frame {t} has no outside (no positive sdf "
+                                     "value), so the clamp that fixes its units is missing")
+        peaks[t] = peak
+        out[t] = frame / peak
+        ratio = _surface_gradient(out[t] * clamp, clamp)
+        if ratio is not None and not _GRADIENT_RANGE[0] <= ratio <= _GRADIENT_RANGE[1]:
+            raise DatasetFormatError(
+                f"{where}: frame {t} does not reach the {clamp:g}-voxel outside clamp (its "
+                f"distance changes by {ratio:.2f} voxels per voxel near the surface, a "
+                "distance by 1), so its units cannot be recovered; is the cell filling its "
+                "box?")
+    return out, peaks
+
+
+def _surface_gradient(dist_vox: np.ndarray, clamp: float) -> float | None:
+    """Median |grad| of a (S, S, S) distance in voxels, 1 to clamp / 2 voxels outside."""
+    band = (dist_vox >= 1.0) & (dist_vox <= clamp / 2)
+    if band.sum() < _MIN_BAND_VOXELS:
+        return None
+    g2 = np.zeros(int(band.sum()), np.float64)
+    for axis in range(3):
+        g2 += np.gradient(dist_vox, axis=axis)[band].astype(np.float64) ** 2
+    return float(np.median(np.sqrt(g2)))
+
+
+def clamp_units_to_reference(sdf: np.ndarray) -> np.ndarray:
+    """Clamp-unit SDF (T, S, S, S) -> reference values: clamped at 1 (the clamp), then each
+    frame divided by its max |sdf|, as the reference data are stored (float32)."""
+    a = np.minimum(np.asarray(sdf, dtype=np.float32), 1.0)
+    peak = np.abs(a).reshape(a.shape[0], -1).max(axis=1)
+    return (a / np.where(peak > 0, peak, 1.0)[:, None, None, None]).astype(np.float32)

@@ -168,7 +168,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     """
     import pandas as pd
 
-    from ..grid import lipschitz_bound, sequence_sdf
+    from ..grid import sequence_sdf
     from ..reconstruct import load_run
     from ..io import read_dataset
     from ..metrics import dice
@@ -194,8 +194,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
         attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
         scale = float(attrs.get("scale_um", ref["attrs"].get("scale_um", 1.0)))
         for s in [int(g) for g in (grid_list or [s_ref])]:
-            sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=lipschitz_bound(attrs),
-                                  options=options)
+            sdf, _ = sequence_sdf(model, times, s, seq=i, options=options)
             for j, k in enumerate(ks):
                 rec = sdf[j] if s == s_ref else resample_nearest(sdf[j], s_ref)
                 row = {"sequence": ref["name"], "frame": k, "time": float(times[j]),
@@ -301,7 +300,7 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     voxel_um : float
         Voxel size of that grid in um.
     """
-    from ..grid import lipschitz_bound, sequence_sdf
+    from ..grid import sequence_sdf
     from ..reconstruct import load_run
 
     model, config = load_run(run, device)
@@ -309,7 +308,7 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     i = data["names"].index(seq) if isinstance(seq, str) else int(seq)
     attrs = data["attrs"][i] if i < len(data["attrs"]) else {}
     s = int(size or data["size"])
-    sdf, _ = sequence_sdf(model, times, s, seq=i, lipschitz=lipschitz_bound(attrs))
+    sdf, _ = sequence_sdf(model, times, s, seq=i)
     return sdf, 2.0 * float(attrs.get("scale_um", 1.0)) / (s - 1)
 
 
