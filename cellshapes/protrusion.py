@@ -173,6 +173,9 @@ def protrusion_recall(truth: Any, other: Any, spacing: SpacingLike | None = _UNI
                       body_radius_um: float | None = None) -> float:
     """Share of the true protrusion skeleton length within ``tolerance_um`` of ``other``.
 
+    A rebuilt cell that keeps its body but smooths its filopodia away scores near 0,
+    whatever its DSC; one that keeps them scores near 1 (see the module notes).
+
     Parameters
     ----------
     truth, other : array_like, shape (Z, Y, X)

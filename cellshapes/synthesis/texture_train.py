@@ -151,10 +151,9 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
 
     Raises
     ------
-    RunLockedError
-        Another process is training the same run directory.
-    OutputExistsError
-        ``out`` exists and neither ``resume`` nor ``overwrite`` is set.
+    RunLockedError, OutputExistsError
+        As :func:`cellshapes.train.train`: the run is busy, or exists without
+        ``resume``/``overwrite``.
 
     Notes
     -----
