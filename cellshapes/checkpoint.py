@@ -9,10 +9,12 @@ object is refused, never executed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pickle
 import re
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -27,6 +29,8 @@ from .errors import (CellshapesError, CheckpointError, DatasetFormatError,
                      InputFileNotFoundError)
 
 __all__ = [
+    "lock_dir",
+    "lock_path",
     "save_checkpoint",
     "load_checkpoint",
     "latest_checkpoint",
@@ -255,18 +259,34 @@ class RunLockedError(CellshapesError):
     """Another process is training (writing) the same run directory."""
 
 
+def lock_dir() -> Path:
+    """Folder of the run locks: ``$CELLSHAPES_LOCK_DIR`` or ``<tmp>/cellshapes-locks``."""
+    folder = Path(os.environ.get("CELLSHAPES_LOCK_DIR")
+                  or Path(tempfile.gettempdir()) / "cellshapes-locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def lock_path(run_dir: str | os.PathLike) -> Path:
+    """Lock file stem of a run: a hash of its absolute path inside :func:`lock_dir`."""
+    key = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:24]
+    return lock_dir() / f"{Path(run_dir).name}-{key}"
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on a run directory while writing it.
 
     Two processes resuming the same run would interleave epochs in its log and race on
-    its checkpoints. The lock is a :class:`filelock.FileLock` on ``.<run>.lock`` beside
-    the run directory (``flock`` on Unix, ``msvcrt`` locking on Windows), so the kernel
-    releases it when the process dies: SIGKILL leaves no stale lock behind. The holder
-    writes ``pid N`` to ``.<run>.owner`` (for the message a second trainer gets) and
-    removes it on release. The empty ``.<run>.lock`` file itself stays: on Unix filelock
-    keeps the path on release, because deleting a lock file other processes may be
-    waiting on would let two of them hold the lock at once.
+    its checkpoints. The lock is a :class:`filelock.FileLock` (``flock`` on Unix,
+    ``msvcrt`` locking on Windows), so the kernel releases it when the process dies:
+    SIGKILL leaves no stale lock behind. The lock file lives in :func:`lock_dir`, named
+    by a hash of the run's absolute path, not beside the run: on Unix filelock keeps the
+    file on release (deleting a lock file others may wait on would let two of them hold
+    it), and a failed start must leave nothing next to the user's output. The holder
+    writes ``pid N`` to the matching ``.owner`` file (for the message a second trainer
+    gets) and removes it on release. Processes on different machines sharing a file
+    system only exclude each other when ``CELLSHAPES_LOCK_DIR`` points to a shared folder.
 
     Parameters
     ----------
@@ -282,9 +302,9 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
         ``wait`` is False and another process holds the lock.
     """
     run_dir = Path(run_dir)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    owner = run_dir.parent / f".{run_dir.name}.owner"
-    lock = FileLock(str(run_dir.parent / f".{run_dir.name}.lock"))
+    base = lock_path(run_dir)
+    owner = base.with_suffix(".owner")
+    lock = FileLock(str(base.with_suffix(".lock")))
     try:
         lock.acquire(timeout=-1 if wait else 0)
     except Timeout:

@@ -190,10 +190,10 @@ def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
 def test_run_lock_waits_and_cleans_up(tmp_path):
     import threading
 
-    from cellshapes.checkpoint import RunLockedError, run_lock
+    from cellshapes.checkpoint import RunLockedError, lock_path, run_lock
 
     run = tmp_path / "r"
-    owner = tmp_path / ".r.owner"
+    owner = lock_path(run).with_suffix(".owner")
     order, held = [], []
 
     def second():
@@ -218,14 +218,20 @@ def test_run_lock_waits_and_cleans_up(tmp_path):
     assert not owner.exists()
 
 
-def test_run_lock_released_leaves_only_the_empty_lock_file(tmp_path):
-    from cellshapes.checkpoint import run_lock
+def test_run_lock_writes_nothing_beside_the_run(tmp_path, monkeypatch):
+    from cellshapes.checkpoint import lock_path, run_lock
 
-    run = tmp_path / "r"
+    monkeypatch.setenv("CELLSHAPES_LOCK_DIR", str(tmp_path / "locks"))
+    out = tmp_path / "work"
+    out.mkdir()
+    run = out / "r"
     with run_lock(run):
-        assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock", ".r.owner"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock"]  # filelock keeps it
-    assert (tmp_path / ".r.lock").stat().st_size == 0
+        assert list(out.iterdir()) == []                      # nothing beside the run
+        assert lock_path(run).with_suffix(".owner").read_text() == f"pid {os.getpid()}"
+    assert list(out.iterdir()) == []
+    names = sorted(p.name for p in (tmp_path / "locks").iterdir())
+    assert len(names) == 1 and names[0].startswith("r-") and names[0].endswith(".lock")
+    assert lock_path(run) != lock_path(out / "other" / "r")    # keyed by the full path
     with run_lock(run):  # and it can be taken again at once
         pass
 
