@@ -263,10 +263,12 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     its checkpoints. The lock is a :class:`filelock.FileLock` on ``.<run>.lock`` beside
     the run directory (``flock`` on Unix, ``msvcrt`` locking on Windows), so the kernel
     releases it when the process dies: SIGKILL leaves no stale lock behind. The holder
-    writes ``pid N`` to ``.<run>.owner`` (for the message a second trainer gets) and
-    removes it on release. The empty ``.<run>.lock`` file itself stays: on Unix filelock
-    keeps the path on release, because deleting a lock file other processes may be
-    waiting on would let two of them hold the lock at once.
+    writes ``pid N`` to ``.<run>.owner`` (for the message a second trainer gets).
+
+    On release both files are removed, the lock file while still held: a process that
+    was waiting on the removed file then finds it unlinked and locks the path afresh
+    (filelock >= 4 checks this), so two holders never coexist. Only a process killed
+    with SIGKILL leaves the two (harmless) files behind.
 
     Parameters
     ----------
@@ -299,4 +301,6 @@ def run_lock(run_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         owner.unlink(missing_ok=True)  # while still holding the lock
+        with contextlib.suppress(OSError):  # Windows: filelock unlinks after the release
+            Path(lock.lock_file).unlink(missing_ok=True)
         lock.release()

@@ -218,16 +218,49 @@ def test_run_lock_waits_and_cleans_up(tmp_path):
     assert not owner.exists()
 
 
-def test_run_lock_released_leaves_only_the_empty_lock_file(tmp_path):
+def test_run_lock_leaves_no_file(tmp_path):
     from cellshapes.checkpoint import run_lock
 
     run = tmp_path / "r"
     with run_lock(run):
         assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock", ".r.owner"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock"]  # filelock keeps it
-    assert (tmp_path / ".r.lock").stat().st_size == 0
+    assert list(tmp_path.iterdir()) == []
     with run_lock(run):  # and it can be taken again at once
         pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_lock_removed_while_others_wait_admits_one_at_a_time(tmp_path):
+    """A waiter on the removed lock file and a newcomer on a new one never overlap."""
+    import threading
+
+    from cellshapes.checkpoint import run_lock
+
+    run = tmp_path / "r"
+    spans = []
+
+    def hold(name):
+        with run_lock(run, wait=True):
+            t0 = time.monotonic()
+            time.sleep(0.3)
+            spans.append((t0, time.monotonic(), name))
+
+    def arrive_after_release():  # creates a new lock file once the first is removed
+        while (tmp_path / ".r.lock").exists():
+            time.sleep(0.001)
+        hold("newcomer")
+
+    with run_lock(run):
+        waiter = threading.Thread(target=hold, args=("waiter",))
+        waiter.start()
+        time.sleep(0.3)  # the waiter blocks on the current lock file
+        newcomer = threading.Thread(target=arrive_after_release)
+        newcomer.start()
+    waiter.join(10)
+    newcomer.join(10)
+    (a0, a1, _), (b0, b1, _) = sorted(spans)
+    assert len(spans) == 2 and a1 <= b0, spans
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_training_imports_without_fcntl(tmp_path):
