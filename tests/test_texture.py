@@ -73,15 +73,17 @@ def test_checkpoint_round_trip_and_resume(pairs, tmp_path):
     img = synthesize(run, pairs[0]["masks"], device="cpu")
     assert img.shape == pairs[0]["image"].shape and img.dtype == np.float32
     np.testing.assert_array_equal(img, synthesize(run, pairs[0]["masks"], device="cpu"))
-    # a key added by a newer version is ignored; a missing section is a clear error
+    # an unknown key (a typo, or a newer version's option) and a missing section are
+    # clear errors (config.from_dict is strict)
     import json
 
     cfg_path = run / "config.json"
     config = json.loads(cfg_path.read_text())
     config["train"]["future_option"] = 1
     cfg_path.write_text(json.dumps(config))
-    load_texture_run(run, "cpu")
-    del config["model"]
+    with pytest.raises(DatasetFormatError, match="unknown key 'future_option'"):
+        load_texture_run(run, "cpu")
+    del config["train"]["future_option"], config["model"]
     cfg_path.write_text(json.dumps(config))
     with pytest.raises(DatasetFormatError, match="model"):
         load_texture_run(run, "cpu")
