@@ -149,6 +149,12 @@ def _cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(a: argparse.Namespace) -> int:
+    from .plan import plan_from_cli
+
+    return plan_from_cli(a)
+
+
 def _cmd_reconstruct(a: argparse.Namespace) -> int:
     from .reconstruct import reconstruct_run
 
@@ -372,6 +378,31 @@ def build_parser() -> argparse.ArgumentParser:
                        profiles={k: to_dict(model_config(k)) for k in PROFILES},
                        title="model (ModelConfig; default: the profile's value; "
                              "--arch deepsdf starts from the DeepSDF baseline)")
+
+    p = add("plan", _cmd_plan, "host and device memory a training run needs, without data")
+    p.add_argument("--sequences", type=_int_min(1), metavar="N", help="number of sequences")
+    p.add_argument("--frames", type=_int_min(1), metavar="T", help="frames per sequence")
+    p.add_argument("--size", type=_int_min(2), metavar="S", help="cube edge in voxels")
+    p.add_argument("--dataset", type=Path, default=None,
+                   help="plan for this prepared dataset instead (shape from the file, near-set "
+                        "size counted in its frames)")
+    _profile(p, "paper", "the settings every option below defaults to")
+    p.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                   help="where the run trains (default cuda; cpu: data and model in host RAM)")
+    p.add_argument("--near-voxel-fraction", type=float, default=None, metavar="X",
+                   help="fraction of a frame's voxels in the near set (default: counted in "
+                        "--dataset, else assumed from the paper's cell sizes)")
+    p.add_argument("--json", type=Path, default=None, help="also write the plan as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    add_config_options(p, TrainConfig, section="train", aliases={"points_per_frame": ["--points"]},
+                       include=["frames_every", "frames_per_batch", "points_per_frame", "amp",
+                                "near_set", "near_surface_um", "storage_dtype"],
+                       profiles={k: to_dict(train_config(k)) for k in PROFILES},
+                       title="training (TrainConfig; default: the profile's value)")
+    add_config_options(p, ModelConfig, section="model", include=["arch", "hidden", "layers",
+                                                                  "latent_dim"],
+                       profiles={k: to_dict(model_config(k)) for k in PROFILES},
+                       title="model (ModelConfig; default: the profile's value)")
 
     p = add("reconstruct", _cmd_reconstruct, "evaluate a trained model on grids -> masks + SDF")
     p.add_argument("run", type=Path)

@@ -1,15 +1,31 @@
-"""Device-resident SDF sampling: 70% near-surface / 30% uniform points (Sec 5, Fig 3).
+"""Device-resident SDF sampling: 70% near-surface / 30% uniform points (Sec 4.5, 5, Fig 3).
 
-All frames of a dataset are stacked into one tensor on the training device, together with
-the flat indices of the voxels in the near-surface band (|sdf| <= band, interior
-included). A batch is drawn entirely on the device: frame indices, voxel indices, sub-voxel
-jitter and trilinear interpolation of the SDF at the continuous points. Nothing goes
-back to the host per batch.
+All training frames of a dataset live in one preallocated (F, S, S, S) tensor on the
+training device, together with the flat indices of the voxels of each frame's "near" set.
+A batch is drawn entirely on the device: frame indices, voxel indices, sub-voxel jitter and
+trilinear interpolation of the SDF at the continuous points. Nothing goes back to the host
+per batch.
+
+The near set (``near_set``):
+
+* ``"paper"`` (default): voxels with sdf <= band, i.e. the band outside the surface *and the
+  whole interior*, as Sec 4.5 states ("including the points with negative distance
+  representing the cell interior").
+* ``"band"``: voxels with |sdf| <= band, a shell around the surface without the deep
+  interior (this project's sampler before it followed the paper).
+
+Memory: the tensor is filled frame by frame from ``volumes[i][k]`` (a
+:class:`~cellshapes.training_data.FrameReader` reads one frame from HDF5 per access), so the
+host holds one float32 frame at a time, never a second copy of the dataset. The storage
+dtype is the profile's choice (``TrainConfig.storage_dtype``; float16 halves the tensor at
+paper scale) and the near-set indices are int32 while S^3 < 2^31 (a frame's indices are
+flat within the frame). :mod:`cellshapes.plan` estimates both before anything is read.
 
 Deviation from the paper, on purpose: the 30% "far" points are drawn uniformly in the
-whole cube instead of from voxels with |sdf| > band. Listing all far voxels of a
-256^3 frame costs 64 MB per frame; the band covers only a few percent of the cube, so the
-uniform draw differs from the paper's by that few percent of points.
+whole cube instead of from voxels outside the near set. Listing all far voxels of a
+256^3 frame costs 64 MB per frame; the near set covers only a few percent of the cube
+(Sec 4.5: 0.26-0.52 M interior voxels of 16.8 M), so the uniform draw differs from the
+paper's by that few percent of points.
 """
 from __future__ import annotations
 
@@ -21,7 +37,59 @@ from torch import Tensor
 
 from .errors import InputError
 
-__all__ = ["SDFSampler", "frame_times", "trilinear"]
+__all__ = ["SDFSampler", "frame_times", "trilinear", "near_mask", "index_dtype",
+           "as_storage_dtype", "NEAR_SETS", "STORAGE_DTYPES"]
+
+#: Names of the near-set rules (``TrainConfig.near_set``).
+NEAR_SETS = ("paper", "band")
+
+#: Storage dtypes of the sampler's volumes by name (``TrainConfig.storage_dtype``).
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def as_storage_dtype(name: str | torch.dtype) -> torch.dtype:
+    """The torch dtype of a ``TrainConfig.storage_dtype`` name (a dtype passes through).
+
+    Raises
+    ------
+    InputError
+        Not one of :data:`STORAGE_DTYPES`.
+    """
+    if isinstance(name, torch.dtype):
+        if name not in STORAGE_DTYPES.values():
+            raise InputError(f"storage dtype must be one of {sorted(STORAGE_DTYPES)}, got {name}")
+        return name
+    if name not in STORAGE_DTYPES:
+        raise InputError(f"storage dtype must be one of {sorted(STORAGE_DTYPES)}, got {name!r}")
+    return STORAGE_DTYPES[name]
+
+
+def index_dtype(size: int) -> torch.dtype:
+    """dtype of the flat voxel indices of an S^3 frame: int32 while S^3 < 2^31, else int64."""
+    return torch.int32 if size ** 3 < 2 ** 31 else torch.int64
+
+
+def near_mask(volume: Tensor, band: float, near_set: str = "paper") -> Tensor:
+    """Voxels of the near set of one frame.
+
+    Parameters
+    ----------
+    volume : (S, S, S) tensor
+        SDF of one frame, SDF units (negative inside).
+    band : float
+        Half-width of the near-surface band, SDF units.
+    near_set : {"paper", "band"}
+        ``paper``: sdf <= band (the interior included, Sec 4.5); ``band``: |sdf| <= band.
+
+    Returns
+    -------
+    (S, S, S) bool tensor
+    """
+    if near_set == "paper":
+        return volume <= band
+    if near_set == "band":
+        return volume.abs() <= band
+    raise InputError(f"near_set must be one of {list(NEAR_SETS)}, got {near_set!r}")
 
 
 def frame_times(n_frames: int) -> np.ndarray:
@@ -77,34 +145,62 @@ class Batch:
 
 
 class SDFSampler:
-    """Draws training batches from stacked SDF frames on one device.
+    """Draws training batches from SDF frames held in one tensor on one device.
 
     Parameters
     ----------
-    volumes : list of (T_i, S, S, S) arrays
-        SDF of each sequence (all the same S).
+    volumes : list of (T_i, S, S, S) arrays or frame readers
+        SDF of each sequence (all the same S), SDF units. Only ``v.shape`` and ``v[k]``
+        (one (S, S, S) frame) are used, so a
+        :class:`~cellshapes.training_data.FrameReader` is read one frame at a time.
     bands : sequence of float
         Near-surface band half-width of each sequence in SDF units.
     frames_every : int
         Use only frames 0, k, 2k, ... of each sequence for training.
     near_fraction : float
-        Fraction of near-surface points per frame (paper: 0.7).
+        Fraction of points per frame drawn from the near set (paper: 0.7).
     device : torch.device
-    storage_dtype : torch.dtype
-        dtype of the stacked volumes (float16 halves memory at paper scale).
+    storage_dtype : torch.dtype or {"float32", "float16"}
+        dtype of the stored volumes (float16 halves memory at paper scale; values are
+        interpolated in float32).
+    near_set : {"paper", "band"}
+        Which voxels the near points come from (module docstring, :func:`near_mask`).
+
+    Attributes
+    ----------
+    volumes : (F, S, S, S) tensor
+        The training frames, ``storage_dtype``, on ``device``.
+    near_idx : (N,) int32 tensor
+        Flat voxel indices (within a frame) of every frame's near set, concatenated
+        (int64 when S^3 >= 2^31).
+    near_start, near_count : (F,) int64 tensors
+        Where each frame's indices start in ``near_idx`` and how many there are.
+    frame_ids : list of (int, int)
+        (sequence, frame) of each stored frame.
+
+    Raises
+    ------
+    InputError
+        Mismatched grids, a frame with an empty near set (empty or NaN frame), or values
+        outside the range of ``storage_dtype``.
     """
 
     def __init__(self, volumes: list[np.ndarray], bands: list[float], frames_every: int = 1,
                  near_fraction: float = 0.7, device: torch.device | str = "cpu",
-                 storage_dtype: torch.dtype = torch.float32) -> None:
+                 storage_dtype: torch.dtype | str = torch.float32,
+                 near_set: str = "paper") -> None:
         if not volumes:
             raise InputError("no sequences to sample from")
-        sizes = {v.shape[1:] for v in volumes}
+        sizes = {tuple(v.shape[1:]) for v in volumes}
         if len(sizes) != 1 or len(next(iter(sizes))) != 3:
             raise InputError(f"all sequences need the same (S, S, S) grid, got {sorted(sizes)}")
+        if near_set not in NEAR_SETS:
+            raise InputError(f"near_set must be one of {list(NEAR_SETS)}, got {near_set!r}")
+        dtype = as_storage_dtype(storage_dtype)
         self.device = torch.device(device)
-        self.size = volumes[0].shape[-1]
+        self.size = s = int(volumes[0].shape[-1])
         self.near_fraction = float(near_fraction)
+        self.near_set = near_set
         seq, times, keep = [], [], []
         for i, v in enumerate(volumes):
             t = frame_times(v.shape[0])
@@ -112,25 +208,40 @@ class SDFSampler:
                 seq.append(i)
                 times.append(t[k])
                 keep.append((i, k))
-        stacked = np.stack([volumes[i][k] for i, k in keep]).astype(np.float32)
-        self.volumes = torch.from_numpy(stacked).to(self.device, storage_dtype)
         self.seq = torch.tensor(seq, device=self.device)
         self.times = torch.tensor(times, device=self.device)
-        self.frame_ids = keep  # (sequence, frame) of each stacked frame
-        near, starts, counts = [], [], []
-        offset = 0
-        for f, (i, k) in enumerate(keep):
-            idx = np.flatnonzero(np.abs(volumes[i][k]).ravel() <= bands[i])
-            if idx.size == 0:
-                raise InputError(f"sequence {i} frame {k} has no voxel within the near-surface "
-                                 "band (empty or NaN frame?)")
-            near.append(idx.astype(np.int64))
-            starts.append(offset)
-            counts.append(idx.size)
-            offset += idx.size
-        self.near_idx = torch.from_numpy(np.concatenate(near)).to(self.device)
-        self.near_start = torch.tensor(starts, device=self.device)
+        self.frame_ids = keep  # (sequence, frame) of each stored frame
+        self.volumes = torch.empty((len(keep), s, s, s), dtype=dtype, device=self.device)
+        counts = [self._fill(f, volumes[i][k], bands[i], (i, k)) for f, (i, k) in
+                  enumerate(keep)]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self.near_idx = torch.empty(int(sum(counts)), dtype=index_dtype(s), device=self.device)
+        for f, (i, _) in enumerate(keep):  # second pass on the device: no host copy
+            flat = near_mask(self.volumes[f], bands[i], near_set).view(-1).nonzero().view(-1)
+            self.near_idx[int(starts[f]):int(starts[f]) + counts[f]] = flat
+        self.near_start = torch.tensor(starts.tolist(), device=self.device)
         self.near_count = torch.tensor(counts, device=self.device)
+
+    def _fill(self, f: int, frame: np.ndarray, band: float, where: tuple[int, int]) -> int:
+        """Store one frame in ``volumes[f]``; return the size of its near set."""
+        vol = self.volumes[f]
+        vol.copy_(torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)))
+        del frame
+        if vol.dtype != torch.float32 and not bool(torch.isfinite(vol).all()):
+            raise InputError(f"sequence {where[0]} frame {where[1]} has values outside the "
+                             f"range of {vol.dtype}; use storage_dtype float32")
+        count = int(near_mask(vol, band, self.near_set).sum())
+        if count == 0:
+            raise InputError(f"sequence {where[0]} frame {where[1]} has no voxel in the "
+                             f"near set ({self.near_set}, band {band:g}; empty or NaN frame?)")
+        return count
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the sampler holds on its device (volumes + near-set indices)."""
+        return sum(t.numel() * t.element_size() for t in
+                   (self.volumes, self.near_idx, self.near_start, self.near_count, self.seq,
+                    self.times))
 
     @property
     def n_frames(self) -> int:

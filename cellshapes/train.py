@@ -39,6 +39,7 @@ from .distributed import (any_rank, broadcast_int, check_replicas, gather_rng_st
                           mean_over_ranks, process_group, rank_world, restore_rng_states)
 from .errors import CellshapesError
 from .model import AutoDecoder, count_parameters
+from .plan import plan_for_training
 from .progress import track
 from .resources import native_bf16, resolve_device
 from .rundir import RunLog, prepare_run_dir, stop_requests
@@ -201,21 +202,23 @@ def _train(dataset: str | os.PathLike | TrainingData, out: Path,
     rank, world = rank_world()
     if resuming:
         stored = read_config(out)
+        stored["train"].setdefault("near_set", "band")  # runs from before near_set existed
         model_cfg = from_dict(ModelConfig, stored["model"])
         train_cfg = from_dict(TrainConfig, {**stored["train"],
                                             **({"epochs": epochs} if epochs else {})})
         profile = stored.get("profile", profile)
     model_cfg = model_cfg or model_config("paper")
     train_cfg = train_cfg or train_config("paper")
-    data = dataset if isinstance(dataset, TrainingData) else load_training_data(dataset)
+    data = (dataset if isinstance(dataset, TrainingData)
+            else load_training_data(dataset, lazy=True))  # read frame by frame by the sampler
+    plan_for_training(data, model_cfg, train_cfg, dev, report=progress and rank == 0)
 
     torch.manual_seed(train_cfg.seed)
     init_gen = torch.Generator().manual_seed(train_cfg.seed)
     model = AutoDecoder(model_cfg, len(data.names), generator=init_gen).to(dev)
     bands = [data.band(i, train_cfg.near_surface_um) for i in range(len(data.names))]
-    storage = torch.float16 if dev.type == "cuda" and data.size >= 192 else torch.float32
     sampler = SDFSampler(data.volumes, bands, train_cfg.frames_every, train_cfg.near_fraction,
-                         dev, storage)
+                         dev, train_cfg.storage_dtype, train_cfg.near_set)
     gen = torch.Generator(dev).manual_seed(train_cfg.seed + 1000 * rank)
     optimizer = make_optimizer(model, train_cfg)
     history: list[dict[str, float]] = []

@@ -1,7 +1,10 @@
-"""The training set of the shape model: SDF sequences of a prepared dataset in memory.
+"""The training set of the shape model: SDF sequences of a prepared dataset.
 
-Read once by :func:`cellshapes.train.train`, and by evaluation and shape fitting, which
-compare the model with the same volumes.
+Evaluation and shape fitting read every volume into memory (:func:`load_training_data`).
+Training reads it lazily (``lazy=True``): each sequence is a :class:`FrameReader` that
+reads one (S, S, S) frame per access from the HDF5 file (one chunk of the prepared
+layout), so the sampler can fill its device tensor frame by frame and the host never
+holds more than one float32 frame of the dataset (paper scale: 64 MiB instead of 65 GB).
 """
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import DatasetFormatError, InputError
 
-__all__ = ["TrainingData", "load_training_data"]
+__all__ = ["TrainingData", "FrameReader", "load_training_data"]
 
 
 @dataclass
@@ -25,9 +28,10 @@ class TrainingData:
     ----------
     names : list of str
         Sequence names, one per sequence.
-    volumes : list of (T, S, S, S) float32 arrays
+    volumes : list of (T, S, S, S) float32 arrays or :class:`FrameReader`
         Signed distance per voxel of each frame, in SDF units (``sdf_unit_um`` um),
         negative inside the cell; T may differ between sequences, S may not.
+        ``volumes[i][k]`` is frame k of sequence i as an (S, S, S) float32 array either way.
     attrs : list of dict
         Per-sequence attributes (``voxel_um``, ``scale_um``, ``sdf_unit_um``, ...).
     path : str
@@ -87,26 +91,101 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_training_data(path: str | os.PathLike) -> TrainingData:
+class FrameReader:
+    """One sequence's (T, S, S, S) SDF, read from the dataset one frame per access.
+
+    Parameters
+    ----------
+    path : path-like
+        Prepared dataset (HDF5).
+    name : str
+        The sequence's group; its ``sdf`` dataset has shape ``shape``.
+    shape : tuple of int
+        (T, S, S, S).
+
+    Notes
+    -----
+    The file is opened for each access, so a reader holds no handle between reads and
+    can be pickled. Prepared datasets are chunked (1, S, S, S): a frame is one chunk,
+    decompressed straight into the returned array.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, path: str | os.PathLike, name: str, shape: tuple[int, ...]) -> None:
+        self.path, self.name, self.shape = str(path), name, tuple(int(n) for n in shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        """Frame ``k`` as an (S, S, S) float32 array (a new array per call).
+
+        Raises
+        ------
+        DatasetFormatError
+            The frame cannot be read, or holds NaN or inf.
+        """
+        from .io.hdf5 import open_h5
+
+        k = int(k)
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"frame {k} of {len(self)}")
+        k %= len(self)
+        out = np.empty(self.shape[1:], np.float32)
+        with open_h5(self.path) as f:
+            try:
+                f[self.name]["sdf"].read_direct(out, np.s_[k])
+            except OSError as exc:
+                raise DatasetFormatError(f"{self.path}: /{self.name}/sdf frame {k} cannot be "
+                                         f"read (truncated or corrupt: {exc})") from None
+        if not np.isfinite(out).all():
+            raise DatasetFormatError(f"{self.path}: /{self.name}/sdf frame {k} contains NaN "
+                                     "or inf values")
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """All frames, (T, S, S, S) (reads the whole sequence)."""
+        out = np.stack([self[k] for k in range(len(self))])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def load_training_data(path: str | os.PathLike, lazy: bool = False) -> TrainingData:
     """Read a prepared dataset (see docs/contracts.md) for training.
 
     Parameters
     ----------
     path : path-like
         HDF5 file written by ``cellshapes prepare`` or ``cellshapes phantoms``.
+    lazy : bool
+        Check the layout and read the attributes only; each sequence's volumes are a
+        :class:`FrameReader` that reads a frame when indexed (NaN / inf are found then).
 
     Returns
     -------
     TrainingData
-        Every sequence's SDF as (T, S, S, S) float32, with its attributes.
+        Every sequence's SDF as (T, S, S, S) float32 (or its reader), with its attributes.
 
     Raises
     ------
     InputError
         The file holds no sequences.
+    DatasetFormatError
+        Not a prepared dataset (and, unless ``lazy``, NaN / inf values).
     """
-    from .io import read_dataset
+    from .io import dataset_info, read_dataset
 
+    if lazy:
+        info = dataset_info(path)
+        if not info:
+            raise InputError(f"{path} holds no sequences")
+        return TrainingData([d["name"] for d in info],
+                            [FrameReader(path, d["name"], d["shape"]) for d in info],
+                            [dict(d["attrs"]) for d in info], str(path))
     seqs = read_dataset(path)
     if not seqs:
         raise InputError(f"{path} holds no sequences")
