@@ -14,34 +14,11 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence, Sized
 
-from .cliconfig import add_config_options
+from .cliconfig import Parser, add_config_options, int_min
 from .config import PROFILES, ModelConfig, TrainConfig, model_config, to_dict, train_config
 from .errors import CellshapesError
 
 __all__ = ["main", "build_parser"]
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line and exit with code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"cellshapes: error: {message} (see {self.prog} --help)\n")
-
-
-def _int_min(low: int) -> Callable[[str], int]:
-    """argparse type: an integer >= ``low`` (a usage error otherwise, exit code 2)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {low}"
-    return parse
 
 
 def _wrote(items: Sized, what: str, out: Path) -> int:
@@ -278,13 +255,13 @@ def _device(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``cellshapes`` command."""
-    parser = _Parser(prog="cellshapes", description=(
+    parser = Parser(prog="cellshapes", description=(
         "Generative modelling of time-evolving 3D cell shapes with SO(3)-equivariant "
         "implicit neural representations (Wiesner et al., MedIA 2024)."))
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"cellshapes {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_: str):
@@ -316,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path,
                    help="3D/3D+t TIFF masks, folders of per-frame TIFFs, or reference .h5")
     p.add_argument("--out", required=True, type=Path, help="output dataset .h5")
-    p.add_argument("--size", type=_int_min(4), default=64, help="output cube edge S (default 64)")
+    p.add_argument("--size", type=int_min(4), default=64, help="output cube edge S (default 64)")
     _spacing(p)
     p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
     p.add_argument("--per-label", action="store_true",
@@ -344,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("truth", type=Path, help="true masks (TIFF / folder / .npy) or SDF .h5")
     p.add_argument("other", type=Path, help="shape to compare, same grid (masks or SDF .h5)")
     _spacing(p)
-    p.add_argument("--frame", type=_int_min(0), default=None,
+    p.add_argument("--frame", type=int_min(0), default=None,
                    help="compare this time point only (default: every frame)")
     p.add_argument("--tolerance", type=float, default=None, metavar="UM",
                    help="tolerance of surface Dice and protrusion recall in um "
@@ -358,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("mesh", _cmd_mesh, "marching-cubes mesh of one frame, in um")
     p.add_argument("input", type=Path, help="mask TIFF / folder, SDF .h5 or prepared dataset")
     p.add_argument("--out", required=True, type=Path, help="FILE.ply, .stl, .vtk or .obj")
-    p.add_argument("--frame", type=_int_min(0), default=0, help="time point (default 0)")
+    p.add_argument("--frame", type=int_min(0), default=0, help="time point (default 0)")
     _spacing(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
@@ -380,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "--arch deepsdf starts from the DeepSDF baseline)")
 
     p = add("plan", _cmd_plan, "host and device memory a training run needs, without data")
-    p.add_argument("--sequences", type=_int_min(1), metavar="N", help="number of sequences")
-    p.add_argument("--frames", type=_int_min(1), metavar="T", help="frames per sequence")
-    p.add_argument("--size", type=_int_min(2), metavar="S", help="cube edge in voxels")
+    p.add_argument("--sequences", type=int_min(1), metavar="N", help="number of sequences")
+    p.add_argument("--frames", type=int_min(1), metavar="T", help="frames per sequence")
+    p.add_argument("--size", type=int_min(2), metavar="S", help="cube edge in voxels")
     p.add_argument("--dataset", type=Path, default=None,
                    help="plan for this prepared dataset instead (shape from the file, near-set "
                         "size counted in its frames)")
@@ -407,9 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reconstruct", _cmd_reconstruct, "evaluate a trained model on grids -> masks + SDF")
     p.add_argument("run", type=Path)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--size", type=_int_min(2), default=None,
+    p.add_argument("--size", type=int_min(2), default=None,
                    help="grid edge (default: training size)")
-    p.add_argument("--frames", type=_int_min(1), default=None,
+    p.add_argument("--frames", type=int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
     p.add_argument("--dense", action="store_true",
@@ -419,24 +396,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", _cmd_evaluate, "DSC and descriptors of a run against a dataset")
     _run_and_dataset(p)
     p.add_argument("--json", type=Path, default=None, help="also write the report here")
-    p.add_argument("--size", type=_int_min(2), default=None)
+    p.add_argument("--size", type=int_min(2), default=None)
     _common(p, device=True)
 
     p = add("fit", _cmd_fit, "fit codes and rotations of unseen shapes, decoder frozen")
     _run_and_dataset(p)
     p.add_argument("--out", required=True, type=Path, help="run-like output folder")
-    p.add_argument("--steps", type=_int_min(1), default=None, help="optimisation steps")
+    p.add_argument("--steps", type=int_min(1), default=None, help="optimisation steps")
     p.add_argument("--seed", type=int, default=0)
     _common(p, device=True)
 
     p = add("generate", _cmd_generate, "synthesize new shape sequences from the latent space")
     p.add_argument("run", type=Path)
-    p.add_argument("--n", type=_int_min(1), default=1, help="number of new sequences")
+    p.add_argument("--n", type=int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--method", choices=["gaussian", "near", "gmm"], default="gaussian")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=_int_min(2), default=None)
-    p.add_argument("--frames", type=_int_min(1), default=None)
+    p.add_argument("--size", type=int_min(2), default=None)
+    p.add_argument("--frames", type=int_min(1), default=None)
     _common(p, device=True)
     p = add("bench", _cmd_bench, "training/inference throughput as ratios to baselines")
     p.add_argument("--quick", action="store_true", help="small sizes, a few minutes on CPU")

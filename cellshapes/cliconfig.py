@@ -37,7 +37,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .config import bound_error
 
-__all__ = ["field_docs", "option_name", "add_config_options", "config_overrides"]
+__all__ = ["field_docs", "option_name", "add_config_options", "config_overrides", "Parser",
+           "int_min"]
 
 _SECTION = re.compile(r"^(Attributes|Parameters)\n-{3,}\n", re.MULTILINE)
 _ENTRY = re.compile(r"^(\w+)\s*:\s*(.*)$")
@@ -213,3 +214,26 @@ def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The fields of ``cls`` given on the command line (not None), by field name."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
             if getattr(args, f.name, None) is not None}
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"cellshapes: error: {message} (see {self.prog} --help)\n")
+
+
+def int_min(low: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``low`` (a usage error otherwise, exit code 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
