@@ -98,6 +98,9 @@ def process_group(device: torch.device) -> Iterator[torch.device]:
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield device
+        # every rank reaches here before any tears down: a gloo peer that leaves early
+        # aborts the other ("terminate called without an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -112,6 +112,7 @@ def _worker(rank: int, init: str, out: str) -> None:
         except cdist.ReplicaMismatchError as exc:
             res["mismatch"] = str(exc)
         Path(out, f"rank{rank}.json").write_text(json.dumps(res))
+        dist.barrier()  # neither rank tears gloo down while the other still talks
     finally:
         dist.destroy_process_group()
 
