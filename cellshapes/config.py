@@ -22,6 +22,8 @@ __all__ = [
     "model_config",
     "train_config",
     "data_defaults",
+    "PROFILE_SEEDS",
+    "profile_seeds",
     "profile_entry",
     "config_from",
     "bounded",
@@ -238,6 +240,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "model": dict(hidden=128, layers=9, latent_dim=64),
         "data": dict(size=48, sequences=8, frames=10),
     },
+    "study": {
+        "train": dict(epochs=100, frames_per_batch=5, points_per_frame=4096, lr=5e-4,
+                      lr_latent=5e-3, lr_step=50, code_reg_warmup=20, checkpoint_every=25,
+                      amp=True),
+        "model": dict(hidden=128, layers=9, latent_dim=64),
+        "data": dict(size=64, sequences=6, frames=8),
+    },
     "paper": {
         "train": dict(epochs=2000, frames_per_batch=5, points_per_frame=1_000_000, lr=1e-4,
                       lr_step=350, checkpoint_every=20, amp=True, compile=True,
@@ -293,6 +302,18 @@ def model_config(profile: str = "paper", **overrides: Any) -> ModelConfig:
     if overrides.get("arch") == "deepsdf":
         base = DEEPSDF_DEFAULTS
     return config_from(ModelConfig, base, overrides)
+
+
+#: Training seeds every compared arm of a notebook runs with, per profile. The verdict rule
+#: (:mod:`cellshapes.repro.stats`) needs at least 3; smoke and quick run one (their
+#: verdicts are always "not settled").
+PROFILE_SEEDS: dict[str, tuple[int, ...]] = {
+    "smoke": (0,), "quick": (0,), "study": (0, 1, 2), "paper": (0, 1, 2)}
+
+
+def profile_seeds(profile: str) -> list[int]:
+    """The training seeds of ``profile`` (:data:`PROFILE_SEEDS`)."""
+    return list(profile_entry(PROFILE_SEEDS, profile))
 
 
 def data_defaults(profile: str) -> dict[str, Any]:

@@ -131,10 +131,20 @@ def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, f
     return {prefix + c: float(d[c]) for c in _DESCRIPTORS}
 
 
+def _surface(truth: np.ndarray, rec: np.ndarray, voxel_um: float) -> dict[str, float]:
+    from ..surface import compare_shapes
+
+    keys = ("hd95_um", "assd_um", "surface_dice", "protrusion_recall")
+    if not 0.0 < float((rec <= 0).mean()) < 1.0:  # no surface rebuilt: nothing to compare
+        return {k: float("nan") for k in keys}
+    out = compare_shapes(truth, rec, (voxel_um,) * 3, is_sdf_truth=True, is_sdf_other=True)
+    return {k: float(out[k]) for k in keys}
+
+
 def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
                  frames: Sequence[int] | None = None, sizes: int | Sequence[int] | None = None,
                  sequences: Sequence[str] | None = None, device: str = "auto",
-                 describe: bool = True, options: Any = None,
+                 describe: bool = True, surface: bool = False, options: Any = None,
                  progress: bool = False) -> "pd.DataFrame":  # noqa: F821
     """DSC (and descriptors) of a run's reconstructions per sequence, frame and grid size.
 
@@ -158,6 +168,11 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     describe : bool
         Also measure volume, surface and sphericity (36 pi V^2 / A^3) of the
         reconstruction and, as ``real_*``, of the reference.
+    surface : bool
+        Also compare the surfaces on the reference grid
+        (:func:`cellshapes.surface.compare_shapes`): ``hd95_um``, ``assd_um``,
+        ``surface_dice`` and ``protrusion_recall`` (NaN where the truth has no
+        protrusion), tolerance one voxel diagonal of the reference grid.
 
     Returns
     -------
@@ -202,6 +217,8 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
                        "size": s, "dsc": dice(rec <= 0, gt[k] <= 0)}
                 if describe:
                     row.update(_describe(sdf[j], 2.0 * scale / (s - 1)), **real[k])
+                if surface:
+                    row.update(_surface(gt[k], rec, float(ref["attrs"]["voxel_um"])))
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -20,7 +20,7 @@ from .cache import cached, is_cached, path_identity
 
 __all__ = ["repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
-           "comparison_table", "figure_path", "combined_dataset"]
+           "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims"]
 
 
 def _is_repo(folder: Path) -> bool:
@@ -274,6 +274,53 @@ def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
             df[col] = ""
     df = df.rename(columns={"ours": f"this run ({profile} profile)"})
     return df
+
+
+def seeds(profile: str, seed: int = 0) -> list[int]:
+    """The training seeds a notebook runs every compared arm with.
+
+    ``seed + k`` for each k of :data:`cellshapes.config.PROFILE_SEEDS` (study and paper:
+    ``seed, seed + 1, seed + 2``; smoke and quick: ``seed`` alone).
+    """
+    from ..config import profile_seeds
+
+    return [int(seed) + k for k in profile_seeds(profile)]
+
+
+def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
+                 claims: Sequence[dict[str, Any]], results_dir: str | os.PathLike):
+    """Write ``results_dir/<notebook>.json`` and return the claims as a table.
+
+    Parameters
+    ----------
+    notebook : str
+        E.g. ``"08_omega_sweep"``.
+    profile : str
+        Profile the numbers were reached at.
+    seed_list : sequence of int
+        Seeds in the order of every claim's ``per_seed``.
+    claims : sequence of dict
+        :func:`cellshapes.repro.stats.claim_record` outputs.
+    results_dir : path-like
+        The notebook's ``results_dir`` (:func:`paths`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per claim: claim, paper, per-seed values, mean +- sd, verdict.
+    """
+    import pandas as pd
+
+    from .stats import write_results
+
+    path = write_results(Path(results_dir) / f"{notebook}.json", notebook, profile,
+                         list(seed_list), claims)
+    rows = [{"claim": c["claim"], "paper": c["paper"],
+             "per seed": ", ".join(f"{v:.4g}" for v in c["per_seed"]),
+             "mean +- sd": f"{c['mean']:.4g} +- {c['sd']:.2g}" if c["sd"] is not None
+             else f"{c['mean']:.4g}", "verdict": c["verdict"]} for c in claims]
+    print(f"results written to {path}")
+    return pd.DataFrame(rows).rename_axis(f"{profile} profile, seeds {list(seed_list)}")
 
 
 def figure_path(notebook: str, name: str, root: str | os.PathLike) -> Path:
