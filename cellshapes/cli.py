@@ -187,6 +187,12 @@ def _cmd_notebooks(a: argparse.Namespace) -> int:
     return notebooks_from_cli(a)
 
 
+def _cmd_results(a: argparse.Namespace) -> int:
+    from .repro.report import results_from_cli
+
+    return results_from_cli(a)
+
+
 # ------------------------------------------------------------------- image synthesis
 def _cmd_simulate(a: argparse.Namespace) -> int:
     from .synthesis.imaging import simulate_folder
@@ -421,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
     p = add("notebooks", _cmd_notebooks, "execute the numbered notebooks with papermill")
-    p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
+    p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     p.add_argument("--out", type=Path, default=None,
                    help="folder for executed copies, data, runs, figures, results "
                         "(default <repo>/out/<profile>, git-ignored)")
@@ -433,6 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "outputs; runs nothing")
     _device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+    p = add("results", _cmd_results,
+            "the README results table from the notebooks' results/NN_topic.json")
+    p.add_argument("--dir", type=Path, default=Path("results"),
+                   help="folder of results files (default results)")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="rewrite the table between the markers of this README")
+    p.add_argument("--check", action="store_true",
+                   help="with --readme: only compare; exit 1 when the README differs")
 
     p = add("simulate", _cmd_simulate, "simulated fluorescence images of masks (image/mask pairs)")
     p.add_argument("masks", type=Path, help="mask TIFF, phantoms folder or generate output")
