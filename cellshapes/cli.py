@@ -170,7 +170,7 @@ def _cmd_generate(a: argparse.Namespace) -> int:
 
     report = generate_run(a.run, a.out, n=a.n, method=a.method, seed=a.seed, size=a.size,
                           frames=a.frames, device=a.device, overwrite=a.overwrite,
-                          progress=not a.quiet)
+                          progress=not a.quiet, std=a.std)
     print(json.dumps(report, indent=1))
     return 0
 
@@ -417,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--method", choices=["gaussian", "near", "gmm"], default="gaussian")
+    p.add_argument("--std", type=float, default=None,
+                   help="standard deviation of gaussian/near sampling (default: the paper's "
+                        "rule, the codes' std rounded up to a power of ten; half for near)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int_min(2), default=None)
     p.add_argument("--frames", type=int_min(1), default=None)

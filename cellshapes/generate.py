@@ -3,17 +3,30 @@
 Methods
 -------
 ``gaussian``
-    z ~ N(0, sigma^2 I) with the paper's sigma^2 = 0.001 (growing and dividing cells).
+    z ~ N(0, s^2 I) (growing and dividing cells).
 ``near``
-    A learned code plus N(0, sigma^2 I) noise, paper sigma^2 = 0.0005 (filopodial cells).
+    A learned code plus N(0, s^2 I) noise (filopodial cells).
 ``gmm``
     Samples of a Gaussian mixture fitted to the learned codes (scikit-learn): the paper's
     stated future work, which follows the codes' actual distribution.
 
 Every synthesized sequence gets a uniformly random rotation (scipy's ``Rotation.random``).
+
+Scale of the sampling distribution
+----------------------------------
+The paper writes N(0, 0.001) and N(0, 0.0005) and says where the numbers come from
+(Sec 5.1): its learned codes had standard deviations 0.0004 (DS_Plat), 0.0008 (DS_Cele)
+and 0.0007 (DS_Filo), "rounded up to 0.001". The 0.001 is therefore a standard deviation
+derived from the codes, and it only fits codes of that scale. By default
+(:func:`paper_std`) we apply the same procedure to the codes of the run at hand: the
+standard deviation of all code entries rounded up to the next power of ten for
+``gaussian`` (0.0004 and 0.0008 -> 0.001, as the paper), half of it for ``near``
+(0.0007 -> 0.0005, as the paper). An explicit ``std`` overrides it. Earlier versions
+read 0.001 as a variance (std 0.032); ``variance=`` still gives that reading.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,14 +38,60 @@ from .errors import InputError
 from .progress import track
 
 __all__ = ["sample_codes", "random_rotations", "interpolate_codes", "generate_run",
-           "PAPER_VARIANCE"]
+           "paper_std", "PAPER_STD"]
 
-#: The paper's sampling variances per method.
-PAPER_VARIANCE = {"gaussian": 1e-3, "near": 5e-4}
+#: The paper's sampling standard deviations for its codes (Sec 5.1), for reference.
+PAPER_STD = {"gaussian": 1e-3, "near": 5e-4}
+
+
+def paper_std(codes: np.ndarray, method: str) -> float:
+    """The sampling standard deviation by the paper's rule (module notes).
+
+    Parameters
+    ----------
+    codes : (N, D) array
+        Learned codes.
+    method : {"gaussian", "near"}
+
+    Returns
+    -------
+    float
+        ``10 ** ceil(log10(std(codes)))`` for ``gaussian``, half of it for ``near``.
+
+    Raises
+    ------
+    InputError
+        Codes with zero or non-finite spread, or another method.
+    """
+    sd = float(np.std(np.asarray(codes, np.float64)))
+    if not np.isfinite(sd) or sd <= 0:
+        raise InputError(f"cannot derive a sampling scale from codes with std {sd}")
+    decade = 10.0 ** math.ceil(math.log10(sd) - 1e-9)
+    if method == "gaussian":
+        return decade
+    if method == "near":
+        return decade / 2.0
+    raise InputError(f"paper_std: method must be gaussian or near, got {method!r}")
+
+
+def _scale(codes: np.ndarray, method: str, std: float | None,
+           variance: float | None) -> float:
+    if std is not None and variance is not None:
+        raise InputError("give std or variance, not both")
+    if variance is not None:
+        if not variance > 0:
+            raise InputError(f"variance must be > 0, got {variance}")
+        return math.sqrt(variance)
+    if std is not None:
+        if not std > 0:
+            raise InputError(f"std must be > 0, got {std}")
+        return float(std)
+    return paper_std(codes, method)
 
 
 def sample_codes(codes: np.ndarray, n: int, method: str = "gaussian", seed: int = 0,
-                 variance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 variance: float | None = None,
+                 std: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` new latent codes.
 
     Parameters
@@ -44,7 +103,9 @@ def sample_codes(codes: np.ndarray, n: int, method: str = "gaussian", seed: int 
     method : {"gaussian", "near", "gmm"}
     seed : int
     variance : float, optional
-        Override the paper's variance of ``gaussian`` / ``near``.
+        Variance s^2 of ``gaussian`` / ``near`` (the earlier reading of the paper).
+    std : float, optional
+        Standard deviation s of ``gaussian`` / ``near``; default :func:`paper_std`.
 
     Returns
     -------
@@ -59,12 +120,11 @@ def sample_codes(codes: np.ndarray, n: int, method: str = "gaussian", seed: int 
     d = codes.shape[1]
     source = np.full(n, -1)
     if method == "gaussian":
-        var = PAPER_VARIANCE["gaussian"] if variance is None else variance
-        new = rng.normal(0.0, np.sqrt(var), (n, d))
+        new = rng.normal(0.0, _scale(codes, method, std, variance), (n, d))
     elif method == "near":
-        var = PAPER_VARIANCE["near"] if variance is None else variance
+        sd = _scale(codes, method, std, variance)
         source = rng.integers(0, codes.shape[0], n)
-        new = codes[source] + rng.normal(0.0, np.sqrt(var), (n, d))
+        new = codes[source] + rng.normal(0.0, sd, (n, d))
     elif method == "gmm":
         from sklearn.mixture import GaussianMixture
 
@@ -97,7 +157,8 @@ def interpolate_codes(z0: np.ndarray, z1: np.ndarray, steps: int) -> np.ndarray:
 def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                  method: str = "gaussian", seed: int = 0, size: int | None = None,
                  frames: int | None = None, device: str = "auto", overwrite: bool = False,
-                 progress: bool = True, variance: float | None = None) -> dict[str, Any]:
+                 progress: bool = True, variance: float | None = None,
+                 std: float | None = None) -> dict[str, Any]:
     """``cellshapes generate``: synthesize ``n`` new sequences.
 
     Writes a run-like folder ``out`` (config, checkpoint with the new codes and
@@ -117,7 +178,8 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     check_output(out, overwrite)
     model, config = load_run(run, device)
     learned = model.codes.detach().cpu().numpy()
-    codes, source = sample_codes(learned, n, method, seed, variance)
+    codes, source = sample_codes(learned, n, method, seed, variance, std)
+    scale = (None if method == "gmm" else _scale(learned, method, std, variance))
     angles = random_rotations(n, seed) if model.config.equivariant else None
     data = config["data"]
     s = size or int(data["size"])
@@ -134,7 +196,10 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
         write_derived_run(config, model, z, ang, tmp, summary,
                           {"generated_from": str(Path(run).resolve()),
                            "generate": {"method": method, "seed": seed, "n": n,
-                                        "variance": variance, "source_codes": source.tolist()}})
+                                        "variance": variance, "std": std,
+                                        "sampling_std": scale,
+                                        "codes_std": float(np.std(learned)),
+                                        "source_codes": source.tolist()}})
         derived, _ = load_run(tmp, dev)
         seqs = []
         it = track(range(n), progress, desc="generate", unit="seq")
@@ -147,4 +212,4 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
         write_dataset(tmp / "sdf.h5", seqs)
     empty = [names[i] for i, q in enumerate(seqs) if not (q.sdf <= 0).any()]
     return {"out": str(out), "names": names, "method": method, "seed": seed,
-            "empty_sequences": empty}
+            "sampling_std": scale, "empty_sequences": empty}

@@ -32,15 +32,15 @@ def test_generate_new_distinct_sequences(trained_run, ellipsoid_dataset, tmp_pat
 
 @pytest.mark.parametrize("method", ["gaussian", "near", "gmm"])
 def test_sample_codes_methods(method):
-    codes = np.random.default_rng(0).normal(0, 0.1, (8, 16))
+    codes = np.random.default_rng(0).normal(0, 0.03, (8, 16))  # rule: 0.1 / 0.05
     new, src = sample_codes(codes, 5, method, seed=3)
     again, _ = sample_codes(codes, 5, method, seed=3)
     assert new.shape == (5, 16) and np.array_equal(new, again)
     if method == "gaussian":
-        assert new.std() == pytest.approx(np.sqrt(1e-3), rel=0.35)
+        assert new.std() == pytest.approx(0.1, rel=0.35)
     if method == "near":
         assert (src >= 0).all()
-        assert np.abs(new - codes[src]).std() == pytest.approx(np.sqrt(5e-4), rel=0.35)
+        assert np.abs(new - codes[src]).std() == pytest.approx(0.05, rel=0.35)
 
 
 def test_interpolation_and_rotations():
@@ -49,3 +49,26 @@ def test_interpolation_and_rotations():
     ang = torch.tensor(random_rotations(20, seed=0))
     rot = euler_to_matrix(ang)
     assert torch.allclose(torch.linalg.det(rot), torch.ones(20), atol=1e-5)
+
+
+def test_paper_std_reproduces_the_papers_numbers():
+    """Sec 5.1: code std 0.0004 and 0.0008 -> N(0, 0.001); 0.0007 -> codes + N(0, 0.0005)."""
+    from cellshapes.errors import InputError
+    from cellshapes.generate import paper_std
+
+    rng = np.random.default_rng(0)
+    for sd, method, expected in [(0.0004, "gaussian", 1e-3), (0.0008, "gaussian", 1e-3),
+                                 (0.0007, "near", 5e-4), (0.027, "gaussian", 0.1)]:
+        codes = rng.normal(0.0, sd, (200, 64))
+        assert paper_std(codes, method) == pytest.approx(expected), (sd, method)
+    codes = rng.normal(0.0, 0.0004, (200, 64))
+    new, _ = sample_codes(codes, 4000, "gaussian", seed=1)
+    assert np.std(new) == pytest.approx(1e-3, rel=0.02)  # a std, not a variance
+    new, _ = sample_codes(codes, 4000, "gaussian", seed=1, variance=1e-4)
+    assert np.std(new) == pytest.approx(1e-2, rel=0.02)
+    new, _ = sample_codes(codes, 4000, "gaussian", seed=1, std=0.2)
+    assert np.std(new) == pytest.approx(0.2, rel=0.02)
+    with pytest.raises(InputError, match="not both"):
+        sample_codes(codes, 2, "gaussian", std=0.1, variance=0.1)
+    with pytest.raises(InputError, match="std"):
+        paper_std(np.zeros((3, 4)), "gaussian")
