@@ -173,6 +173,12 @@ class TrainConfig:
         ramped in linearly over ``code_reg_warmup`` epochs.
     code_reg_warmup : int
         Epochs of the linear ramp of the code regulariser (reference code: 100).
+    code_sigma : float
+        If > 0, the paper's regulariser (1/sigma^2) ||z||^2 (Eq. 3, sigma the standard
+        deviation of the code prior) replaces ``code_reg``. The paper adds it to the L1
+        norm over a frame's samples (Eq. 2), a sum; our reconstruction term is the mean
+        over points, so the weight becomes 1 / (sigma^2 * points_per_frame)
+        (:attr:`code_weight`). 0 (default): ``code_reg`` is used.
     frames_every : int
         Train only on every k-th frame (1 = all frames; Sec 5.4 uses 4).
     amp : bool
@@ -203,6 +209,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     code_reg: float = 1e-4
     code_reg_warmup: int = 100
+    code_sigma: float = bounded(0.0, 0.0)
     frames_every: int = bounded(1, 1)
     amp: bool = False
     compile: bool = False
@@ -217,6 +224,13 @@ class TrainConfig:
         if self.storage_dtype not in ("float32", "float16"):
             raise InputError("storage_dtype must be 'float32' or 'float16', got "
                              f"{self.storage_dtype!r}")
+
+    @property
+    def code_weight(self) -> float:
+        """Weight of the mean ||z||^2 next to the mean L1 loss (before the warm-up ramp)."""
+        if self.code_sigma > 0:
+            return 1.0 / (self.code_sigma ** 2 * self.points_per_frame)
+        return self.code_reg
 
 
 #: Named profiles: overrides of :class:`TrainConfig` and :class:`ModelConfig`, plus the
@@ -250,7 +264,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
         "train": dict(epochs=2000, frames_per_batch=5, points_per_frame=1_000_000, lr=1e-4,
                       lr_step=350, checkpoint_every=20, amp=True, compile=True,
-                      storage_dtype="float16"),
+                      storage_dtype="float16", code_sigma=1e-3, code_reg_warmup=0),
         "model": dict(),
         "data": dict(size=256, sequences=33, frames=30),
     },

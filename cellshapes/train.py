@@ -327,7 +327,7 @@ def _run_epoch(net: Any, model: AutoDecoder, sampler: SDFSampler,
     """One epoch of ``steps`` optimisation steps at the scheduled lr; returns the log row."""
     _set_lr(optimizer, epoch, cfg, lr_scale)
     t0 = time.perf_counter()
-    reg_w = cfg.code_reg * min(1.0, epoch / max(cfg.code_reg_warmup, 1))
+    reg_w = cfg.code_weight * min(1.0, epoch / max(cfg.code_reg_warmup, 1))
     total = torch.zeros((), device=dev)
     total_rec = torch.zeros((), device=dev)
     for _ in range(steps):

@@ -15,7 +15,7 @@ import torch
 from cellshapes.checkpoint import load_checkpoint
 from cellshapes.cli import main
 from cellshapes.config import model_config, train_config
-from cellshapes.errors import CheckpointError, OutputExistsError
+from cellshapes.errors import CheckpointError, InputError, OutputExistsError
 from cellshapes.evaluate import evaluate_run
 from cellshapes.train import train
 
@@ -276,3 +276,19 @@ def test_native_bf16_reads_cpu_flags(monkeypatch):
     assert resources.native_bf16(torch.device("cpu")) is False
     monkeypatch.setattr(resources, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
     assert resources.native_bf16(torch.device("cpu")) is True
+
+
+def test_code_sigma_is_the_papers_prior_per_point(small_dataset, tmp_path):
+    """(1/sigma^2)||z||^2 next to the summed L1 = 1/(sigma^2 N) next to the mean L1."""
+    cfg = train_config("smoke", points_per_frame=4000, code_sigma=0.01)
+    assert cfg.code_weight == pytest.approx(1.0 / (1e-4 * 4000))
+    assert train_config("smoke", code_reg=3e-4).code_weight == 3e-4  # off: code_reg
+    with pytest.raises(InputError, match="code_sigma"):
+        train_config("smoke", code_sigma=-1.0)
+    # a tight prior pulls the codes towards 0 much harder than the default 1e-4
+    norms = {}
+    for name, kw in [("default", {}), ("prior", dict(code_sigma=0.002, code_reg_warmup=1))]:
+        train(small_dataset, tmp_path / name, *_tiny(8, seed=3, **kw), device="cpu",
+              progress=False)
+        norms[name] = float(_weights(tmp_path / name)["codes"].norm())
+    assert norms["prior"] < 0.5 * norms["default"], norms
