@@ -75,10 +75,10 @@ pd.set_option("display.precision", 4)
 # - `study`: 4 sequences x 4 frames at training grids 32/48/64 with 50/100/200 epochs
 #   (the paper's 1 : 2 : 4), reconstructions at 16/24/32/48/64, truth at 64^3 (masks drawn
 #   at 96^3); three training seeds, so 9 models. An epoch costs the same on every grid
-#   (frames x points per frame), so one seed trains 350 epochs x 16 frames x 4096 points
-#   = 23 M points, about 145 s at the measured 160 k points/s on 2 cores; 3 seeds ~7.5 min,
-#   phantoms and regridding ~0.5 min, scoring (last frame only, 5 grids, 36 model x
-#   sequence pairs) ~1 min: **estimate 9-10 min** on 2 idle cores.
+#   (4 steps of 5 frames x 4096 points for 16 frames), so one seed trains 350 epochs x
+#   20 frames x 4096 points = 29 M points, about 180 s at the measured 160 k points/s on
+#   2 cores; 3 seeds ~9 min, phantoms and regridding ~0.5 min, scoring (last frame only,
+#   5 grids, 36 model x sequence pairs) ~1 min: **estimate ~10.5 min** on 2 idle cores.
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000).
 
 # %%
