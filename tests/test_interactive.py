@@ -4,6 +4,8 @@ The fast tests fake the IPython kernel; the slow test drives a real JupyterLab i
 Chromium with Playwright and finds the vtk.js canvas of notebook 00's 3D render:
 
     CELLSHAPES_CHROMIUM=/usr/bin/chromium python -m pytest tests/test_interactive.py -m slow -s
+
+(add CELLSHAPES_UPDATE_SCREENSHOT=1 to refresh docs/img/interactive_3d.png from the run).
 """
 from __future__ import annotations
 
@@ -226,7 +228,9 @@ def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
          f"--ServerApp.root_dir={work}", "--allow-root", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
-    shot = REPO / "docs" / "img" / "interactive_3d.png"
+    # the screenshot goes to tmp_path; CELLSHAPES_UPDATE_SCREENSHOT=1 also refreshes the
+    # committed docs/img/interactive_3d.png (so a plain run leaves git status clean)
+    shot = tmp_path / "interactive_3d.png"
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -273,9 +277,11 @@ def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
             assert changed > 0.005, "the view did not turn when dragged"
             cell = page.locator(".jp-CodeCell", has=page.locator("iframe.pyvista")).first
             cell.scroll_into_view_if_needed()
-            shot.parent.mkdir(parents=True, exist_ok=True)
             cell.screenshot(path=str(shot))
-            print(f"screenshot {shot.relative_to(REPO)} ({shot.stat().st_size // 1024} KB)")
+            print(f"screenshot {shot} ({shot.stat().st_size // 1024} KB)")
+            if os.environ.get("CELLSHAPES_UPDATE_SCREENSHOT") == "1":
+                shutil.copyfile(shot, REPO / "docs" / "img" / "interactive_3d.png")
+                print("copied to docs/img/interactive_3d.png")
             browser.close()
     finally:
         lab.terminate()
