@@ -1,7 +1,8 @@
 """Figures: matplotlib slices and descriptor curves, pyvista renders (imported lazily).
 
 Nothing here is on the training or inference path; pyvista/VTK is imported only inside
-:func:`render_volumes`, so a GPU box without VTK can train.
+:func:`volume_plotter`, so a GPU box without VTK can train; the interactive
+notebook view lives in :mod:`cellshapes.interactive`.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["slice_grid", "descriptor_curves", "render_volumes", "show_volumes", "save_figure"]
+__all__ = ["slice_grid", "descriptor_curves", "volume_plotter", "render_volumes", "show_volumes",
+           "save_figure"]
 
 DESCRIPTOR_LABELS = {"volume_um3": "volume [um$^3$]", "surface_um2": "surface [um$^2$]",
                      "sphericity": "sphericity (36$\\pi$V$^2$/A$^3$)",
@@ -98,23 +100,30 @@ def descriptor_curves(tables: Mapping[str, Any],
     return fig
 
 
-def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+def volume_plotter(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
                    labels: Sequence[str] | None = None, window: tuple[int, int] | None = None,
-                   color: str = "#7fb3d5") -> np.ndarray:
-    """Render 3D masks/SDFs side by side with pyvista offscreen; returns an RGB image.
+                   color: str = "#7fb3d5"):
+    """An off-screen pyvista plotter with one subplot per volume (isosurface at level 0.5/0).
 
     Uses EGL when no display is present (``VTK_DEFAULT_OPENGL_WINDOW`` is set to
-    ``vtkEGLRenderWindow`` unless already set).
+    ``vtkEGLRenderWindow`` unless already set). The caller closes the plotter.
 
     Parameters
     ----------
     volumes : sequence of (Z, Y, X) arrays
+        Masks or SDFs (see :func:`cellshapes.mesh.mesh_from_volume`).
     spacing : (3,) floats
         Voxel size in um.
+    labels : sequence of str, optional
+        One title per volume; a volume without a surface is labelled "no surface".
+    window : (width, height) ints, optional
+        Pixels; default ``(300 * len(volumes), 320)``.
+    color : str
+        Mesh colour.
 
     Returns
     -------
-    (H, W, 3) uint8 array
+    pyvista.Plotter
     """
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
@@ -123,6 +132,8 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
     from .mesh import mesh_from_volume, to_pyvista
 
     n = len(volumes)
+    if n == 0:
+        raise InputError("volume_plotter: no volumes to render")
     window = window or (300 * n, 320)
     plotter = pv.Plotter(shape=(1, n), off_screen=True, window_size=list(window), border=False)
     for i, vol in enumerate(volumes):
@@ -136,9 +147,28 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
             plotter.add_mesh(to_pyvista(verts, faces), color=color, smooth_shading=True,
                              specular=0.3)
         if label:
-            plotter.add_text(label, font_size=10)
+            plotter.add_text(label, font_size=10, color="black")
         plotter.view_isometric()
     plotter.set_background("white")
+    return plotter
+
+
+def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                   labels: Sequence[str] | None = None, window: tuple[int, int] | None = None,
+                   color: str = "#7fb3d5") -> np.ndarray:
+    """Render 3D masks/SDFs side by side with pyvista offscreen; returns an RGB image.
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) arrays
+    spacing : (3,) floats
+        Voxel size in um.
+
+    Returns
+    -------
+    (H, W, 3) uint8 array
+    """
+    plotter = volume_plotter(volumes, spacing, labels=labels, window=window, color=color)
     img = plotter.screenshot(return_img=True)
     plotter.close()
     return np.asarray(img)[..., :3]
@@ -146,38 +176,66 @@ def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.
 
 def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
                  labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
-                 window: tuple[int, int] | None = None) -> np.ndarray:
-    """Render 3D masks/SDFs with pyvista and show the image inline in a notebook.
+                 window: tuple[int, int] | None = None,
+                 interactive: bool | None = None) -> np.ndarray:
+    """Render 3D masks/SDFs with pyvista and show them in a notebook: turnable when live.
 
-    The render is displayed as a static PNG (what papermill stores and GitHub shows;
-    the same image appears in JupyterLab), and optionally saved to ``path``.
+    The static PNG is always rendered, written to ``path`` (if given) and put in the
+    notebook output, so papermill, nbconvert and GitHub show the picture. In a live
+    JupyterLab (or Notebook 7) kernel the same output also carries an interactive view
+    (pyvista's trame ``client`` backend: vtk.js renders in the browser, no internet
+    needed) that one can turn and zoom; JupyterLab shows that view, other readers of the
+    notebook fall back to the PNG. See :func:`cellshapes.interactive.wants_interactive`
+    for how "live" is decided and how ``CELLSHAPES_INTERACTIVE`` overrides it.
+
+    Parameters
+    ----------
+    volumes : sequence of (Z, Y, X) arrays
+    spacing : (3,) floats
+        Voxel size in um.
+    labels : sequence of str, optional
+    path : path, optional
+        Where to write the PNG.
+    window : (width, height) ints, optional
+        Pixels.
+    interactive : bool, optional
+        None (default): decide automatically; True/False force it. True still shows the
+        PNG (with a printed reason) when trame is missing; outside IPython nothing is
+        displayed either way.
 
     Returns
     -------
     (H, W, 3) uint8 array
+        The static render.
     """
-    img = render_volumes(volumes, spacing, labels=labels, window=window)
-    if path is not None:
-        import matplotlib.pyplot as plt
+    import io as _io
 
+    import matplotlib.pyplot as plt
+
+    img = render_volumes(volumes, spacing, labels=labels, window=window)
+    buf = _io.BytesIO()
+    plt.imsave(buf, img, format="png")
+    png = buf.getvalue()
+    if path is not None:
         from .atomic import atomic_path
 
         with atomic_path(path) as tmp:
-            plt.imsave(tmp, img, format="png")
+            with open(tmp, "wb") as fh:
+                fh.write(png)
     try:
         from IPython import get_ipython
         from IPython.display import Image, display
-
-        if get_ipython() is not None:
-            import io as _io
-
-            import matplotlib.pyplot as plt
-
-            buf = _io.BytesIO()
-            plt.imsave(buf, img, format="png")
-            display(Image(data=buf.getvalue(), format="png"))
     except ImportError:  # no IPython: plain scripts just get the array
-        pass
+        return img
+    if get_ipython() is None:
+        return img
+    from . import interactive as _interactive
+
+    if interactive is None:
+        interactive = _interactive.wants_interactive()
+    if interactive and _interactive.show_interactive(volumes, spacing, labels, window, png):
+        return img
+    display(Image(data=png, format="png"))
     return img
 
 
