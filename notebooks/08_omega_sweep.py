@@ -64,10 +64,10 @@ pd.set_option("display.precision", 4)
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, w0 in {10, 30, 60}: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, w0 in {1, 10, 30, 60}.
-# - `study`: 4 sequences x 6 frames at 64^3, the study model (9 x 128 sine, latent 64,
+# - `study`: 4 sequences x 5 frames at 64^3, the study model (9 x 128 sine, latent 64,
 #   4096 points per frame, bf16), 100 epochs, w0 in {10, 30, 60}, 3 seeds: 9 models.
-#   **Estimate on 2 idle CPU cores: about 12 minutes** (training ~60 s per model from the
-#   measured ~160k points/s: 24 frames x 4096 points x 100 epochs = 9.8M points, so ~9 min
+#   **Estimate on 2 idle CPU cores: about 11 minutes** (training ~55 s per model from the
+#   measured ~150k points/s: 20 frames x 4096 points x 100 epochs = 8.2M points, so ~8.5 min
 #   for 9 models; surface scoring ~3.5 s per sequence and model: 4 x 9 x 3.5 s = ~2 min;
 #   phantoms and renders under a minute). The paper sweeps w0 = 1..70 on 33 x 30 frames at
 #   256^3 for 2000 epochs; one low w0 (10) and one high (60) is what fits the study budget.
@@ -77,7 +77,7 @@ NB = "08_omega_sweep"
 SETTINGS = {
     "smoke": dict(sequences=2, frames=4, size=24, epochs=20, omegas=[10, 30, 60]),
     "quick": dict(sequences=4, frames=4, size=48, epochs=80, omegas=[1, 10, 30, 60]),
-    "study": dict(sequences=4, frames=6, size=64, epochs=100, omegas=[10, 30, 60]),
+    "study": dict(sequences=4, frames=5, size=64, epochs=100, omegas=[10, 30, 60]),
     "paper": dict(sequences=33, frames=30, size=256, epochs=2000,
                   omegas=[1, 5, 10, 20, 30, 40, 50, 60, 70]),
 }

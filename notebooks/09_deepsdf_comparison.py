@@ -78,11 +78,12 @@ import json
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DeepSDF 4 x 64: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs.
-# - `study`: 4 sequences x 8 frames at 64^3, 100 epochs, the study sine model (9 x 128,
+# - `study`: 4 sequences x 6 frames at 64^3, 100 epochs, the study sine model (9 x 128,
 #   latent 64, 4096 points per frame, bf16) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds
-#   = 6 models. **Estimate on 2 idle CPU cores: about 10 minutes** (training ~80 s per
-#   model from the measured ~160k points/s: 32 frames x 4096 points x 100 epochs = 13M
-#   points, so ~8 min for 6 models; surface scoring ~3.5 s per sequence and model,
+#   = 6 models. **Estimate on 2 idle CPU cores: about 10 minutes** (sine ~65 s per model
+#   from the measured ~150k points/s: 24 frames x 4096 points x 100 epochs = 9.8M points;
+#   DeepSDF about 1.3x that per point (dropout masks, weight norm; measured under load, so
+#   approximate): ~7.5 min for 6 models; surface scoring ~3.5 s per sequence and model,
 #   4 x 6 x 3.5 s = ~1.5 min; phantoms and renders under a minute).
 
 # %%
@@ -92,7 +93,7 @@ SETTINGS = {
                   deepsdf=dict(hidden=64, layers=4, latent_dim=16, latent_layers=[0, 2])),
     "quick": dict(sequences=4, frames=4, size=48, epochs=80,
                   deepsdf=dict(hidden=128, latent_dim=64)),
-    "study": dict(sequences=4, frames=8, size=64, epochs=100,
+    "study": dict(sequences=4, frames=6, size=64, epochs=100,
                   deepsdf=dict(hidden=128, latent_dim=64)),
     "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
 }
