@@ -104,6 +104,23 @@ class ModelConfig:
         Standard deviation of the N(0, std^2) initialisation of the codes (paper: 0.01).
     angle_init_std : float
         Standard deviation of the Euler-angle initialisation [rad] (paper: pi/8).
+    dropout : float
+        ``deepsdf`` only: probability of dropping a hidden unit after each ReLU while
+        training (DeepSDF, Park et al. 2019: 0.2; no dropout in eval mode). The field
+        default 0 keeps runs written before this field existed as they were trained.
+    weight_norm : bool
+        ``deepsdf`` only: weight normalisation W = g v / ||v|| (per output unit) on every
+        hidden layer, as DeepSDF (its output layer has none). Default False (older runs).
+    output_tanh : bool
+        ``deepsdf`` only: tanh on the output, as DeepSDF, which bounds the SDF to (-1, 1)
+        in cube units (the cube is [-1, 1]^3). Default False (older runs).
+
+    Notes
+    -----
+    New DeepSDF runs get dropout 0.2, weight normalisation and tanh from
+    :data:`DEEPSDF_DEFAULTS` (``model_config(arch="deepsdf")``); a ``config.json`` of an
+    older DeepSDF run lacks these keys and loads with the field defaults, i.e. the plain
+    ReLU decoder it was trained as. The SIREN decoder refuses all three.
     """
 
     arch: str = "siren"
@@ -116,22 +133,32 @@ class ModelConfig:
     equivariant: bool = True
     latent_init_std: float = 0.01
     angle_init_std: float = math.pi / 8
+    dropout: float = bounded(0.0, 0.0, 0.9)
+    weight_norm: bool = False
+    output_tanh: bool = False
 
     def __post_init__(self) -> None:
         self.latent_layers = tuple(int(i) for i in self.latent_layers)
         if self.arch not in ("siren", "deepsdf"):
             raise InputError(f"arch must be 'siren' or 'deepsdf', got {self.arch!r}")
         check_bounds(self)
+        extras = [k for k in ("dropout", "weight_norm", "output_tanh") if getattr(self, k)]
+        if self.arch == "siren" and extras:
+            raise InputError(f"{', '.join(extras)} belong(s) to the DeepSDF baseline only "
+                             "(arch='deepsdf'); the SIREN decoder has none")
         if any(not 0 <= i < self.layers for i in self.latent_layers):
             raise InputError(f"latent_layers {self.latent_layers} outside 0..{self.layers - 1}")
         if self.omega0 <= 0:
             raise InputError(f"omega0 must be positive, got {self.omega0}")
 
 
-#: The DeepSDF baseline of Sec 5.7: ReLU, 8 layers of 512, latent 256 injected at layer 4.
+#: The DeepSDF baseline of Sec 5.7: ReLU, 8 layers of 512, latent 256 injected at layer 4
+#: (with the coordinates, DeepSDF's skip connection), weight normalisation on the hidden
+#: layers, dropout 0.2 after each hidden ReLU in training, tanh on the output
+#: (Park et al. 2019, and their reference decoder).
 DEEPSDF_DEFAULTS: dict[str, Any] = dict(
     arch="deepsdf", hidden=512, layers=8, latent_dim=256, latent_layers=(0, 4),
-    coords_every_layer=False,
+    coords_every_layer=False, dropout=0.2, weight_norm=True, output_tanh=True,
 )
 
 

@@ -151,7 +151,11 @@ class Decoder(nn.Module):
     ----------
     config : ModelConfig
         Architecture. ``arch="siren"`` uses sine activations with SIREN initialisation,
-        ``arch="deepsdf"`` ReLU with PyTorch's default initialisation.
+        ``arch="deepsdf"`` ReLU with PyTorch's default initialisation and, as set in the
+        config (all on for new DeepSDF runs, :data:`cellshapes.config.DEEPSDF_DEFAULTS`):
+        weight normalisation of every hidden layer (``torch.nn.utils.parametrizations
+        .weight_norm``, so the fused layers read the normalised weight), dropout after
+        each hidden ReLU in training mode only, and tanh on the output.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -168,6 +172,9 @@ class Decoder(nn.Module):
         self.out = nn.Linear(c.hidden, 1)
         if c.arch == "siren":
             self._siren_init()
+        elif c.weight_norm:  # g = ||v|| at the start: the same initial weights as without
+            for layer in self.layers:
+                nn.utils.parametrizations.weight_norm(layer.linear, "weight", dim=0)
 
     @torch.no_grad()
     def _siren_init(self) -> None:
@@ -228,11 +235,15 @@ class Decoder(nn.Module):
         z = z.to(x.dtype)
         siren = self.config.arch == "siren"
         scale = self.config.omega0 if siren else 1.0  # sin(w0 v) = sin((w0 W) [h; x] + w0 b')
+        drop = self.config.dropout if self.training else 0.0
         h = None
         for layer in self.layers:
             pre = layer(h, x, layer.frame_bias(t, z, scale), scale, low)
             h = torch.sin(pre) if siren else torch.relu(pre)
-        return self.out(h).squeeze(-1)
+            if drop:
+                h = nn.functional.dropout(h, drop, training=True)
+        out = self.out(h).squeeze(-1)
+        return torch.tanh(out) if self.config.output_tanh else out
 
 
 class AutoDecoder(nn.Module):

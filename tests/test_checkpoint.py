@@ -62,9 +62,12 @@ def test_shipped_runs_still_load(run_dir):
     cfg = read_config(run_dir)
     model = C.from_dict(C.ModelConfig, cfg["model"])
     train = C.from_dict(C.TrainConfig, cfg["train"])
-    assert C.to_dict(model) == cfg["model"]
-    # every stored field round-trips; fields added since (near_set, storage_dtype) take
-    # their defaults here, and train --resume maps a missing near_set to the old band rule
+    # every stored field round-trips; fields added since take their defaults here (the
+    # DeepSDF-only dropout / weight_norm / output_tanh: off; near_set, storage_dtype: and
+    # train --resume maps a missing near_set to the old band rule)
+    stored_model = C.to_dict(model)
+    assert {k: stored_model[k] for k in cfg["model"]} == cfg["model"]
+    assert not (model.dropout or model.weight_norm or model.output_tanh)
     stored = C.to_dict(train)
     assert {k: stored[k] for k in cfg["train"]} == cfg["train"]
 

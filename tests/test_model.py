@@ -166,3 +166,142 @@ def test_rotation_runs_in_float32_under_autocast():
         model(x, torch.zeros(2), seq)
     assert seen["x"].dtype == torch.float32
     assert torch.allclose(seen["x"], rotated, atol=1e-6)
+
+
+# --- DeepSDF baseline (Park et al. 2019) --------------------------------------------------
+
+_NEW_KEYS = ("dropout", "weight_norm", "output_tanh")
+
+
+def _small_deepsdf(**kw):
+    return model_config("quick", arch="deepsdf", hidden=32, layers=4, latent_dim=8,
+                        latent_layers=(0, 2), **kw)
+
+
+def test_deepsdf_defaults_follow_park_et_al():
+    cfg = model_config("study", arch="deepsdf")
+    assert (cfg.dropout, cfg.weight_norm, cfg.output_tanh) == (0.2, True, True)
+    assert cfg.latent_layers == (0, 4) and not cfg.coords_every_layer
+    # SIREN runs and the dataclass defaults (older configs) have none of the three
+    assert all(not getattr(ModelConfig(), k) for k in _NEW_KEYS)
+    assert all(not getattr(model_config("study"), k) for k in _NEW_KEYS)
+
+
+@pytest.mark.parametrize("bad", [dict(dropout=0.2), dict(weight_norm=True),
+                                 dict(output_tanh=True)])
+def test_siren_refuses_deepsdf_options(bad):
+    with pytest.raises(InputError, match="DeepSDF"):
+        ModelConfig(**bad)
+
+
+@pytest.mark.parametrize("p", [-0.1, 0.95])
+def test_deepsdf_dropout_bounds(p):
+    with pytest.raises(InputError, match="dropout"):
+        ModelConfig(arch="deepsdf", dropout=p)
+
+
+def test_deepsdf_weight_norm_on_every_hidden_layer():
+    torch.manual_seed(0)
+    dec = Decoder(_small_deepsdf())
+    for layer in dec.layers:
+        lin = layer.linear
+        assert torch.nn.utils.parametrize.is_parametrized(lin, "weight")
+        g = lin.parametrizations.weight.original0
+        v = lin.parametrizations.weight.original1
+        assert g.shape == (32, 1)
+        # W = g v / ||v|| row by row: every row of W has norm g
+        assert torch.allclose(lin.weight.norm(dim=1, keepdim=True), g.abs(), atol=1e-6)
+        assert torch.allclose(lin.weight, g * v / v.norm(dim=1, keepdim=True))
+    assert not torch.nn.utils.parametrize.is_parametrized(dec.out)  # as DeepSDF's last layer
+    # the fused layers read the normalised weight: scaling g scales the first layer's output
+    x, t, z = torch.rand(2, 20, 3) * 2 - 1, torch.zeros(2), torch.randn(2, 8)
+    dec.eval()
+    with torch.no_grad():
+        before = dec.layers[0](None, x, dec.layers[0].frame_bias(t.view(-1, 1), z), 1.0)
+        bias = dec.layers[0].linear.bias.clone()
+        dec.layers[0].linear.parametrizations.weight.original0.mul_(2.0)
+        after = dec.layers[0](None, x, dec.layers[0].frame_bias(t.view(-1, 1), z), 1.0)
+    assert torch.allclose(after - bias, 2.0 * (before - bias), atol=1e-5)
+
+
+def test_deepsdf_dropout_only_in_training():
+    torch.manual_seed(0)
+    dec = Decoder(_small_deepsdf())
+    x, t, z = torch.rand(2, 300, 3) * 2 - 1, torch.rand(2), torch.randn(2, 8)
+    dec.eval()
+    a, b = dec(x, t, z), dec(x, t, z)
+    assert torch.equal(a, b)  # eval: deterministic
+    dec.train()
+    c, d = dec(x, t, z), dec(x, t, z)
+    assert not torch.equal(c, d)  # training: a fresh dropout mask per call
+    assert not torch.allclose(c, a)
+    # with dropout 0 training and eval agree
+    torch.manual_seed(0)
+    plain = Decoder(_small_deepsdf(dropout=0.0))
+    plain.train()
+    e = plain(x, t, z)
+    plain.eval()
+    assert torch.equal(e, plain(x, t, z))
+
+
+def test_deepsdf_tanh_bounds_output():
+    torch.manual_seed(0)
+    dec = Decoder(_small_deepsdf()).eval()
+    with torch.no_grad():
+        dec.out.bias.fill_(50.0)  # pre-tanh output far above 1
+        out = dec(torch.rand(2, 50, 3) * 2 - 1, torch.zeros(2), torch.randn(2, 8))
+    assert out.abs().max() <= 1.0 and out.min() > 0.99
+    untanhed = Decoder(_small_deepsdf(output_tanh=False)).eval()
+    with torch.no_grad():
+        untanhed.out.bias.fill_(50.0)
+        assert untanhed(torch.rand(2, 50, 3), torch.zeros(2), torch.randn(2, 8)).min() > 40
+
+
+def _explicit_relu(dec: Decoder, x, t, z):
+    """The plain ReLU MLP of older DeepSDF runs, written with explicit concatenation."""
+    h = None
+    for i, layer in enumerate(dec.layers):
+        n = x.shape[1]
+        tt = t.view(-1, 1, 1).expand(-1, n, 1)
+        zz = z.view(z.shape[0], 1, -1).expand(-1, n, -1)
+        parts = ([] if h is None else [h]) + (
+            [x, tt, zz] if i in dec.config.latent_layers else [])
+        h = torch.relu(layer.linear(torch.cat(parts, -1)))
+    return dec.out(h).squeeze(-1)
+
+
+def test_old_deepsdf_run_loads_with_its_old_behaviour(tmp_path):
+    """A run written before dropout / weight_norm / output_tanh existed loads as trained.
+
+    Its config.json lacks the three keys: they take the field defaults (off), the plain
+    checkpoint keys (``layers.i.linear.weight``) load, and the decoder is the plain ReLU
+    MLP without tanh.
+    """
+    from cellshapes.checkpoint import save_checkpoint, write_config
+    from cellshapes.config import from_dict, to_dict, train_config
+    from cellshapes.reconstruct import load_run
+
+    cfg = to_dict(_small_deepsdf(dropout=0.0, weight_norm=False, output_tanh=False))
+    for k in _NEW_KEYS:
+        del cfg[k]  # as an older version wrote it
+    old = from_dict(ModelConfig, cfg)
+    assert (old.dropout, old.weight_norm, old.output_tanh) == (0.0, False, False)
+    torch.manual_seed(1)
+    model = AutoDecoder(old, 2)
+    with torch.no_grad():
+        model.decoder.out.bias.fill_(3.0)  # outputs above 1: no tanh may clip them
+    assert "decoder.layers.0.linear.weight" in model.state_dict()
+    run = tmp_path / "old_deepsdf"
+    run.mkdir()
+    write_config(run, {"model": cfg, "train": to_dict(train_config("smoke")),
+                       "data": {"names": ["a", "b"], "frames": [2, 2], "size": 16,
+                                "attrs": [{}, {}]}})
+    save_checkpoint(run, {"model": model.state_dict()}, 1)
+    loaded, _ = load_run(run, "cpu")
+    assert not loaded.training
+    x, t, z = torch.rand(2, 40, 3) * 2 - 1, torch.rand(2), loaded.codes.detach()
+    with torch.no_grad():
+        got = loaded.decoder(x, t, z)
+        want = _explicit_relu(model.decoder, x, t, z)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert got.max() > 1.5  # not squashed by a tanh
