@@ -75,10 +75,12 @@ print(f"device {device}; figures go to {figures_dir}")
 # (`config.PROFILES[profile]["data"]`); epochs, model and grid are always the profile's.
 #
 # **study** (3 kinds x 3 seeds = 9 models, 128 x 9 sine, latent 64, 100 epochs, 4096
-# points per frame, 64^3): 4 sequences x 6 frames per kind. Estimate on 2 idle CPU cores:
-# phantoms 3 x ~12 s, training 9 x ~65 s (measured rate ~160k points/s), reconstruction
-# and scoring 9 x ~15 s (surface metrics ~3 s per frame, last frame only), synthesis and
-# figures ~30 s: about 12-13 minutes.
+# points per frame, 64^3): 4 sequences x 5 frames per kind (the dividing phantoms divide
+# at the third frame, so three frames show two daughters; the paper: 33 x 30 at 256^3,
+# 2000 epochs). Estimate on 2 idle CPU cores: phantoms 3 x ~12 s, training 9 x ~55 s
+# (20 frames x 4096 points x 100 epochs at the measured ~160k points/s), reconstruction
+# and scoring 9 x ~12 s (surface metrics ~1.5-3 s per frame, last frame only), synthesis
+# and figures ~40 s: about 11-12 minutes.
 
 # %%
 from pathlib import Path
@@ -95,7 +97,7 @@ NB = "02_reconstruction"
 SETTINGS = {
     "smoke": dict(sequences=None, frames=None),
     "quick": dict(sequences=None, frames=None),
-    "study": dict(sequences=4, frames=6),
+    "study": dict(sequences=4, frames=5),
     "paper": dict(sequences=None, frames=None),
 }[profile]
 SEEDS = workflow.seeds(profile, seed)
@@ -170,7 +172,8 @@ for kind in KINDS:
             print(f"{kind}, seed {s}: pretrained model {kind}_{profile}")
             continue
         run = work / "runs" / f"{kind}_seed{s}"
-        hit = is_cached(run, workflow.run_key(datasets[kind], profile, s), workflow.run_is_complete)
+        hit = is_cached(run, workflow.run_key(datasets[kind], profile, s),
+                        workflow.run_is_complete)
         runs[kind, s] = workflow.train_or_load(datasets[kind], run, profile, device, s,
                                                progress=False)
         print(f"{kind}, seed {s}: {'cached' if hit else 'trained'} {run}")
