@@ -7,12 +7,12 @@
 # ---
 
 # %% [markdown]
-# # 02 · Reconstruction and synthesis of three cell kinds (Sec 5.1, Fig 4-5, Tab 1)
+# # 02 · Reconstruction of three cell kinds (Sec 5.1, Fig 4, Tab 1)
 #
 # **Claim:** one equivariant model per data set reconstructs the training sequences so that
-# surface, volume and sphericity follow the real shapes at every time point (Fig 4), and
-# shapes synthesized from random latent codes follow them too (Fig 5). Tab 1 gives the
-# two-sample Kolmogorov-Smirnov p-values (surface / volume / sphericity):
+# surface, volume and sphericity follow the real shapes at every time point (Fig 4). Tab 1
+# gives the two-sample Kolmogorov-Smirnov p-values real vs reconstructed
+# (surface / volume / sphericity):
 #
 # | data set | surface | volume | sphericity |
 # |---|---|---|---|
@@ -22,27 +22,35 @@
 #
 # p > 0.05 means the test finds no difference. The table's caption says "real and
 # reconstructed"; the text says the two rejections concern the *synthetic* C. elegans and
-# A549 cells. We therefore report both comparisons.
+# A549 cells. Tab 1 has no DSC; the paper's DSC of reconstructions at the last time point
+# (t = 30) are 0.958 +- 0.012 for DS_Plat (Tab 2, latent 64, rotated DS_Plat) and
+# 0.950 +- 0.007 for DS_Filo (Sec 5.7); none is given for DS_Cele. Dividing cells are
+# described per daughter after the division (Sec 4.4).
 #
 # **What we do:** for each procedural kind (growing ≈ DS_Plat, dividing ≈ DS_Cele,
-# filopodial ≈ DS_Filo) we train (or load) the shared `<kind>_base` model, reconstruct every
-# training sequence, and synthesize as many new sequences as there are training sequences
-# the paper's way: z ~ N(0, 0.001 I) for growing and dividing, learned codes + N(0, 0.0005 I)
-# noise for filopodial, each with a uniformly random rotation (`generate.generate_run`).
-# Then: descriptor curves (mean and IQR per time point), KS tests, and DSC.
+# filopodial ≈ DS_Filo) we train one model per training seed (`workflow.seeds`: three at
+# `study`), reconstruct every training sequence and score it: DSC per frame, surface
+# metrics at the last frame (HD95, ASSD, surface Dice, protrusion recall, as
+# `experiments.frame_scores(..., surface=True)` computes them), descriptor curves and KS
+# tests real vs reconstructed per seed. For the first seed we also synthesize as many new
+# sequences as there are training sequences, the paper's way (z ~ N(0, 0.001 I) for
+# growing and dividing, learned codes + N(0, 0.0005 I) for filopodial), and show their
+# curves; the synthesis claims are tested in notebook 03.
 #
-# **What to look at:** the overlap of the three curves per kind, the KS table next to the
-# paper's, and the DSC per kind.
+# **What to look at:** the overlap of the curves per kind, the per-seed KS and DSC tables,
+# and the claims table at the end.
 #
 # *Profiles*: `smoke` only proves that every step runs (seconds; its numbers mean nothing),
-# `quick` reproduces the direction of the claim on a CPU in minutes, `paper` uses the
-# paper's settings on a GPU. The closing table names the profile of every number.
+# `quick` reproduces the direction on a CPU in minutes (one seed), `study` runs three
+# training seeds per kind on a CPU within about 13 minutes, `paper` uses the paper's
+# settings on a GPU. Smoke and quick have one seed, so their verdicts are always
+# "not settled".
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available (not at study)
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
@@ -59,136 +67,277 @@ data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
     profile, data_dir, runs_dir, figures_dir, results_dir)
 print(f"device {device}; figures go to {figures_dir}")
 
+# %% [markdown]
+# ## Settings
+#
+# Phantom data stay fixed (seed `seed`); only the training seed changes between the runs of
+# a kind. `sequences` / `frames` of None mean the profile's defaults
+# (`config.PROFILES[profile]["data"]`); epochs, model and grid are always the profile's.
+#
+# **study** (3 kinds x 3 seeds = 9 models, 128 x 9 sine, latent 64, 100 epochs, 4096
+# points per frame, 64^3): 4 sequences x 5 frames per kind (the dividing phantoms divide
+# at the third frame, so three frames show two daughters; the paper: 33 x 30 at 256^3,
+# 2000 epochs). Estimate on 2 idle CPU cores: phantoms 3 x ~12 s, training 9 x ~55 s
+# (20 frames x 4096 points x 100 epochs at the measured ~160k points/s), reconstruction
+# and scoring 9 x ~12 s (surface metrics ~1.5-3 s per frame, last frame only), synthesis
+# and figures ~40 s: about 11-12 minutes.
+
 # %%
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import generate, io, metrics, plots, reconstruct
-from cellshapes.repro import workflow
-from cellshapes.repro.workflow import base_run, describe_dataset
+from cellshapes import generate, io, metrics, plots, pretrained, reconstruct, surface
+from cellshapes.errors import InputError
+from cellshapes.repro.cache import is_cached
+from cellshapes.repro.stats import claim_record
 
 NB = "02_reconstruction"
+SETTINGS = {
+    "smoke": dict(sequences=None, frames=None),
+    "quick": dict(sequences=None, frames=None),
+    "study": dict(sequences=4, frames=5),
+    "paper": dict(sequences=None, frames=None),
+}[profile]
+SEEDS = workflow.seeds(profile, seed)
 KINDS = ["growing", "dividing", "filopodial"]
 PAPER_NAME = {"growing": "DS_Plat", "dividing": "DS_Cele", "filopodial": "DS_Filo"}
 METHOD = {"growing": "gaussian", "dividing": "gaussian", "filopodial": "near"}
 PAPER_P = {"growing": (0.634, 0.252, 0.387), "dividing": (0.077, 0.472, "< 0.001"),
            "filopodial": (0.064, 0.230, "< 0.001")}
+PAPER_DSC = {"growing": (0.958, "0.958 +- 0.012 at t = 30 (DS_Plat, Tab 2, latent 64)"),
+             "filopodial": (0.950, "0.950 +- 0.007 at t = 30 (DS_Filo, Sec 5.7)")}
 COLS = ["surface_um2", "volume_um3", "sphericity"]
+SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall"]
 work = Path(runs_dir) / profile / NB
+print(f"profile {profile}: training seeds {SEEDS}, settings {SETTINGS}")
 
 
 def fig_path(what):
     return workflow.figure_path(NB, what, figures_dir)
 
 
+def describe_cells(sdf, voxel_um, name, per_daughter):
+    """Descriptor rows of one (T, Z, Y, X) SDF sequence.
+
+    ``per_daughter``: each frame is described per 26-connected cell and the sequence is
+    split into two, ``<name>/d1`` and ``<name>/d2`` (the paper's split of DS_Cele, Sec
+    4.4): daughter k takes cell k (1 = largest) of a frame with at least k cells, else the
+    largest cell (the mother before the division, or a reconstruction that did not
+    split). A frame with more than two cells (a detached fragment) keeps the two largest.
+    An empty frame raises InputError (no cell to describe).
+    """
+    if not per_daughter:
+        df = metrics.describe_sequence(sdf, (voxel_um,) * 3, is_sdf=True)
+        df.insert(0, "sequence", name)
+        return df
+    cells = metrics.describe_sequence(sdf, (voxel_um,) * 3, is_sdf=True, per_cell=True)
+    rows = []
+    for frame, group in cells.groupby("frame"):
+        by_cell = group.set_index("cell")
+        for k in (1, 2):
+            pick = by_cell.loc[k if k in by_cell.index else 1]
+            rows.append({"sequence": f"{name}/d{k}", "frame": int(frame),
+                         "cells": len(by_cell), **{c: float(pick[c]) for c in COLS}})
+    return pd.DataFrame(rows)
+
+
+def describe_file(path, per_daughter):
+    """Descriptor rows of every sequence of a dataset; sequences with an empty frame are
+    left out and named (a synthesized code can decode to nothing)."""
+    tables, skipped = [], []
+    for s in io.read_dataset(path):
+        try:
+            tables.append(describe_cells(s.sdf, float(s.attrs["voxel_um"]), s.name, per_daughter))
+        except InputError:
+            skipped.append(s.name)
+    return pd.concat(tables, ignore_index=True), skipped
+
+
 # %% [markdown]
-# ## 1 · One model per kind, reconstructions and synthesized sequences
+# ## 1 · Data and one model per kind and training seed
 
 # %%
-tables, dsc, skipped, runs = {}, {}, {}, {}
+datasets, runs = {}, {}
 for kind in KINDS:
-    dataset, run, how = base_run(kind, data_dir, runs_dir, profile, device, seed, train)
-    runs[kind] = run
-    print(f"{kind}: {how}")
-    rec_dir, gen_dir = work / kind / "reconstruction", work / kind / f"synthesized_{METHOD[kind]}"
-    reconstruct.reconstruct_run(run, rec_dir, device=device, overwrite=True, progress=False)
-    n_train = len(io.dataset_info(dataset))
-    generate.generate_run(run, gen_dir, n=n_train, method=METHOD[kind], seed=seed, device=device,
-                          overwrite=True, progress=False)
-    real, rec = io.read_dataset(dataset), io.read_dataset(rec_dir / "sdf.h5")
-    dsc[kind] = pd.concat([pd.Series(metrics.dice_per_frame(q.sdf <= 0, r.sdf <= 0)) for r, q in zip(real, rec)])
-    tables[kind], skipped[kind] = {}, {}
-    for label, path in (("real", dataset), ("reconstructed", rec_dir / "sdf.h5"),
-                        ("synthesized", gen_dir / "sdf.h5")):
-        tables[kind][label], skipped[kind][label] = describe_dataset(path)
-    left_out = {k: v for k, v in skipped[kind].items() if v}
-    if left_out:
-        print(f"   sequences with an empty frame, left out of the descriptors: {left_out}")
+    datasets[kind] = workflow.phantom_dataset(kind, data_dir, profile, seed,
+                                              sequences=SETTINGS["sequences"],
+                                              frames=SETTINGS["frames"])
+    for s in SEEDS:
+        shipped = pretrained.available().get(f"{kind}_{profile}")
+        if (not train and profile != "study" and SETTINGS["sequences"] is None
+                and shipped is not None and int(shipped["seed"]) == s):
+            runs[kind, s] = pretrained.load(f"{kind}_{profile}")
+            print(f"{kind}, seed {s}: pretrained model {kind}_{profile}")
+            continue
+        run = work / "runs" / f"{kind}_seed{s}"
+        hit = is_cached(run, workflow.run_key(datasets[kind], profile, s),
+                        workflow.run_is_complete)
+        runs[kind, s] = workflow.train_or_load(datasets[kind], run, profile, device, s,
+                                               progress=False)
+        print(f"{kind}, seed {s}: {'cached' if hit else 'trained'} {run}")
 
 # %% [markdown]
-# ## 2 · Descriptor curves per time point (Fig 4-5)
+# ## 2 · Reconstructions and their scores, per seed
 #
-# Mean (line) and interquartile range (band) over all sequences at each time point.
+# Every training sequence is rebuilt on its training grid (`reconstruct.reconstruct_run`).
+# Per sequence: DSC of every frame (mean over frames and at the last frame, the paper's
+# t = 30) and, at the last frame, the surface metrics of `surface.compare_shapes`
+# (HD95 and ASSD in um, surface Dice and protrusion recall with a tolerance of one voxel
+# diagonal; protrusion recall is NaN where the truth has no protrusion).
+
+# %%
+rows, desc, left_out = [], {}, {}
+for kind in KINDS:
+    per_daughter = kind == "dividing"
+    real_seqs = {q.name: q for q in io.read_dataset(datasets[kind])}
+    desc[kind, "real"], _ = describe_file(datasets[kind], per_daughter)
+    for s in SEEDS:
+        rec_dir = work / kind / f"reconstruction_seed{s}"
+        reconstruct.reconstruct_run(runs[kind, s], rec_dir, device=device, overwrite=True,
+                                    progress=False)
+        for q in io.read_dataset(rec_dir / "sdf.h5"):
+            r = real_seqs[q.name]
+            voxel = float(r.attrs["voxel_um"])
+            dsc = metrics.dice_per_frame(q.sdf <= 0, r.sdf <= 0)
+            row = {"kind": kind, "seed": s, "sequence": q.name, "DSC mean": float(dsc.mean()),
+                   "DSC last": float(dsc[-1])}
+            if 0.0 < float((q.sdf[-1] <= 0).mean()) < 1.0:
+                cmp = surface.compare_shapes(r.sdf[-1], q.sdf[-1], (voxel,) * 3,
+                                             is_sdf_truth=True, is_sdf_other=True)
+                row.update({k: float(cmp[k]) for k in SURFACE})
+            else:  # nothing rebuilt at the last frame: no surface to compare
+                row.update({k: float("nan") for k in SURFACE})
+            rows.append(row)
+        desc[kind, s], left_out[kind, s] = describe_file(rec_dir / "sdf.h5", per_daughter)
+        if left_out[kind, s]:
+            print(f"{kind}, seed {s}: sequences with an empty frame, left out of the "
+                  f"descriptors: {left_out[kind, s]}")
+scores = pd.DataFrame(rows)
+per_seed = scores.groupby(["kind", "seed"])[["DSC mean", "DSC last", *SURFACE]].mean()
+display(per_seed.round(3))
+if "dividing" in KINDS:
+    cells = desc["dividing", "real"].groupby("frame")["cells"].mean()
+    print("dividing, real: mean number of cells per frame (2 = divided):",
+          cells.round(2).to_dict())
+    for s in SEEDS:
+        c = desc["dividing", s].groupby("frame")["cells"].mean()
+        print(f"dividing, reconstructed seed {s}: mean number of cells per frame:",
+              c.round(2).to_dict())
+
+# %% [markdown]
+# ## 3 · Descriptor curves per time point (Fig 4), with synthesized sequences
+#
+# Mean (line) and interquartile range (band) over all sequences at each time point: real,
+# reconstructed by each seed's model, and synthesized by the first seed's model (as many
+# sequences as in training, each with a uniformly random rotation, `generate.generate_run`).
+# Dividing cells: one curve point per daughter (section 1's split).
 
 # %%
 for kind in KINDS:
-    fig = plots.descriptor_curves(tables[kind], columns=COLS,
+    s0 = SEEDS[0]
+    gen_dir = work / kind / f"synthesized_{METHOD[kind]}_seed{s0}"
+    n_train = len(io.dataset_info(datasets[kind]))
+    generate.generate_run(runs[kind, s0], gen_dir, n=n_train, method=METHOD[kind], seed=seed,
+                          device=device, overwrite=True, progress=False)
+    desc[kind, "synthesized"], gone = describe_file(gen_dir / "sdf.h5", kind == "dividing")
+    if gone:
+        print(f"{kind}: synthesized sequences with an empty frame, left out: {gone}")
+    curves = {"real": desc[kind, "real"],
+              **{f"reconstructed (seed {s})": desc[kind, s] for s in SEEDS},
+              f"synthesized (seed {s0})": desc[kind, "synthesized"]}
+    fig = plots.descriptor_curves(curves, columns=COLS,
                                   title=f"{kind} cells ({PAPER_NAME[kind]} stand-in), "
-                                        f"synthesized with '{METHOD[kind]}', {profile} profile")
+                                        f"{profile} profile")
     plots.save_figure(fig, fig_path(f"{kind}_descriptors"))
 
 # %% [markdown]
-# ## 3 · KS tests next to the paper's Tab 1
+# ## 4 · KS tests real vs reconstructed, per seed, next to Tab 1
+#
+# `ks.ks_tests` with its default `per_time` scheme: the KS statistic at each time point
+# averaged over time, with a permutation test that exchanges whole sequences (frames of a
+# sequence are not independent draws). With n sequences per arm the smallest attainable
+# p-value is 1 / C(2n, n) (4 sequences: 0.014), so the paper's "p < 0.001" cannot be reached
+# here; we test its direction at the 5 % level. Real vs synthesized (first seed) is shown
+# for reference only.
 
 # %%
-rows = []
+ks_rows = []
 for kind in KINDS:
-    real = tables[kind]["real"]
-    for other in ("reconstructed", "synthesized"):
-        ks = metrics.ks_tests(real, tables[kind][other], columns=COLS).set_index("descriptor")
+    for arm in [*SEEDS, "synthesized"]:
+        ks = metrics.ks_tests(desc[kind, "real"], desc[kind, arm], columns=COLS)
+        ks = ks.set_index("descriptor")
         for col, paper in zip(COLS, PAPER_P[kind]):
-            rows.append({"kind": kind, "comparison": f"real vs {other}", "descriptor": col,
-                         "paper p (Tab 1)": paper, "our p": round(float(ks.loc[col, "pvalue"]), 4),
-                         "KS statistic": round(float(ks.loc[col, "statistic"]), 3),
-                         "n real / n other": f"{int(ks.loc[col, 'n_a'])} / {int(ks.loc[col, 'n_b'])}"})
-ks_table = pd.DataFrame(rows)
-display(ks_table.pivot_table(index=["kind", "comparison"], columns="descriptor", values="our p")[COLS])
-display(ks_table)
+            ks_rows.append({"kind": kind,
+                            "comparison": ("real vs synthesized" if arm == "synthesized"
+                                           else "real vs reconstructed"),
+                            "seed": SEEDS[0] if arm == "synthesized" else arm,
+                            "descriptor": col, "paper p (Tab 1)": paper,
+                            "our p": float(ks.loc[col, "pvalue"]),
+                            "KS statistic": float(ks.loc[col, "statistic"]),
+                            "n real / n other": f"{int(ks.loc[col, 'n_a'])} / "
+                                                f"{int(ks.loc[col, 'n_b'])}"})
+ks_table = pd.DataFrame(ks_rows)
+display(ks_table.pivot_table(index=["kind", "comparison", "seed"], columns="descriptor",
+                             values="our p")[COLS].round(3))
 
 # %% [markdown]
-# ## 4 · Dice similarity of the reconstructions
-
-# %%
-dsc_table = pd.DataFrame({k: {"DSC mean": v.mean(), "DSC std": v.std(), "DSC min": v.min(), "frames": len(v)}
-                          for k, v in dsc.items()}).T
-display(dsc_table.round(3))
-
-# %% [markdown]
-# ## 5 · 3D renders: real, reconstructed, synthesized (last frame)
+# ## 5 · 3D renders: real, reconstructed, synthesized (first sequence, last frame)
 
 # %%
 for kind in KINDS:
-    real = io.read_dataset(workflow.phantom_dataset(kind, data_dir, profile, seed))[0]
-    rec = io.read_dataset(work / kind / "reconstruction" / "sdf.h5")[0]
-    syn = io.read_dataset(work / kind / f"synthesized_{METHOD[kind]}" / "sdf.h5")[0]
+    s0 = SEEDS[0]
+    real = io.read_dataset(datasets[kind])[0]
+    rec = io.read_dataset(work / kind / f"reconstruction_seed{s0}" / "sdf.h5", [real.name])[0]
+    syn = io.read_dataset(work / kind / f"synthesized_{METHOD[kind]}_seed{s0}" / "sdf.h5")[0]
     voxel = float(real.attrs["voxel_um"])
     plots.show_volumes([real.sdf[-1], rec.sdf[-1], syn.sdf[-1]], (voxel,) * 3,
-                       labels=[f"{kind}: real", "reconstructed", f"synthesized ({METHOD[kind]})"],
+                       labels=[f"{kind}: real", f"reconstructed (seed {s0})",
+                               f"synthesized ({METHOD[kind]})"],
                        path=fig_path(f"{kind}_render"), window=(780, 260));
 
-
 # %% [markdown]
-# ## Paper vs this run
+# ## Claims: paper vs this run
 #
-# "Direction reproduced" for a KS test means the same verdict as the paper at the 5 % level
-# (p > 0.05 where the paper's p > 0.05; p < 0.05 where the paper's p < 0.001).
+# Each claim compares a per-seed value (one model per training seed, phantom data fixed)
+# with a fixed reference, by `stats.claim_record` (rule in `cellshapes.repro.stats`):
+#
+# * **DSC** (growing, filopodial; the paper gives none for DS_Cele): the mean over training
+#   sequences of the DSC at the last frame, direction **"equal"** to the paper's value with
+#   **tol 0.05**: reproduced when |ours - paper| <= 0.05 for every seed (or an equivalence
+#   test over seeds says so), contradicted when it lies beyond the margin on one side for
+#   every seed (or a one-sided test says so).
+# * **KS, Tab 1** (per kind and descriptor, real vs reconstructed): the per-seed
+#   permutation p-value. Where the paper's p > 0.05 (no difference found) the direction is
+#   **"greater"** than 0.05: reproduced when p > 0.05 for every seed. Where the paper gives
+#   p < 0.001 (sphericity of DS_Cele and DS_Filo; its text attributes these rejections to
+#   the synthetic cells) the direction is **"less"** than 0.05, the strongest rejection
+#   our sample size can show.
+#
+# A direction holding for every one of three seeds is "reproduced"; with one seed
+# (`smoke`, `quick`) every verdict is "not settled".
 
 # %%
-def same_verdict(paper, ours):
-    return (ours < 0.05) == (isinstance(paper, str) or paper < 0.05)
-
-
-rows = []
+claims = []
+last = scores.groupby(["kind", "seed"])["DSC last"].mean()
+for kind, (value, text) in PAPER_DSC.items():
+    if kind in KINDS:
+        claims.append(claim_record(
+            f"{kind} ({PAPER_NAME[kind]} stand-in): DSC of the reconstructions at the last "
+            "frame equals the paper's within 0.05", text,
+            [last[kind, s] for s in SEEDS], value, "equal", tol=0.05,
+            labels=("this run", "paper")))
 for kind in KINDS:
     sub = ks_table[(ks_table.kind == kind) & (ks_table.comparison == "real vs reconstructed")]
-    ours = sub.set_index("descriptor")["our p"]
-    agree = [same_verdict(p, ours[c]) for c, p in zip(COLS, PAPER_P[kind])]
-    rows.append({"quantity": f"{kind} ({PAPER_NAME[kind]}): KS p real vs reconstructed, surface / volume / sphericity",
-                 "paper": " / ".join(str(p) for p in PAPER_P[kind]),
-                 "ours": " / ".join(f"{ours[c]:.3f}" for c in COLS),
-                 "note": f"same verdict for {sum(agree)} of 3"})
-    syn = ks_table[(ks_table.kind == kind) & (ks_table.comparison == "real vs synthesized")]
-    ours_s = syn.set_index("descriptor")["our p"]
-    rows.append({"quantity": f"{kind}: KS p real vs synthesized ({METHOD[kind]})",
-                 "paper": "curves follow real (Fig 5); sphericity rejected for Cele, Filo",
-                 "ours": " / ".join(f"{ours_s[c]:.3f}" for c in COLS),
-                 "note": f"{int((ours_s > 0.05).sum())} of 3 descriptors not distinguishable"})
-    rows.append({"quantity": f"{kind}: DSC of reconstructions", "paper": "0.958 (Plat, Tab 2); 0.950 (Filo, Sec 5.7)",
-                 "ours": f"{dsc[kind].mean():.3f} ± {dsc[kind].std():.3f}",
-                 "note": "high (>= 0.9)" if dsc[kind].mean() >= 0.9 else "below 0.9: not reproduced"})
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
-workflow.comparison_table(rows, profile)
+    for col, paper in zip(COLS, PAPER_P[kind]):
+        p = [float(sub[(sub.seed == s) & (sub.descriptor == col)]["our p"].iloc[0])
+             for s in SEEDS]
+        rejects = isinstance(paper, str)
+        claims.append(claim_record(
+            f"{kind} ({PAPER_NAME[kind]} stand-in): KS real vs reconstructed {col}: "
+            + ("difference found (p < 0.05)" if rejects else "no difference found (p > 0.05)"),
+            (f"p {paper}" if rejects else f"p = {paper}") + " (Tab 1)", p, 0.05,
+            "less" if rejects else "greater",
+            labels=("KS p-value", "level 0.05")))
+workflow.write_claims(NB, profile, SEEDS, claims, results_dir)
