@@ -21,6 +21,13 @@ from .errors import CellshapesError
 __all__ = ["main", "build_parser"]
 
 
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler that imports ``module`` (relative to cellshapes) only when it runs."""
+    import importlib
+
+    return lambda a: getattr(importlib.import_module(module, __package__), name)(a)
+
+
 def _wrote(items: Sized, what: str, out: Path) -> int:
     """Report ``wrote N <what> to <out>`` and return the exit code 0."""
     print(f"wrote {len(items)} {what} to {out}")
@@ -173,24 +180,6 @@ def _cmd_generate(a: argparse.Namespace) -> int:
                           progress=not a.quiet, std=a.std)
     print(json.dumps(report, indent=1))
     return 0
-
-
-def _cmd_bench(a: argparse.Namespace) -> int:
-    from .bench import bench_from_cli
-
-    return bench_from_cli(a)
-
-
-def _cmd_notebooks(a: argparse.Namespace) -> int:
-    from .repro.notebooks import notebooks_from_cli
-
-    return notebooks_from_cli(a)
-
-
-def _cmd_results(a: argparse.Namespace) -> int:
-    from .repro.report import results_from_cli
-
-    return results_from_cli(a)
 
 
 # ------------------------------------------------------------------- image synthesis
@@ -424,12 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int_min(2), default=None)
     p.add_argument("--frames", type=int_min(1), default=None)
     _common(p, device=True)
-    p = add("bench", _cmd_bench, "training/inference throughput as ratios to baselines")
+    p = add("bench", _lazy(".bench", "bench_from_cli"),
+            "training/inference throughput as ratios to baselines")
     p.add_argument("--quick", action="store_true", help="small sizes, a few minutes on CPU")
     _device(p)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
-    p = add("notebooks", _cmd_notebooks, "execute the numbered notebooks with papermill")
+    p = add("notebooks", _lazy(".repro.notebooks", "notebooks_from_cli"),
+            "execute the numbered notebooks with papermill")
     p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     p.add_argument("--out", type=Path, default=None,
                    help="folder for executed copies, data, runs, figures, results "
@@ -443,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     _device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
-    p = add("results", _cmd_results,
+    p = add("results", _lazy(".repro.report", "results_from_cli"),
             "the README results table from the notebooks' results/NN_topic.json")
     p.add_argument("--dir", type=Path, default=Path("results"),
                    help="folder of results files (default results)")
