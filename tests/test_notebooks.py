@@ -24,6 +24,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from cellshapes.cli import main
 from cellshapes.errors import InputError
 from cellshapes.repro import workflow
+from cellshapes.repro.stats import read_results
 from cellshapes.repro.notebooks import (REPO_ROOT, find_notebooks, notebook_parameters,
                                         run_notebooks, sync_notebooks)
 
@@ -247,6 +248,27 @@ def test_executes_at_smoke(path, tmp_path, shared, monkeypatch):
     assert figures, f"no figures/{number}_*.png written"
     assert path.read_bytes() == before, "the source notebook was modified"
     assert "IProgress not found" not in out.read_text()
+    if "write_claims" in path.read_text(encoding="utf-8"):
+        doc = read_results(tmp_path / "results" / f"{path.stem}.json")
+        assert doc["profile"] == "smoke" and doc["notebook"] == path.stem and doc["claims"]
+        assert all(c["verdict"] == "not settled" for c in doc["claims"])  # one seed
+
+
+def _claims(path):
+    return [{k: c[k] for k in ("claim", "per_seed", "mean", "arms")}
+            for c in read_results(path)["claims"]]
+
+
+def test_rerun_from_scratch_reproduces_the_results_file(tmp_path, monkeypatch):
+    """Same seeds, same machine, nothing cached: the same numbers in results/NN.json."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    docs = []
+    for name in ("a", "b"):
+        res = run_notebooks("smoke", out=tmp_path / name, only="08", device="cpu",
+                            progress=False)
+        assert res[0]["ok"], res[0]["error"]
+        docs.append(_claims(tmp_path / name / "results" / "08_omega_sweep.json"))
+    assert docs[0] == docs[1]
 
 
 def test_cuda_parameter_on_a_cpu_machine_fails_in_the_first_cell(tmp_path):
