@@ -195,7 +195,8 @@ def activation_bytes_per_point(model_cfg: ModelConfig, amp: bool) -> float:
     Counts what backward needs (as in :class:`cellshapes.model.Decoder`): per hidden
     layer the float32 pre-activation kept by ``sin`` (SIREN) or the ReLU output
     (DeepSDF), the layer input [h; x] kept by the matmul (with ``amp``: h in bfloat16), the
-    last hidden state kept by the output layer, plus a backward transient of three
+    last hidden state kept by the output layer (DeepSDF's dropout adds its float32 mask
+    and output per layer, ``output_tanh`` its output), plus a backward transient of three
     hidden-width float32 tensors and :data:`BATCH_BYTES_PER_POINT`.
 
     ``amp`` is ``TrainConfig.amp`` (bfloat16 hidden products). Checked against autograd's
@@ -203,20 +204,25 @@ def activation_bytes_per_point(model_cfg: ModelConfig, amp: bool) -> float:
     """
     c, h = model_cfg, model_cfg.hidden
     siren = c.arch == "siren"
+    drop = not siren and c.dropout > 0  # DeepSDF baseline in training mode
     total = 0.0
     for i in range(c.layers):
         n_x = 3 if (i == 0 or c.coords_every_layer or i in c.latent_layers) else 0
         kept = 4 * h  # sin's input, or the ReLU output
+        if drop:
+            kept += 4 * h  # dropout's float32 mask
         if i > 0:
             if amp:
                 kept += 2 * h  # h in bfloat16 for the weight gradient
             elif n_x:
                 kept += 4 * (h + n_x)  # the concatenation [h; x]
-            elif siren:
-                kept += 4 * h  # h itself (a ReLU output is already counted)
+            elif siren or drop:
+                kept += 4 * h  # h itself (a ReLU output without dropout is already counted)
         total += kept
-    if siren:
-        total += 4 * h  # the output layer keeps the last sin output
+    if siren or drop:
+        total += 4 * h  # the output layer keeps the last hidden output
+    if c.output_tanh:
+        total += 4  # tanh keeps its output
     return total + 3 * 4 * h + BATCH_BYTES_PER_POINT
 
 
