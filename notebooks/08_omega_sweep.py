@@ -194,13 +194,9 @@ _ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labe
 
 # %%
 def per_seed(col, w):
-    """Mean of ``col`` at the last frame over the sequences where it is defined for every
-    arm and seed (so the arms are compared on the same sequences), one value per training
-    seed; NaN when there is no such sequence."""
-    defined = scores.groupby("sequence")[col].apply(lambda v: bool(v.notna().all()))
-    sub = scores[(scores["omega0"] == w) & scores["sequence"].isin(defined[defined].index)]
-    return [float(sub[sub["train_seed"] == s][col].mean()) if len(sub) else float("nan")
-            for s in seeds]
+    """Mean of ``col`` at the last frame per training seed, over the sequences defined for
+    every arm and seed (:func:`cellshapes.repro.stats.per_seed_means`)."""
+    return stats.per_seed_means(scores, col, "omega0", w, seeds)
 
 
 claims = []

@@ -228,3 +228,21 @@ def test_write_results_rejects_bad_documents(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(InputError, match="cannot read"):
         S.read_results(bad)
+
+
+def test_per_seed_means_use_the_sequences_defined_for_every_arm_and_seed():
+    import pandas as pd
+
+    from cellshapes.repro.stats import per_seed_means
+
+    rows = [("s1", "a", 0, 1.0), ("s1", "a", 1, 2.0), ("s1", "b", 0, 3.0), ("s1", "b", 1, 4.0),
+            ("s2", "a", 0, 10.0), ("s2", "a", 1, 20.0), ("s2", "b", 0, float("nan")),
+            ("s2", "b", 1, 40.0), ("s3", "a", 0, 5.0), ("s3", "a", 1, 7.0),
+            ("s3", "b", 0, 6.0), ("s3", "b", 1, 8.0)]
+    table = pd.DataFrame(rows, columns=["sequence", "arm", "train_seed", "dsc"])
+    # s2 is NaN for arm b, seed 0: left out of both arms and both seeds
+    assert per_seed_means(table, "dsc", "arm", "a", [0, 1]) == [3.0, 4.5]
+    assert per_seed_means(table, "dsc", "arm", "b", [1, 0]) == [6.0, 4.5]
+    table.loc[table["sequence"] != "s2", "dsc"] = float("nan")
+    out = per_seed_means(table, "dsc", "arm", "a", [0, 1])
+    assert len(out) == 2 and all(v != v for v in out)  # nothing defined everywhere: NaN

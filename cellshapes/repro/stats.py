@@ -48,6 +48,7 @@ from ..atomic import atomic_path
 from ..errors import InputError
 
 __all__ = ["VERDICTS", "DIRECTIONS", "Verdict", "summarise", "verdict", "claim_record",
+           "per_seed_means",
            "results_document", "write_results", "read_results", "versions"]
 
 #: The three verdicts a claim can get.
@@ -251,6 +252,39 @@ def claim_record(claim: str, paper: Any, per_seed_a: Sequence[float],
     return {"claim": str(claim), "paper": paper, "per_seed": quantity.tolist(),
             "mean": s["mean"], "sd": s["sd"], "verdict": str(v), "reason": v.reason,
             "pvalue": v.pvalue, "direction": direction, "tol": float(tol), "arms": arms}
+
+
+def per_seed_means(table: Any, value: str, arm_column: str, arm: Any, seeds: Sequence[int],
+                   seed_column: str = "train_seed",
+                   sequence_column: str = "sequence") -> list[float]:
+    """One arm's per-seed mean of ``value`` over the sequences defined for every arm and seed.
+
+    A sequence enters only where ``value`` is defined (not NaN) in every row of ``table``
+    (every arm, every seed), so that the arms of a claim are compared on the same shapes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per sequence, arm and seed (e.g. :func:`cellshapes.repro.experiments.
+        frame_scores` of one frame with the arm and seed assigned as columns).
+    value : str
+        Column to average, e.g. ``"dsc"``.
+    arm_column, arm
+        Column naming the arm and the arm to take, e.g. ``"omega0"``, ``30.0``.
+    seeds : sequence of int
+        Training seeds, in the order of the returned values.
+    seed_column, sequence_column : str
+        Columns of the training seed and the sequence name.
+
+    Returns
+    -------
+    list of float, length len(seeds)
+        NaN for a seed when no sequence is defined everywhere.
+    """
+    defined = table.groupby(sequence_column)[value].apply(lambda v: bool(v.notna().all()))
+    sub = table[(table[arm_column] == arm) & table[sequence_column].isin(defined[defined].index)]
+    return [float(sub[sub[seed_column] == s][value].mean()) if len(sub) else float("nan")
+            for s in seeds]
 
 
 def _ms(v: np.ndarray) -> dict[str, float | None]:
