@@ -121,11 +121,15 @@ def _frames(spec: Sequence[int] | None, n: int) -> list[int]:
     return out
 
 
+def _has_surface(sdf: np.ndarray) -> bool:
+    """False for an empty or all-inside volume: no surface to measure or compare."""
+    return 0.0 < float((sdf <= 0).mean()) < 1.0
+
+
 def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, float]:
     from ..metrics import describe_volume
 
-    inside = float((sdf <= 0).mean())
-    if not 0.0 < inside < 1.0:  # empty or all-inside reconstruction: no surface to measure
+    if not _has_surface(sdf):
         return {prefix + c: float("nan") for c in _DESCRIPTORS}
     d = describe_volume(sdf, (voxel_um,) * 3, is_sdf=True)
     return {prefix + c: float(d[c]) for c in _DESCRIPTORS}
@@ -135,7 +139,7 @@ def _surface(truth: np.ndarray, rec: np.ndarray, voxel_um: float) -> dict[str, f
     from ..surface import compare_shapes
 
     keys = ("hd95_um", "assd_um", "surface_dice", "protrusion_recall")
-    if not 0.0 < float((rec <= 0).mean()) < 1.0:  # no surface rebuilt: nothing to compare
+    if not _has_surface(rec):
         return {k: float("nan") for k in keys}
     out = compare_shapes(truth, rec, (voxel_um,) * 3, is_sdf_truth=True, is_sdf_other=True)
     return {k: float(out[k]) for k in keys}
