@@ -26,8 +26,8 @@ import torch
 
 from cellshapes import __version__
 from cellshapes.config import model_config, train_config
-from cellshapes.evaluate import evaluate_run
-from cellshapes.train import train
+from cellshapes.inference.evaluate import evaluate_run
+from cellshapes.training.loop import train
 from cellshapes.repro.workflow import phantom_dataset
 
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from cellshapes.config import ModelConfig, TrainConfig
 from cellshapes.model import euler_to_matrix
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 __all__ = ["BaselineDecoder", "BaselineAutoDecoder", "HostSampler", "baseline_step"]
 

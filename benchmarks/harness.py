@@ -48,11 +48,11 @@ from cellshapes import __version__
 from cellshapes.atomic import atomic_path
 from cellshapes.config import ModelConfig, TrainConfig, model_config, train_config
 from cellshapes.errors import InputError
-from cellshapes.grid import GridOptions, sequence_sdf
+from cellshapes.inference.grid import GridOptions, sequence_sdf
 from cellshapes.model import AutoDecoder, count_parameters
 from cellshapes.resources import native_bf16, resolve_device
-from cellshapes.sampling import SDFSampler, frame_times
-from cellshapes.train import compile_model, make_optimizer, train_step
+from cellshapes.training.sampling import SDFSampler, frame_times
+from cellshapes.training.loop import compile_model, make_optimizer, train_step
 
 from .baselines import BaselineAutoDecoder, HostSampler, baseline_step
 

@@ -23,7 +23,7 @@ comparison                :func:`compare_shapes`, :func:`compare_path`, :func:`h
 errors                    :class:`CellshapesError` and its subclasses
 ========================  =================================================================
 
-Training is :func:`cellshapes.train.train` (the name ``train`` is the module).
+Training is :func:`cellshapes.training.loop.train`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .errors import (  # the error classes are light: imported at once
+from cellshapes.errors import (  # the error classes are light: imported at once
     CellshapesError,
     CheckpointError,
     DatasetFormatError,
@@ -41,6 +41,10 @@ from .errors import (  # the error classes are light: imported at once
     OutputExistsError,
     ResourceError,
 )
+
+from cellshapes.moved import install as _install_moved
+
+_install_moved()  # the flat layout's module paths, for one release (cellshapes.moved)
 
 #: Public name -> (module, attribute), resolved on first access by :func:`__getattr__`.
 _LAZY: dict[str, tuple[str, str]] = {
@@ -51,13 +55,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PROFILES": ("cellshapes.config", "PROFILES"),
     "AutoDecoder": ("cellshapes.model", "AutoDecoder"),
     "Decoder": ("cellshapes.model", "Decoder"),
-    "load_run": ("cellshapes.reconstruct", "load_run"),
-    "reconstruct_run": ("cellshapes.reconstruct", "reconstruct_run"),
-    "evaluate_run": ("cellshapes.evaluate", "evaluate_run"),
-    "fit_run": ("cellshapes.fit", "fit_run"),
-    "sequence_sdf": ("cellshapes.grid", "sequence_sdf"),
-    "GridOptions": ("cellshapes.grid", "GridOptions"),
-    "generate_run": ("cellshapes.generate", "generate_run"),
+    "load_run": ("cellshapes.inference.reconstruct", "load_run"),
+    "reconstruct_run": ("cellshapes.inference.reconstruct", "reconstruct_run"),
+    "evaluate_run": ("cellshapes.inference.evaluate", "evaluate_run"),
+    "fit_run": ("cellshapes.inference.fit", "fit_run"),
+    "sequence_sdf": ("cellshapes.inference.grid", "sequence_sdf"),
+    "GridOptions": ("cellshapes.inference.grid", "GridOptions"),
+    "generate_run": ("cellshapes.inference.generate", "generate_run"),
     "load_pretrained": ("cellshapes.pretrained", "load"),
     "read_masks": ("cellshapes.io", "read_masks"),
     "read_dataset": ("cellshapes.io", "read_dataset"),
@@ -69,17 +73,17 @@ _LAZY: dict[str, tuple[str, str]] = {
     "mask_to_sdf": ("cellshapes.sdf", "mask_to_sdf"),
     "make_sequence": ("cellshapes.phantoms", "make_sequence"),
     "write_phantoms": ("cellshapes.phantoms", "write_phantoms"),
-    "dice": ("cellshapes.metrics", "dice"),
-    "describe_volume": ("cellshapes.metrics", "describe_volume"),
-    "describe_sequence": ("cellshapes.metrics", "describe_sequence"),
-    "mesh_from_volume": ("cellshapes.mesh", "mesh_from_volume"),
-    "save_mesh": ("cellshapes.mesh", "save_mesh"),
-    "compare_shapes": ("cellshapes.surface", "compare_shapes"),
-    "compare_path": ("cellshapes.surface", "compare_path"),
-    "hd95": ("cellshapes.surface", "hd95"),
-    "assd": ("cellshapes.surface", "assd"),
-    "surface_dice": ("cellshapes.surface", "surface_dice"),
-    "protrusion_recall": ("cellshapes.protrusion", "protrusion_recall"),
+    "dice": ("cellshapes.measure.metrics", "dice"),
+    "describe_volume": ("cellshapes.measure.metrics", "describe_volume"),
+    "describe_sequence": ("cellshapes.measure.metrics", "describe_sequence"),
+    "mesh_from_volume": ("cellshapes.measure.mesh", "mesh_from_volume"),
+    "save_mesh": ("cellshapes.measure.mesh", "save_mesh"),
+    "compare_shapes": ("cellshapes.measure.compare", "compare_shapes"),
+    "compare_path": ("cellshapes.measure.compare", "compare_path"),
+    "hd95": ("cellshapes.measure.surface", "hd95"),
+    "assd": ("cellshapes.measure.surface", "assd"),
+    "surface_dice": ("cellshapes.measure.surface", "surface_dice"),
+    "protrusion_recall": ("cellshapes.measure.protrusion", "protrusion_recall"),
 }
 
 __all__ = [

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputExistsError
+from cellshapes.errors import OutputExistsError
 
 __all__ = ["atomic_path", "check_output", "atomic_dir"]
 

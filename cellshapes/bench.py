@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .errors import InputError
+from cellshapes.errors import InputError
 
-__all__ = ["benchmarks_dir", "load_harness", "bench_from_cli"]
+__all__ = ["benchmarks_dir", "load_harness"]
 
 
 def benchmarks_dir() -> Path:
@@ -57,7 +57,3 @@ def load_harness() -> ModuleType:
                          f"cellshapes bench needs the one in {folder}")
     return importlib.import_module("benchmarks.harness")
 
-
-def bench_from_cli(a: argparse.Namespace) -> int:
-    """Handler of ``cellshapes bench [--quick] [--device D] [--json OUT]``."""
-    return load_harness().bench_from_cli(a)

@@ -26,10 +26,10 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .errors import InputError
-from .sdf import (Keep, centroid_um, check_mask, mask_to_sdf, principal_axes,
+from cellshapes.errors import InputError
+from cellshapes.sdf import (Keep, centroid_um, check_mask, mask_to_sdf, principal_axes,
                   select_components)
-from .units import check_spacing
+from cellshapes.units import check_spacing
 
 __all__ = [
     "default_clamp_um",

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from cellshapes.errors import InputError
 
 __all__ = [
     "run_codes",
@@ -53,7 +53,7 @@ def run_codes(run: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         Row i belongs to training sequence i.
     names : list of str
     """
-    from .reconstruct import load_run
+    from cellshapes.inference.reconstruct import load_run
 
     model, config = load_run(run, "cpu")
     return model.codes.detach().cpu().numpy(), list(config["data"]["names"])
@@ -277,8 +277,8 @@ def random_rotation_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
     """
     from scipy.spatial.transform import Rotation
 
-    from .io import SDFSequence, read_dataset, write_dataset
-    from .cube import rotate_sdf_sequence
+    from cellshapes.io import SDFSequence, read_dataset, write_dataset
+    from cellshapes.cube import rotate_sdf_sequence
 
     if copies < 1:
         raise InputError(f"copies must be >= 1, got {copies}")

@@ -32,7 +32,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .config import ModelConfig
+from cellshapes.config import ModelConfig
 
 __all__ = [
     "euler_to_matrix",

@@ -26,18 +26,18 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import __version__
-from .atomic import atomic_dir, check_output
-from .cube import prepare_sequence, resample_cube
-from .errors import InputError, InputFileNotFoundError
-from .io import (SDFSequence, clamp_units_to_reference, read_dataset, read_masks,
+from cellshapes import __version__
+from cellshapes.atomic import atomic_dir, check_output
+from cellshapes.cube import prepare_sequence, resample_cube
+from cellshapes.errors import InputError, InputFileNotFoundError
+from cellshapes.io import (SDFSequence, clamp_units_to_reference, read_dataset, read_masks,
                  read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
                  write_dataset, write_reference_sdf)
-from .io.reference import REFERENCE_CLAMP_VOXELS
-from .progress import track
-from .resources import check_memory
-from .sdf import choose_label, max_extent_um, select_components, touches_border
-from .units import check_spacing
+from cellshapes.io.reference import REFERENCE_CLAMP_VOXELS
+from cellshapes.progress import track
+from cellshapes.resources import check_memory
+from cellshapes.sdf import choose_label, max_extent_um, select_components, touches_border
+from cellshapes.units import check_spacing
 
 __all__ = ["prepare_dataset", "export_reference", "MARGIN", "REFERENCE_CLAMP_VOXELS"]
 

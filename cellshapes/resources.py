@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from .errors import InputError, ResourceError
+from cellshapes.errors import InputError, ResourceError
 
 __all__ = ["resolve_device", "check_device", "available_memory", "check_memory", "native_bf16",
            "GIB"]

@@ -21,8 +21,8 @@ from typing import Literal, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .errors import InputError
-from .units import check_spacing
+from cellshapes.errors import InputError
+from cellshapes.units import check_spacing
 
 __all__ = [
     "mask_to_sdf",

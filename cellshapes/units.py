@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from cellshapes.errors import InputError
 
 __all__ = ["check_spacing", "SpacingLike"]
 

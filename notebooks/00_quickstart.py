@@ -59,7 +59,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import evaluate, io, metrics, plots, reconstruct
+from cellshapes import io
+from cellshapes.inference import evaluate, reconstruct
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run, describe_dataset
 
@@ -86,8 +89,8 @@ mask_files = sorted(dataset.with_name(dataset.stem + "_masks").glob("*.tif"))
 masks, mask_info = io.read_masks(mask_files[0])
 print(f"{len(mask_files)} sequences; sequence 0 has shape {masks.shape} (T, Z, Y, X), "
       f"voxel size {mask_info.get('spacing_um')} um")
-fig = plots.slice_grid({"mask": masks}, title=f"{kind} phantom, sequence 0: central z-slices")
-plots.save_figure(fig, fig_path("masks"))
+fig = plot.slice_grid({"mask": masks}, title=f"{kind} phantom, sequence 0: central z-slices")
+plot.save_figure(fig, fig_path("masks"))
 
 # %% [markdown]
 # ## 2 · Prepared dataset: signed distance cubes
@@ -102,8 +105,8 @@ real = io.read_dataset(dataset)
 attrs = real[0].attrs
 print(f"{len(real)} sequences of shape {real[0].sdf.shape}; cube side {2 * attrs['scale_um']:.1f} um, "
       f"grid spacing {attrs['voxel_um']:.3f} um, SDF unit {attrs['sdf_unit_um']:.2f} um")
-fig = plots.slice_grid({"SDF": real[0].sdf}, title="prepared SDF, sequence 0 (zero contour = surface)")
-plots.save_figure(fig, fig_path("sdf"))
+fig = plot.slice_grid({"SDF": real[0].sdf}, title="prepared SDF, sequence 0 (zero contour = surface)")
+plot.save_figure(fig, fig_path("sdf"))
 
 # %% [markdown]
 # ## 3 · Train (or load) the model
@@ -127,7 +130,7 @@ if log_file.exists():
     ax.set_xlabel("epoch")
     ax.legend()
     ax.set_title(f"training, {profile} profile ({log['time_s'].sum():.0f} s)")
-    plots.save_figure(fig, fig_path("loss"))
+    plot.save_figure(fig, fig_path("loss"))
 else:
     print("pretrained model: the training log is not shipped, only the weights")
 
@@ -140,9 +143,9 @@ else:
 # %%
 reconstruct.reconstruct_run(run, work / "reconstruction", device=device, overwrite=True, progress=False)
 rec = io.read_dataset(work / "reconstruction" / "sdf.h5")
-fig = plots.slice_grid({"real": real[0].sdf <= 0, "reconstructed": rec[0].sdf <= 0},
+fig = plot.slice_grid({"real": real[0].sdf <= 0, "reconstructed": rec[0].sdf <= 0},
                        title="sequence 0: real vs reconstructed (central z-slices)")
-plots.save_figure(fig, fig_path("slices"))
+plot.save_figure(fig, fig_path("slices"))
 
 # %% [markdown]
 # ## 5 · Evaluate: Dice similarity per sequence and frame
@@ -165,9 +168,9 @@ real_df, _ = describe_dataset(dataset)
 rec_df, skipped = describe_dataset(work / "reconstruction" / "sdf.h5")
 if skipped:
     print(f"reconstructed sequences with an empty frame, left out: {skipped}")
-fig = plots.descriptor_curves({"real": real_df, "reconstructed": rec_df},
+fig = plot.descriptor_curves({"real": real_df, "reconstructed": rec_df},
                               title=f"{kind} cells: descriptors per time point (mean, IQR)")
-plots.save_figure(fig, fig_path("descriptors"))
+plot.save_figure(fig, fig_path("descriptors"))
 ks = metrics.ks_tests(real_df, rec_df)
 display(ks.round(4))
 
@@ -176,7 +179,7 @@ display(ks.round(4))
 
 # %%
 voxel = float(attrs["voxel_um"])
-plots.show_volumes([real[0].sdf[-1], rec[0].sdf[-1]], (voxel,) * 3,
+plot.show_volumes([real[0].sdf[-1], rec[0].sdf[-1]], (voxel,) * 3,
                    labels=["real", "reconstructed"], path=fig_path("render"));
 
 # %% [markdown]

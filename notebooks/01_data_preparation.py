@@ -59,7 +59,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io, metrics, phantoms, plots, prepare
+from cellshapes import io, phantoms, prepare
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.config import data_defaults
 from cellshapes.repro.workflow import describe_dataset
@@ -93,15 +95,15 @@ masks, spacing = {}, {}
 for k, ds in datasets.items():
     masks[k], info = io.read_masks(mask_files(ds)[0])
     spacing[k] = info.get("spacing_um")
-fig = plots.slice_grid(masks, title="sequence 0 of each kind: central z-slices over time")
-plots.save_figure(fig, fig_path("kinds"))
+fig = plot.slice_grid(masks, title="sequence 0 of each kind: central z-slices over time")
+plot.save_figure(fig, fig_path("kinds"))
 
 # %%
 vols, labels = [], []
 for k in KINDS:
     vols += [masks[k][0], masks[k][-1]]
     labels += [f"{k}, first frame", f"{k}, last frame"]
-plots.show_volumes(vols, spacing["growing"], labels=labels, path=fig_path("render"),
+plot.show_volumes(vols, spacing["growing"], labels=labels, path=fig_path("render"),
                    window=(230 * len(vols), 260));
 
 # %% [markdown]
@@ -113,9 +115,9 @@ plots.show_volumes(vols, spacing["growing"], labels=labels, path=fig_path("rende
 
 # %%
 real = {k: io.read_dataset(ds)[0] for k, ds in datasets.items()}
-fig = plots.slice_grid({k: s.sdf for k, s in real.items()},
+fig = plot.slice_grid({k: s.sdf for k, s in real.items()},
                        title="prepared SDFs, sequence 0 (zero contour = cell surface)")
-plots.save_figure(fig, fig_path("sdf"))
+plot.save_figure(fig, fig_path("sdf"))
 
 # %% [markdown]
 # ## 3 · Spacing, scale and volume check
@@ -178,8 +180,8 @@ display(roundtrip)
 cols = ["volume_um3", "surface_um2", "sphericity", "sphericity_wadell", "n_components"]
 summary = pd.concat({k: t[cols].agg(["mean", "std", "min", "max"]) for k, t in tables.items()})
 display(summary.round(3))
-fig = plots.descriptor_curves(tables, title="prepared data: descriptors per time point (mean, IQR)")
-plots.save_figure(fig, fig_path("descriptors"))
+fig = plot.descriptor_curves(tables, title="prepared data: descriptors per time point (mean, IQR)")
+plot.save_figure(fig, fig_path("descriptors"))
 
 # %% [markdown]
 # ## 6 · A label video with several cells: `per_label`
@@ -211,7 +213,7 @@ print("notes:", out["notes"])
 # %%
 per_label = io.read_dataset(work / "label_video.h5")
 voxel = float(per_label[0].attrs["voxel_um"])
-plots.show_volumes([video[-1] > 0] + [q.sdf[-1] for q in per_label],
+plot.show_volumes([video[-1] > 0] + [q.sdf[-1] for q in per_label],
                    labels=["label video (all labels)"] + [f"sequence {q.name}" for q in per_label],
                    path=fig_path("per_label"), window=(260 * (1 + len(per_label)), 260));
 

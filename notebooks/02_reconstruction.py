@@ -88,7 +88,10 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import generate, io, metrics, plots, pretrained, reconstruct, surface
+from cellshapes import io, pretrained
+from cellshapes.inference import generate, reconstruct
+from cellshapes.measure import compare, metrics
+from cellshapes import plot
 from cellshapes.errors import InputError
 from cellshapes.repro.cache import is_cached
 from cellshapes.repro.stats import claim_record
@@ -183,7 +186,7 @@ for kind in KINDS:
 #
 # Every training sequence is rebuilt on its training grid (`reconstruct.reconstruct_run`).
 # Per sequence: DSC of every frame (mean over frames and at the last frame, the paper's
-# t = 30) and, at the last frame, the surface metrics of `surface.compare_shapes`
+# t = 30) and, at the last frame, the surface metrics of `compare.compare_shapes`
 # (HD95 and ASSD in um, surface Dice and protrusion recall with a tolerance of one voxel
 # diagonal; protrusion recall is NaN where the truth has no protrusion).
 
@@ -204,7 +207,7 @@ for kind in KINDS:
             row = {"kind": kind, "seed": s, "sequence": q.name, "DSC mean": float(dsc.mean()),
                    "DSC last": float(dsc[-1])}
             if 0.0 < float((q.sdf[-1] <= 0).mean()) < 1.0:
-                cmp = surface.compare_shapes(r.sdf[-1], q.sdf[-1], (voxel,) * 3,
+                cmp = compare.compare_shapes(r.sdf[-1], q.sdf[-1], (voxel,) * 3,
                                              is_sdf_truth=True, is_sdf_other=True)
                 row.update({k: float(cmp[k]) for k in SURFACE})
             else:  # nothing rebuilt at the last frame: no surface to compare
@@ -247,10 +250,10 @@ for kind in KINDS:
     curves = {"real": desc[kind, "real"],
               **{f"reconstructed (seed {s})": desc[kind, s] for s in SEEDS},
               f"synthesized (seed {s0})": desc[kind, "synthesized"]}
-    fig = plots.descriptor_curves(curves, columns=COLS,
+    fig = plot.descriptor_curves(curves, columns=COLS,
                                   title=f"{kind} cells ({PAPER_NAME[kind]} stand-in), "
                                         f"{profile} profile")
-    plots.save_figure(fig, fig_path(f"{kind}_descriptors"))
+    plot.save_figure(fig, fig_path(f"{kind}_descriptors"))
 
 # %% [markdown]
 # ## 4 · KS tests real vs reconstructed, per seed, next to Tab 1
@@ -292,7 +295,7 @@ for kind in KINDS:
     rec = io.read_dataset(work / kind / f"reconstruction_seed{s0}" / "sdf.h5", [real.name])[0]
     syn = io.read_dataset(work / kind / f"synthesized_{METHOD[kind]}_seed{s0}" / "sdf.h5")[0]
     voxel = float(real.attrs["voxel_um"])
-    plots.show_volumes([real.sdf[-1], rec.sdf[-1], syn.sdf[-1]], (voxel,) * 3,
+    plot.show_volumes([real.sdf[-1], rec.sdf[-1], syn.sdf[-1]], (voxel,) * 3,
                        labels=[f"{kind}: real", f"reconstructed (seed {s0})",
                                f"synthesized ({METHOD[kind]})"],
                        path=fig_path(f"{kind}_render"), window=(780, 260));

@@ -68,11 +68,14 @@ import seaborn as sns
 import torch
 from IPython.display import display
 
-from cellshapes import generate, grid, io, metrics, plots, reconstruct
+from cellshapes import io
+from cellshapes.inference import generate, grid, reconstruct
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.model import euler_to_matrix
 from cellshapes.repro.workflow import base_run, describe_dataset
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 NB = "03_synthesis"
 METHODS = ["gaussian", "near", "gmm"]
@@ -107,19 +110,19 @@ for method in METHODS:
 # Curves: mean and IQR per time point. Violins: all frames pooled.
 
 # %%
-fig = plots.descriptor_curves(tables, columns=COLS, title=f"{kind} cells: real vs synthesized ({profile} profile)")
-plots.save_figure(fig, fig_path("descriptors"))
+fig = plot.descriptor_curves(tables, columns=COLS, title=f"{kind} cells: real vs synthesized ({profile} profile)")
+plot.save_figure(fig, fig_path("descriptors"))
 
 # %%
 long = pd.concat([t[COLS].assign(population=name) for name, t in tables.items()], ignore_index=True)
 fig, axes = plt.subplots(1, len(COLS), figsize=(4 * len(COLS), 3.2))
 for ax, col in zip(axes, COLS):
     sns.violinplot(data=long, x="population", y=col, ax=ax, cut=0, inner="quartile", hue="population", legend=False)
-    ax.set_ylabel(plots.DESCRIPTOR_LABELS.get(col, col))
+    ax.set_ylabel(plot.DESCRIPTOR_LABELS.get(col, col))
     ax.set_xlabel("")
 fig.suptitle("descriptor distributions, all frames pooled", fontsize=10)
 fig.tight_layout()
-plots.save_figure(fig, fig_path("distributions"))
+plot.save_figure(fig, fig_path("distributions"))
 
 # %%
 ks = pd.concat({m: metrics.ks_tests(tables["real"], tables[m], columns=COLS).set_index("descriptor")
@@ -137,7 +140,7 @@ for method in METHODS:
         vols.append(q.sdf[-1])
         labels.append(f"{method} {q.name[-1]}")
 voxel = float(io.read_dataset(dataset)[0].attrs["voxel_um"])
-plots.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"), window=(220 * len(vols), 250));
+plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"), window=(220 * len(vols), 250));
 
 # %% [markdown]
 # ## 4 · Random rotations
@@ -156,7 +159,7 @@ dense = grid.GridOptions(narrow_band=False)
 turned = [grid.sequence_sdf(model, t_last, size, code=code0, rotation=R, options=dense)[0][0] for R in rotations]
 display(pd.DataFrame(np.degrees(generate.random_rotations(4, seed)).astype(float).round(1),
                      columns=["angle 1 [deg]", "angle 2 [deg]", "angle 3 [deg]"]))
-plots.show_volumes(turned, (voxel,) * 3, labels=[f"rotation {i}" for i in range(4)],
+plot.show_volumes(turned, (voxel,) * 3, labels=[f"rotation {i}" for i in range(4)],
                    path=fig_path("rotations"), window=(880, 250));
 
 # %% [markdown]
@@ -169,7 +172,7 @@ plots.show_volumes(turned, (voxel,) * 3, labels=[f"rotation {i}" for i in range(
 codes = model.codes.detach().numpy()
 path = generate.interpolate_codes(codes[0], codes[1], steps=6)
 strip = [grid.sequence_sdf(model, t_last, size, code=torch.tensor(z), options=dense)[0][0] for z in path]
-plots.show_volumes(strip, (voxel,) * 3, labels=[f"w = {w:.1f}" for w in np.linspace(0, 1, len(path))],
+plot.show_volumes(strip, (voxel,) * 3, labels=[f"w = {w:.1f}" for w in np.linspace(0, 1, len(path))],
                    path=fig_path("interpolation"), window=(200 * len(path), 230));
 along = pd.DataFrame([metrics.describe_volume(v, (voxel,) * 3, is_sdf=True) if (v <= 0).any() else {}
                       for v in strip], index=np.linspace(0, 1, len(path)).round(2))

@@ -72,10 +72,13 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import grid, io, latent, metrics, plots, reconstruct
+from cellshapes import io, latent
+from cellshapes.inference import grid, reconstruct
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.repro.stats import claim_record
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 NB = "04_latent_compactness"
 # Sizes per profile. The paper trained with 20 frames per step and 250k points per
@@ -132,9 +135,9 @@ voxel = float(seqs[0].attrs["voxel_um"])
 print(f"{len(seqs)} sequences = {len(set(groups))} cells x {SETTINGS['copies']} rotations, "
       f"{seqs[0].sdf.shape[0]} frames, {SETTINGS['size']}^3")
 copies0 = [s for s in seqs if s.attrs["source_sequence"] == groups[0]]
-fig = plots.slice_grid({s.name: s.sdf for s in copies0}, frames=[seqs[0].sdf.shape[0] - 1],
+fig = plot.slice_grid({s.name: s.sdf for s in copies0}, frames=[seqs[0].sdf.shape[0] - 1],
                        title="rotated copies of one cell, last frame (central z-slice)")
-plots.save_figure(fig, fig_path("rotated_copies"))
+plot.save_figure(fig, fig_path("rotated_copies"))
 
 # %% [markdown]
 # ## 2 · Training: equivariant and non-equivariant models, every latent size and seed
@@ -181,7 +184,7 @@ ax.set_ylabel("cumulative explained variance [%]")
 ax.set_title(f"PCA of {n_codes} latent codes (latent size {SETTINGS['main']}), "
              f"seeds {SEEDS}", fontsize=9)
 ax.legend()
-plots.save_figure(fig, fig_path("pca"))
+plot.save_figure(fig, fig_path("pca"))
 pca_table = pd.DataFrame({f"{v}, seed {s}": {
     f"variance in first {k_small} PCs [%]": 100 * c[k_small - 1],
     f"variance in first {k20} PCs [%]": 100 * c[k20 - 1],
@@ -215,7 +218,7 @@ for ax, (v, e) in zip(axes, emb.items()):
     ax.set_yticks([])
 fig.suptitle("t-SNE of latent codes: colour = cell, marker = rotated copy")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("tsne"))
+plot.save_figure(fig, fig_path("tsne"))
 scores = pd.DataFrame({f"{v}, seed {s}": latent.rotation_invariance_scores(c, groups)
                        for (v, s), c in codes.items()})
 scores.round(3)
@@ -253,7 +256,7 @@ ax.set_xscale("log", base=2)
 ax.set_xlabel("latent size")
 ax.set_ylabel("DSC, last frame")
 ax.legend(fontsize=7)
-plots.save_figure(fig, fig_path("dsc_vs_latent"))
+plot.save_figure(fig, fig_path("dsc_vs_latent"))
 table2 = pd.DataFrame({
     f"{v} (this run, {len(SEEDS)} seed(s))": [
         f"{tab2['mean'][v][d]:.3f} ± {tab2['std'][v][d]:.3f}" if len(SEEDS) > 1
@@ -278,10 +281,10 @@ for v in VARIANTS:
     recs[v] = [grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)[0][0]
                for i in idx]
 labels = [f"copy {copy_idx[i]}" for i in idx]
-plots.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
+plot.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
                    labels=[f"truth, {lab}" for lab in labels], path=fig_path("render_truth"));
 for v in VARIANTS:
-    plots.show_volumes(recs[v], (voxel,) * 3, labels=[f"{v}, {lab}" for lab in labels],
+    plot.show_volumes(recs[v], (voxel,) * 3, labels=[f"{v}, {lab}" for lab in labels],
                        path=fig_path(f"render_{v}"));
 
 # %% [markdown]

@@ -59,10 +59,13 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from cellshapes import generate, grid, latent, metrics, plots, reconstruct
+from cellshapes import latent
+from cellshapes.inference import generate, grid, reconstruct
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 NB = "05_latent_exploration"
 kind = "growing"
@@ -115,13 +118,13 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for ax, col in zip(axes, DESCRIPTORS):
     sc = ax.scatter(emb[:, 0], emb[:, 1], c=per_seq[col], cmap="viridis", s=60, edgecolor="k",
                     lw=0.4)
-    fig.colorbar(sc, ax=ax, label=plots.DESCRIPTOR_LABELS[col])
+    fig.colorbar(sc, ax=ax, label=plot.DESCRIPTOR_LABELS[col])
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f"mean {col.split('_')[0]}")
 fig.suptitle(f"t-SNE of {len(names)} latent codes ({kind} phantoms), coloured by descriptors")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("tsne_descriptors"))
+plot.save_figure(fig, fig_path("tsne_descriptors"))
 # How local is the colouring? Rank correlation of descriptor differences with code distance.
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
@@ -156,11 +159,11 @@ for ax, col in zip(axes, DESCRIPTORS):
     ax.scatter(along.index[along["learned code"]], along[col][along["learned code"]],
                color="red", zorder=3, label="learned code")
     ax.set_xlabel("position along the path")
-    ax.set_ylabel(plots.DESCRIPTOR_LABELS[col])
+    ax.set_ylabel(plot.DESCRIPTOR_LABELS[col])
 axes[0].legend(fontsize=8)
 fig.suptitle("descriptors (mean over frames) along the triangle 1 -> 3 -> 5 -> 1")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("path_descriptors"))
+plot.save_figure(fig, fig_path("path_descriptors"))
 step = along[DESCRIPTORS].diff().abs().iloc[1:]
 smooth = pd.DataFrame({"mean |change| per step": step.mean(), "max |change| per step": step.max(),
                        "max / mean": step.max() / step.mean()})
@@ -173,7 +176,7 @@ smooth.round(3)
 first_side = list(range(steps + 2))
 tag = {0: "(1) ", steps + 1: "(3) "}
 labels = [tag.get(i, "") + f"{along['volume_um3'][i]:.0f} um3" for i in first_side]
-plots.show_volumes([decoded[i][0][-1] for i in first_side], (voxel,) * 3, labels=labels,
+plot.show_volumes([decoded[i][0][-1] for i in first_side], (voxel,) * 3, labels=labels,
                    path=fig_path("path_render"));
 
 # %% [markdown]

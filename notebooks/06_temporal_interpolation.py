@@ -53,11 +53,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import plots, reconstruct
+from cellshapes import plot
+from cellshapes.inference import reconstruct
 from cellshapes.repro import experiments, workflow
 from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 4)
@@ -95,7 +96,7 @@ ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=c
                               frames=cfg["frames"], size=cfg["size"])
 runs = {}
 for s in seeds:
-    run = experiments.run_dir(runs_dir, profile, "filopodial_nb06", cfg["sequences"],
+    run = workflow.run_dir(runs_dir, profile, "filopodial_nb06", cfg["sequences"],
                               cfg["frames"], cfg["size"], cfg["epochs"], frames_every=EVERY,
                               seed=s)
     runs[s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
@@ -132,7 +133,7 @@ ax.set(xlabel="time point", ylabel="DSC (mean +- sd, sequences x seeds)",
              f"{len(seeds)} seed(s) ({profile} profile)")
 ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 ax.legend(loc="lower left")
-plots.save_figure(fig, workflow.figure_path(NB, "dsc_per_frame", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "dsc_per_frame", figures_dir))
 
 # %%
 held, trn = scores[~scores["trained"]], scores[scores["trained"]]
@@ -169,18 +170,18 @@ times = frame_times(truth.sdf.shape[0])
 k = int(worst["frame"])
 dt = times[1] - times[0]
 rec, voxel = experiments.rebuild(run, name, [times[k], times[k] + dt / 2], cfg["size"])
-_ = plots.show_volumes(
+_ = plot.show_volumes(
     [truth.sdf[k], rec[0], rec[1]], spacing=(voxel,) * 3,
     labels=[f"truth, time point {k + 1}", f"interpolated {k + 1} (held out)",
             f"interpolated {k + 1.5:g} (between frames)"],
     path=workflow.figure_path(NB, "render_heldout", figures_dir))
 
 # %%
-fig = plots.slice_grid({"truth": truth.sdf, "model": experiments.rebuild(run, name, times)[0]},
+fig = plot.slice_grid({"truth": truth.sdf, "model": experiments.rebuild(run, name, times)[0]},
                        frames=list(range(0, len(times), 2)),
                        title=f"central z slices (zero contour); time points 1, {1 + EVERY}, "
                              f"{1 + 2 * EVERY}, ... trained, the others held out")
-plots.save_figure(fig, workflow.figure_path(NB, "slices", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "slices", figures_dir))
 
 # %% [markdown]
 # ## A higher frame rate than the data
@@ -206,12 +207,12 @@ for ax, col in zip(axes, ["volume_um3", "sphericity"]):
     ax.plot(real_d["time point"][tr], real_d[col][tr], "o", color="C0", label="real, trained")
     ax.plot(real_d["time point"][~tr], real_d[col][~tr], "s", mfc="none", color="C3",
             label="real, held out")
-    ax.set(xlabel="time point", ylabel=plots.DESCRIPTOR_LABELS[col])
+    ax.set(xlabel="time point", ylabel=plot.DESCRIPTOR_LABELS[col])
 axes[0].legend(fontsize=8)
 fig.suptitle(f"{name}: {len(fine_d)} reconstructed frames from {len(times)} data frames "
              f"({len(times[::EVERY])} trained)", fontsize=10)
 fig.tight_layout()
-plots.save_figure(fig, workflow.figure_path(NB, "higher_frame_rate", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "higher_frame_rate", figures_dir))
 
 # %% [markdown]
 # ## Claims over seeds

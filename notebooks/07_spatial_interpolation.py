@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import plots
+from cellshapes import plot
 from cellshapes.repro import experiments, workflow
 from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
@@ -114,7 +114,7 @@ train_ds = {g: base_ds if g == top else experiments.regrid_dataset(base_ds, g)
 runs = {}  # (seed, training grid) -> run directory
 for s in seeds:
     for g in cfg["train_grids"]:
-        run = experiments.run_dir(runs_dir, profile, "filopodial_nb07", cfg["sequences"],
+        run = workflow.run_dir(runs_dir, profile, "filopodial_nb07", cfg["sequences"],
                                   cfg["frames"], g, epochs[g], seed=s)
         runs[s, g] = workflow.train_or_load(train_ds[g], run, profile, device, s,
                                             progress=False, epochs=epochs[g])
@@ -145,7 +145,7 @@ ax.set(xlabel="reconstruction grid (edge)", ylabel=f"DSC vs {truth_grid}$^3$ tru
        title=f"Spatial interpolation ({profile} profile, {len(seeds)} seed(s), "
              "nearest upsampling)")
 ax.legend(fontsize=8)
-plots.save_figure(fig, workflow.figure_path(NB, "dsc_vs_grid", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "dsc_vs_grid", figures_dir))
 
 # %% [markdown]
 # ## Renders
@@ -162,7 +162,7 @@ for g, s in ((top, low), (top, high), (coarse, high)):
     sdf, voxel = experiments.rebuild(runs[seeds[0], g], name, [1.0], s)
     vols.append(experiments.resample_nearest(sdf[0], high))
     labels.append(f"model {g}, grid {s}^3" + (" (nearest up)" if s < high else ""))
-_ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
+_ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render_grids", figures_dir))
 
 # %% [markdown]

@@ -48,10 +48,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import plots, reconstruct
+from cellshapes import plot
+from cellshapes.inference import reconstruct
 from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 4)
@@ -95,7 +96,7 @@ runs = {}  # (w0, training seed) -> run directory
 for s in seeds:
     for w in cfg["omegas"]:
         model = {"omega0": float(w)}
-        run = experiments.run_dir(runs_dir, profile, "filopodial", cfg["sequences"],
+        run = workflow.run_dir(runs_dir, profile, "filopodial", cfg["sequences"],
                                   cfg["frames"], cfg["size"], cfg["epochs"], model=model, seed=s)
         run = run.with_name(run.name + "_nb08")  # this notebook's own runs
         runs[w, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
@@ -146,7 +147,7 @@ for ax in axes:
 fig.suptitle(f"$\\omega_0$ sweep, {scores['sequence'].nunique()} sequences x {len(seeds)} "
              f"training seed(s), mean +- sd over both ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plots.save_figure(fig, workflow.figure_path(NB, "sphericity_dsc_vs_w0", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "sphericity_dsc_vs_w0", figures_dir))
 
 # %% [markdown]
 # ## Renders
@@ -164,7 +165,7 @@ for w in cfg["omegas"]:
     ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"w0 = {w:g}" + ("" if ok else ": no surface"))
-_ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
+_ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render_w0", figures_dir))
 
 # %% [markdown]

@@ -54,10 +54,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cellshapes import plots, reconstruct
+from cellshapes import plot
+from cellshapes.inference import reconstruct
 from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
-from cellshapes.sampling import frame_times
+from cellshapes.training.sampling import frame_times
 
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 4)
@@ -115,7 +116,7 @@ ARMS = {"sine": None, "DeepSDF": deepsdf}
 runs = {}  # (arm, training seed) -> run directory
 for s in seeds:
     for arm, model in ARMS.items():
-        run = experiments.run_dir(**point, model=model, seed=s)
+        run = workflow.run_dir(**point, model=model, seed=s)
         run = run.with_name(run.name + "_nb09")  # this notebook's own runs
         runs[arm, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
                                               model=model, epochs=E)
@@ -169,7 +170,7 @@ axes[3].legend()
 fig.suptitle(f"Sine vs ReLU (DeepSDF), {scores['sequence'].nunique()} sequences x "
              f"{len(seeds)} training seed(s), {E} epochs each ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plots.save_figure(fig, workflow.figure_path(NB, "dsc_sphericity_loss", figures_dir))
+plot.save_figure(fig, workflow.figure_path(NB, "dsc_sphericity_loss", figures_dir))
 
 # %% [markdown]
 # ## Renders: the sequence with the lowest real sphericity, last frame (first seed)
@@ -183,7 +184,7 @@ for arm in ARMS:
     ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"{arm}, {E} ep" if ok else f"{arm}: no surface")
-_ = plots.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
+_ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=workflow.figure_path(NB, "render", figures_dir))
 
 

@@ -57,7 +57,9 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from cellshapes import grid, io, latent, plots, reconstruct
+from cellshapes import io, latent
+from cellshapes.inference import grid, reconstruct
+from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.phantoms import KINDS
 
@@ -109,7 +111,7 @@ sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=kinds, style=kinds, s=70, ax=ax)
 ax.set_xticks([])
 ax.set_yticks([])
 ax.set_title(f"t-SNE of {len(kinds)} latent codes, one model for all kinds")
-plots.save_figure(fig, fig_path("tsne"))
+plot.save_figure(fig, fig_path("tsne"))
 scores = latent.rotation_invariance_scores(codes, kinds)   # same-kind clustering score
 pd.Series(scores).round(3)
 
@@ -129,7 +131,7 @@ sns.heatmap(pd.DataFrame(clf["confusion"], index=clf["classes"], columns=clf["cl
 ax.set_xlabel("predicted")
 ax.set_ylabel("true")
 ax.set_title("out-of-fold confusion matrix")
-plots.save_figure(fig, fig_path("confusion"))
+plot.save_figure(fig, fig_path("confusion"))
 
 # %% [markdown]
 # ## 5 · 3D render: one reconstructed cell per kind (last frame)
@@ -148,7 +150,7 @@ for i in first:
     vols.append(sdf[0])
     labels.append(kinds[i])
 voxel = float(config["data"]["attrs"][first[0]]["voxel_um"])
-plots.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"));
+plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"));
 
 # %% [markdown]
 # ## Paper vs this run

@@ -67,7 +67,10 @@ from IPython.display import display
 from skimage.filters import threshold_otsu
 
 from cellshapes.errors import InputError
-from cellshapes import generate, io, metrics, plots
+from cellshapes import io
+from cellshapes.inference import generate
+from cellshapes.measure import metrics
+from cellshapes import plot
 from cellshapes.synthesis import ctc, imaging, microscopy, texture, texture_train
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
@@ -123,7 +126,7 @@ for ax, (title, img) in zip(axes, panels):
     ax.set_title(title, fontsize=9)
     ax.axis("off")
 fig.suptitle(f"simulator, last frame (after the division), voxel {spacing[0]:.2f} um", fontsize=10)
-plots.save_figure(fig, fig_path("simulator"), dpi=110)
+plot.save_figure(fig, fig_path("simulator"), dpi=110)
 
 # %% [markdown]
 # ## 2 · Training the texture GAN on simulated pairs
@@ -146,7 +149,7 @@ ax[1].plot(log["epoch"], log["disc"], label="discriminator")
 ax[1].set(xlabel="epoch", title="GAN losses")
 ax[1].legend(fontsize=8)
 fig.tight_layout()
-plots.save_figure(fig, fig_path("training"), dpi=110)
+plot.save_figure(fig, fig_path("training"), dpi=110)
 
 # %% [markdown]
 # ## 3 · Held-out pairs: untrained vs trained generator
@@ -186,7 +189,7 @@ for r, t in enumerate(frames):
         ax.set_title(f"{title}, t={t}", fontsize=8)
         ax.axis("off")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("heldout"), dpi=110)
+plot.save_figure(fig, fig_path("heldout"), dpi=110)
 
 # %% [markdown]
 # ## 4 · Generated shapes → textured 2D+t images
@@ -221,10 +224,10 @@ for c, t in enumerate(cols):
 for ax in axes.ravel():
     ax.axis("off")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("generated"), dpi=110)
+plot.save_figure(fig, fig_path("generated"), dpi=110)
 
 # %%
-_ = plots.show_volumes([mm[0], mm[-1]], minfo["spacing_um"] or (1.0, 1.0, 1.0),
+_ = plot.show_volumes([mm[0], mm[-1]], minfo["spacing_um"] or (1.0, 1.0, 1.0),
                    labels=[f"{name} t=0", f"t={T - 1}"], path=fig_path("render"))
 
 # %% [markdown]
@@ -288,7 +291,7 @@ for c, t in enumerate(cols):
 for ax in axes:
     ax.axis("off")
 fig.tight_layout()
-plots.save_figure(fig, fig_path("ctc"), dpi=110)
+plot.save_figure(fig, fig_path("ctc"), dpi=110)
 
 # %% [markdown]
 # ## 6 · Paper vs this run

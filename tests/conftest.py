@@ -62,7 +62,7 @@ def heldout_dataset(tmp_path_factory):
 def trained_run(ellipsoid_dataset, tmp_path_factory):
     """A smoke-profile run trained long enough to reconstruct the ellipsoids well."""
     from cellshapes.config import model_config, train_config
-    from cellshapes.train import train
+    from cellshapes.training.loop import train
 
     out = tmp_path_factory.mktemp("runs") / "smoke"
     train(ellipsoid_dataset, out, model_config("smoke"),

@@ -11,7 +11,7 @@ from skimage.draw import ellipsoid_stats
 
 from cellshapes.cli import main
 from cellshapes.io import read_dataset
-from cellshapes.metrics import describe_path
+from cellshapes.measure.metrics import describe_path
 
 
 def _ellipsoid_tiff(path, spacing, axes, imagej=True):

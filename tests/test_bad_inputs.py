@@ -51,7 +51,7 @@ def env(tmp_path_factory):
     import torch
 
     from cellshapes.config import model_config, train_config
-    from cellshapes.train import train
+    from cellshapes.training.loop import train
 
     root = tmp_path_factory.mktemp("bad")
     p = {}
@@ -405,7 +405,7 @@ def test_console_script_prints_no_traceback(env, tmp_path):
 
 
 def test_pickled_checkpoint_refused_by_api(env):
-    from cellshapes.checkpoint import load_checkpoint
+    from cellshapes.training.checkpoint import load_checkpoint
     from cellshapes.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="pickled"):
@@ -418,15 +418,15 @@ def test_pickled_checkpoint_refused_by_api(env):
 
 def _api_cases():
     from cellshapes import errors as E
-    from cellshapes.checkpoint import load_checkpoint, read_config, run_path
+    from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
     from cellshapes.config import train_config
-    from cellshapes.evaluate import evaluate_run
-    from cellshapes.fit import fit_run
-    from cellshapes.generate import generate_run
+    from cellshapes.inference.evaluate import evaluate_run
+    from cellshapes.inference.fit import fit_run
+    from cellshapes.inference.generate import generate_run
     from cellshapes.io import read_dataset, read_masks
     from cellshapes.phantoms import write_phantoms
     from cellshapes.prepare import prepare_dataset
-    from cellshapes.reconstruct import reconstruct_run
+    from cellshapes.inference.reconstruct import reconstruct_run
 
     def prep(e, out, *inputs, **kw):
         return prepare_dataset([e[i] for i in inputs], out / "d.h5", progress=False, **kw)
@@ -495,7 +495,7 @@ def test_api_raises_specific_class(case_id, call, exc, env, tmp_path):
 
 
 def test_run_path_accepts_plain_names(env):
-    from cellshapes.checkpoint import run_path
+    from cellshapes.training.checkpoint import run_path
 
     assert run_path(env["run"], "seq_0000.tif") == env["run"] / "seq_0000.tif"
     assert run_path(env["run"], "masks/a.tif") == env["run"] / "masks" / "a.tif"

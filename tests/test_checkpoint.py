@@ -9,7 +9,7 @@ import pytest
 
 import cellshapes
 from cellshapes import config as C
-from cellshapes.checkpoint import read_config
+from cellshapes.training.checkpoint import read_config
 from cellshapes.cli import main
 
 PRETRAINED = sorted(p.parent for p in

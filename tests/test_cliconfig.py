@@ -1,4 +1,4 @@
-"""Command-line options generated from the config dataclasses (cellshapes.cliconfig).
+"""Command-line options generated from the config dataclasses (cellshapes.cli.options).
 
 One source of truth: every config field is an option of ``cellshapes train``, its help
 is the field's docstring entry, an explicit option overrides the profile and reaches the
@@ -15,7 +15,7 @@ import json
 import pytest
 
 from cellshapes.cli import main
-from cellshapes.cliconfig import add_config_options, config_overrides, field_docs, option_name
+from cellshapes.cli.options import add_config_options, config_overrides, field_docs, option_name
 from cellshapes.config import ModelConfig, TrainConfig, model_config, train_config
 
 from .conftest import write_ellipsoid_dataset

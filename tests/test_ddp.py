@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 import cellshapes
-from cellshapes import distributed as cdist
+from cellshapes.training import distributed as cdist
 
 from .conftest import write_ellipsoid_dataset
 
@@ -141,7 +141,7 @@ def test_collective_device_follows_the_backend(monkeypatch):
 
 
 def test_collectives_only_in_the_distributed_module():
-    """Every collective goes through cellshapes.distributed (the NCCL-safe helpers)."""
+    """Every collective goes through cellshapes.training.distributed (the NCCL-safe helpers)."""
     names = {"broadcast", "all_reduce", "all_gather", "reduce", "gather", "scatter",
              "barrier", "all_to_all", "broadcast_object_list", "all_gather_object"}
     root = Path(cellshapes.__file__).parent

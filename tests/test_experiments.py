@@ -7,7 +7,7 @@ import pytest
 from cellshapes.errors import InputError
 from cellshapes.repro.experiments import frame_scores, regrid_dataset, resample_nearest
 from cellshapes.io import dataset_info
-from cellshapes.metrics import dice
+from cellshapes.measure.metrics import dice
 
 
 def _ball(size: int, radius: float = 0.6) -> np.ndarray:
@@ -58,7 +58,7 @@ def test_regrid_dataset_needs_masks(ellipsoid_dataset):
 
 
 def test_frame_scores_match_evaluate(trained_run, ellipsoid_dataset):
-    from cellshapes.evaluate import evaluate_run
+    from cellshapes.inference.evaluate import evaluate_run
 
     df = frame_scores(trained_run, ellipsoid_dataset, device="cpu")
     assert len(df) == 6 * 4 and df["trained"].all() and (df["size"] == 24).all()
@@ -79,7 +79,7 @@ def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, t
     assert by[24] > 0.85 and by[12] < by[48]  # coarse grids lose accuracy on upsampling
 
     from cellshapes.config import model_config, train_config
-    from cellshapes.train import train
+    from cellshapes.training.loop import train
 
     run = tmp_path / "every2"
     train(ellipsoid_dataset, run, model_config("smoke"),
@@ -92,7 +92,7 @@ def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, t
 
 
 def test_run_dir_shares_defaults_and_names_changes(tmp_path):
-    from cellshapes.repro.experiments import run_dir
+    from cellshapes.repro.runs import run_dir
 
     assert run_dir(tmp_path, "quick", "filopodial").name == "filopodial_base"
     assert run_dir(tmp_path, "quick", "filopodial", sequences=8, frames=10, size=48,
@@ -109,8 +109,8 @@ def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):
     import pandas as pd
 
     from cellshapes.config import model_config, train_config
-    from cellshapes.repro.experiments import continue_run
-    from cellshapes.train import train
+    from cellshapes.repro.runs import continue_run
+    from cellshapes.training.loop import train
 
     def run(out, epochs):
         train(ellipsoid_dataset, out, model_config("smoke"),

@@ -8,15 +8,15 @@ import numpy as np
 import torch
 
 from cellshapes.cli import main
-from cellshapes.evaluate import evaluate_run
-from cellshapes.fit import fit_shapes, write_derived_run
-from cellshapes.grid import sequence_sdf
+from cellshapes.inference.evaluate import evaluate_run
+from cellshapes.inference.fit import fit_shapes, write_derived_run
+from cellshapes.inference.grid import sequence_sdf
 from cellshapes.io import SDFSequence, write_dataset
-from cellshapes.metrics import dice
+from cellshapes.measure.metrics import dice
 from cellshapes.model import euler_to_matrix
-from cellshapes.reconstruct import load_run
-from cellshapes.sampling import frame_times
-from cellshapes.training_data import load_training_data
+from cellshapes.inference.reconstruct import load_run
+from cellshapes.training.sampling import frame_times
+from cellshapes.training.data import load_training_data
 
 
 def test_fit_unseen_shapes_close_to_trained(trained_run, ellipsoid_dataset, heldout_dataset,

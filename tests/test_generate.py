@@ -9,9 +9,9 @@ import tifffile
 import torch
 
 from cellshapes.cli import main
-from cellshapes.generate import interpolate_codes, random_rotations, sample_codes
+from cellshapes.inference.generate import interpolate_codes, random_rotations, sample_codes
 from cellshapes.model import euler_to_matrix
-from cellshapes.training_data import load_training_data
+from cellshapes.training.data import load_training_data
 
 
 def test_generate_new_distinct_sequences(trained_run, ellipsoid_dataset, tmp_path):
@@ -54,7 +54,7 @@ def test_interpolation_and_rotations():
 def test_paper_std_reproduces_the_papers_numbers():
     """Sec 5.1: code std 0.0004 and 0.0008 -> N(0, 0.001); 0.0007 -> codes + N(0, 0.0005)."""
     from cellshapes.errors import InputError
-    from cellshapes.generate import paper_std
+    from cellshapes.inference.generate import paper_std
 
     rng = np.random.default_rng(0)
     for sd, method, expected in [(0.0004, "gaussian", 1e-3), (0.0008, "gaussian", 1e-3),

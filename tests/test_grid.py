@@ -8,11 +8,11 @@ import torch
 
 from cellshapes.errors import InputError
 from cellshapes.config import model_config
-from cellshapes.grid import (GridOptions, check_grid_args, grid_attrs, lipschitz_bound,
+from cellshapes.inference.grid import (GridOptions, check_grid_args, grid_attrs, lipschitz_bound,
                              model_lipschitz, sdf_grid, sequence_sdf)
 from cellshapes.model import AutoDecoder
-from cellshapes.reconstruct import load_run
-from cellshapes.sampling import frame_times
+from cellshapes.inference.reconstruct import load_run
+from cellshapes.training.sampling import frame_times
 
 
 @pytest.mark.parametrize("size,max_fraction", [(32, 1.0), (64, 0.6)])

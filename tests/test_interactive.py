@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cellshapes import interactive
+from cellshapes.plot import interactive
 from cellshapes.errors import InputError
 
 pytest.importorskip("pyvista")
@@ -90,7 +90,7 @@ def test_show_volumes_static_under_papermill(fake_kernel, monkeypatch, tmp_path)
     """Non-interactive context: PNG on disk, the same PNG displayed, no trame server."""
     import IPython.display
 
-    from cellshapes import plots
+    from cellshapes import plot as plots
 
     fake_kernel(NBCLIENT_METADATA)
     shown = []
@@ -127,7 +127,7 @@ def test_show_volumes_interactive_bundle_keeps_png(fake_kernel, monkeypatch, tmp
     pytest.importorskip("ipywidgets")
     import IPython.display
 
-    from cellshapes import plots
+    from cellshapes import plot as plots
 
     if not interactive.trame_available():
         pytest.skip("trame / trame-pyvista not installed (pip install 'cellshapes[notebooks]')")

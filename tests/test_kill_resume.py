@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cellshapes.checkpoint import latest_checkpoint, load_checkpoint
+from cellshapes.training.checkpoint import latest_checkpoint, load_checkpoint
 from cellshapes.config import model_config, train_config
-from cellshapes.train import train
+from cellshapes.training.loop import train
 
 from .conftest import write_ellipsoid_dataset
 

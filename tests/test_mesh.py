@@ -13,10 +13,10 @@ import pytest
 from skimage import draw
 from skimage.measure import mesh_surface_area
 
-from cellshapes import metrics
+from cellshapes.measure import metrics
 from cellshapes.cli import main
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.mesh import (MESH_FORMATS, check_volume, detect_sdf, foreground, isosurface,
+from cellshapes.measure.mesh import (MESH_FORMATS, check_volume, detect_sdf, foreground, isosurface,
                              mesh_from_volume, mesh_path, save_mesh, to_pyvista)
 
 SPACING = (2.0, 0.5, 0.5)   # (dz, dy, dx) um
@@ -119,7 +119,7 @@ def test_to_pyvista(ellipsoid_mesh):
 
 
 def test_importing_mesh_does_not_load_vtk():
-    code = ("import sys, cellshapes.mesh, cellshapes.metrics; "
+    code = ("import sys, cellshapes.measure.mesh, cellshapes.measure.metrics; "
             "bad = [m for m in ('pyvista', 'vtk', 'vtkmodules') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from skimage import draw
 
-from cellshapes import metrics as M
+from cellshapes.measure import metrics as M
 from cellshapes.cli import main
 from cellshapes.errors import CellshapesError, InputError
 

@@ -17,7 +17,7 @@ from cellshapes import phantoms
 from cellshapes.cli import main
 from cellshapes.errors import InputError, OutputExistsError
 from cellshapes.io import read_dataset
-from cellshapes.metrics import describe_path, describe_volume
+from cellshapes.measure.metrics import describe_path, describe_volume
 from cellshapes.phantoms import filopodial, make_sequence, sequence_seed, write_phantoms
 from cellshapes.prepare import prepare_dataset
 

@@ -54,7 +54,7 @@ def test_unknown_name_lists_the_available_ones(registry):
 
 
 def test_reconstruct_from_pretrained_equals_original(registry, trained_run, tmp_path):
-    from cellshapes.reconstruct import reconstruct_run
+    from cellshapes.inference.reconstruct import reconstruct_run
     from cellshapes.io import read_dataset
 
     reconstruct_run(pretrained.load("toy_smoke"), tmp_path / "a", device="cpu", progress=False)
@@ -79,7 +79,7 @@ def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model(name, tmp_path):
-    from cellshapes.reconstruct import load_run
+    from cellshapes.inference.reconstruct import load_run
 
     run = pretrained.load(name)
     meta = pretrained.available()[name]

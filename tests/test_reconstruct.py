@@ -35,7 +35,7 @@ def test_reconstruct_bad_input(trained_run, tmp_path, capsys):
 def two_epoch_run(ellipsoid_dataset, tmp_path_factory):
     """A deliberately under-trained run: 2 smoke epochs, its SDF far from a distance."""
     from cellshapes.config import model_config, train_config
-    from cellshapes.train import train
+    from cellshapes.training.loop import train
 
     out = tmp_path_factory.mktemp("two_epochs") / "run"
     train(ellipsoid_dataset, out, model_config("smoke"), train_config("smoke", epochs=2, seed=0),

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from cellshapes.errors import OutputExistsError
-from cellshapes.rundir import RunLog, prepare_run_dir, stop_requests
+from cellshapes.training.rundir import RunLog, prepare_run_dir, stop_requests
 
 FIELDS = ("epoch", "loss")
 

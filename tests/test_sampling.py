@@ -10,8 +10,8 @@ import torch
 
 from cellshapes.errors import InputError
 from cellshapes.io import SDFSequence, write_dataset
-from cellshapes.sampling import SDFSampler, frame_times, index_dtype, near_mask
-from cellshapes.training_data import load_training_data
+from cellshapes.training.sampling import SDFSampler, frame_times, index_dtype, near_mask
+from cellshapes.training.data import load_training_data
 
 S = 33  # voxel size h = 2 / 32
 H = 2.0 / (S - 1)
@@ -218,7 +218,7 @@ def test_run_from_before_near_set_resumes_with_the_band(tmp_path):
     import json
 
     from cellshapes.config import model_config, train_config
-    from cellshapes.train import train
+    from cellshapes.training.loop import train
 
     from .conftest import write_ellipsoid_dataset
 

@@ -1,5 +1,5 @@
 """Statistics written once: KS tests that respect the dependence of frames
-(cellshapes.ks), and the per-seed summaries, verdicts and results files of
+(cellshapes.measure.ks), and the per-seed summaries, verdicts and results files of
 cellshapes.repro.stats."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.ks import ks_tests
+from cellshapes.measure.ks import ks_tests
 from cellshapes.repro import stats as S
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cellshapes.checkpoint import load_checkpoint
+from cellshapes.training.checkpoint import load_checkpoint
 from cellshapes.errors import DatasetFormatError, InputError, OutputExistsError
 from cellshapes.synthesis.microscopy import simulate
 from cellshapes.phantoms import make_sequence

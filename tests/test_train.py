@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cellshapes.checkpoint import load_checkpoint
+from cellshapes.training.checkpoint import load_checkpoint
 from cellshapes.cli import main
 from cellshapes.config import model_config, train_config
 from cellshapes.errors import CheckpointError, InputError, OutputExistsError
-from cellshapes.evaluate import evaluate_run
-from cellshapes.train import train
+from cellshapes.inference.evaluate import evaluate_run
+from cellshapes.training.loop import train
 
 from .conftest import write_ellipsoid_dataset
 
@@ -173,7 +173,7 @@ def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
 
 
 def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
-    from cellshapes.checkpoint import RunLockedError, run_lock
+    from cellshapes.training.checkpoint import RunLockedError, run_lock
 
     run = tmp_path / "busy"
     with run_lock(run):
@@ -190,7 +190,7 @@ def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
 def test_run_lock_waits_and_cleans_up(tmp_path):
     import threading
 
-    from cellshapes.checkpoint import RunLockedError, lock_path, run_lock
+    from cellshapes.training.checkpoint import RunLockedError, lock_path, run_lock
 
     run = tmp_path / "r"
     owner = lock_path(run).with_suffix(".owner")
@@ -219,7 +219,7 @@ def test_run_lock_waits_and_cleans_up(tmp_path):
 
 
 def test_run_lock_writes_nothing_beside_the_run(tmp_path, monkeypatch):
-    from cellshapes.checkpoint import lock_path, run_lock
+    from cellshapes.training.checkpoint import lock_path, run_lock
 
     monkeypatch.setenv("CELLSHAPES_LOCK_DIR", str(tmp_path / "locks"))
     out = tmp_path / "work"
@@ -240,7 +240,7 @@ def test_training_imports_without_fcntl(tmp_path):
     """The run lock is portable: no fcntl needed (Windows), the lock still works."""
     code = ("import sys; sys.modules['fcntl'] = None\n"
             "import warnings; warnings.simplefilter('ignore')\n"
-            "import cellshapes.train, cellshapes.checkpoint as c\n"
+            "import cellshapes.training.loop, cellshapes.training.checkpoint as c\n"
             f"with c.run_lock({str(tmp_path / 'r')!r}):\n"
             "    pass\n"
             "print('locked and released')\n")
@@ -261,7 +261,7 @@ def test_amp_training_is_deterministic_and_float32_state(small_dataset, tmp_path
 
 
 def test_amp_without_native_bf16_warns(small_dataset, tmp_path, monkeypatch):
-    import cellshapes.train as train_module
+    import cellshapes.training.loop as train_module
 
     monkeypatch.setattr(train_module, "native_bf16", lambda dev: False)
     with pytest.warns(UserWarning, match="no native bfloat16"):

@@ -60,7 +60,8 @@ def _ball(n=12, r=4):
 
 
 def _callers():
-    from cellshapes import cube, mesh, metrics, sdf
+    from cellshapes import cube, sdf
+    from cellshapes.measure import mesh, metrics
     from cellshapes.synthesis import microscopy
 
     m = _ball()
@@ -84,7 +85,7 @@ def test_every_caller_rejects_a_bad_spacing(name):
 
 
 def test_metrics_and_mesh_read_none_as_unit_spacing():
-    from cellshapes import mesh, metrics
+    from cellshapes.measure import mesh, metrics
 
     m = _ball()
     assert metrics.volume(m, None) == metrics.volume(m, (1, 1, 1)) == float(m.sum())

@@ -13,10 +13,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_path, check_output
-from ..errors import DatasetFormatError, InputError
-from .hdf5 import open_h5
-from .reference import REFERENCE_DATASET
+from cellshapes.atomic import atomic_path, check_output
+from cellshapes.errors import DatasetFormatError, InputError
+from cellshapes.io.hdf5 import open_h5
+from cellshapes.io.reference import REFERENCE_DATASET
 
 __all__ = ["SDFSequence", "write_dataset", "read_dataset", "dataset_info",
            "DATASET_FORMAT", "DATASET_FORMAT_VERSION"]

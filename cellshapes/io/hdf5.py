@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import DatasetFormatError, InputFileNotFoundError
+from cellshapes.errors import DatasetFormatError, InputFileNotFoundError
 
 __all__ = ["open_h5"]
 

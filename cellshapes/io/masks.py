@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import DatasetFormatError, InputError, InputFileNotFoundError
+from cellshapes.atomic import atomic_path
+from cellshapes.errors import DatasetFormatError, InputError, InputFileNotFoundError
 
 __all__ = ["read_masks", "read_tiff", "as_tzyx", "write_tiff", "natural_key"]
 

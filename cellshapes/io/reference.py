@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import DatasetFormatError, InputError
-from .hdf5 import open_h5
+from cellshapes.atomic import atomic_path
+from cellshapes.errors import DatasetFormatError, InputError
+from cellshapes.io.hdf5 import open_h5
 
 __all__ = ["is_reference_sdf", "read_reference_sdf", "write_reference_sdf",
            "reference_clamp_voxels", "reference_to_clamp_units", "clamp_units_to_reference",

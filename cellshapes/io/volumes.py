@@ -1,7 +1,7 @@
 """Any input cellshapes measures or meshes, as (T, Z, Y, X) volumes with a spacing.
 
-One reader for ``cellshapes describe`` (:func:`cellshapes.metrics.describe_path`) and
-``cellshapes mesh`` (:func:`cellshapes.mesh.mesh_path`): mask files, prepared datasets
+One reader for ``cellshapes describe`` (:func:`cellshapes.measure.metrics.describe_path`) and
+``cellshapes mesh`` (:func:`cellshapes.measure.mesh.mesh_path`): mask files, prepared datasets
 and reference ``sdf_vid`` files, each returned with the spacing to measure it at and
 whether it holds masks or SDFs.
 """
@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DatasetFormatError
-from ..units import SpacingLike, check_spacing
-from .dataset import dataset_info, read_dataset
-from .masks import read_masks
-from .reference import is_reference_sdf, read_reference_sdf
+from cellshapes.errors import DatasetFormatError
+from cellshapes.units import SpacingLike, check_spacing
+from cellshapes.io.dataset import dataset_info, read_dataset
+from cellshapes.io.masks import read_masks
+from cellshapes.io.reference import is_reference_sdf, read_reference_sdf
 
 __all__ = ["VolumeSequence", "load_volumes"]
 

@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_dir
-from ..errors import InputError
-from ..progress import track
-from ..resources import check_memory
-from .dividing import draw_dividing
-from .filopodial import draw_filopodial
-from .geometry import Grid
-from .growing import draw_growing
+from cellshapes.atomic import atomic_dir
+from cellshapes.errors import InputError
+from cellshapes.progress import track
+from cellshapes.resources import check_memory
+from cellshapes.phantoms.dividing import draw_dividing
+from cellshapes.phantoms.filopodial import draw_filopodial
+from cellshapes.phantoms.geometry import Grid
+from cellshapes.phantoms.growing import draw_growing
 
 __all__ = ["KINDS", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES", "GENERATOR_VERSION", "make_sequence",
            "write_phantoms", "sequence_seed"]

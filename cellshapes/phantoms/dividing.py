@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .geometry import Grid, random_dirs, rotation_between, unit
+from cellshapes.phantoms.geometry import Grid, random_dirs, rotation_between, unit
 
 __all__ = ["draw_dividing"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import (Grid, Polar, StarShape, bend, cut_polyline, fit_in_ball, fit_in_box,
+from cellshapes.phantoms.geometry import (Grid, Polar, StarShape, bend, cut_polyline, fit_in_ball, fit_in_box,
                        log_axes, paint_capsule, point_at, random_dirs, random_rotation,
                        star_scale, unit, window)
 

@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, InputError
+from cellshapes.errors import CheckpointError, InputError
 
 __all__ = ["available", "load", "export", "ROOT"]
 
@@ -82,7 +82,7 @@ def export(run: str | os.PathLike, name: str, description: str, command: str,
     """
     import torch
 
-    from ..checkpoint import load_checkpoint, read_config
+    from cellshapes.training.checkpoint import load_checkpoint, read_config
 
     root = Path(root) if root is not None else ROOT
     dest = root / name

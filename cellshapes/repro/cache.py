@@ -24,9 +24,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import atomic_path
-from ..checkpoint import run_lock
-from ..errors import CellshapesError, InputFileNotFoundError, OutputExistsError
+from cellshapes.atomic import atomic_path
+from cellshapes.training.checkpoint import run_lock
+from cellshapes.errors import CellshapesError, InputFileNotFoundError, OutputExistsError
 
 __all__ = ["KEY_SUFFIX", "CACHE_VERSION", "key_path", "read_key", "path_identity", "is_cached",
            "cached"]

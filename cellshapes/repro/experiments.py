@@ -22,11 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..progress import track
-from .cache import cached, path_identity
+from cellshapes.errors import InputError
+from cellshapes.progress import track
+from cellshapes.repro.cache import cached, path_identity
 
-__all__ = ["resample_nearest", "regrid_dataset", "frame_scores", "run_dir", "continue_run",
+__all__ = ["resample_nearest", "regrid_dataset", "frame_scores",
            "rebuild", "describe_frames"]
 
 _DESCRIPTORS = ("volume_um3", "surface_um2", "sphericity")
@@ -81,8 +81,8 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
         ``<name>_grid<size>.h5`` next to ``dataset`` (reused while the masks and the
         dataset it was made from are unchanged).
     """
-    from ..io import dataset_info
-    from ..prepare import prepare_dataset
+    from cellshapes.io import dataset_info
+    from cellshapes.prepare import prepare_dataset
 
     dataset = Path(dataset)
     masks = dataset.with_name(f"{dataset.stem}_masks")
@@ -102,7 +102,7 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
 
 
 def _reference(dataset: str | os.PathLike, names: Sequence[str]) -> list[dict[str, Any]]:
-    from ..io import dataset_info
+    from cellshapes.io import dataset_info
 
     info = [i for i in dataset_info(dataset) if i["name"] in names]
     if not info:
@@ -127,7 +127,7 @@ def _has_surface(sdf: np.ndarray) -> bool:
 
 
 def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, float]:
-    from ..metrics import describe_volume
+    from cellshapes.measure.metrics import describe_volume
 
     if not _has_surface(sdf):
         return {prefix + c: float("nan") for c in _DESCRIPTORS}
@@ -136,7 +136,7 @@ def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, f
 
 
 def _surface(truth: np.ndarray, rec: np.ndarray, voxel_um: float) -> dict[str, float]:
-    from ..surface import compare_shapes
+    from cellshapes.measure.compare import compare_shapes
 
     keys = ("hd95_um", "assd_um", "surface_dice", "protrusion_recall")
     if not _has_surface(rec):
@@ -174,7 +174,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
         reconstruction and, as ``real_*``, of the reference.
     surface : bool
         Also compare the surfaces on the reference grid
-        (:func:`cellshapes.surface.compare_shapes`): ``hd95_um``, ``assd_um``,
+        (:func:`cellshapes.measure.compare.compare_shapes`): ``hd95_um``, ``assd_um``,
         ``surface_dice`` and ``protrusion_recall`` (NaN where the truth has no
         protrusion), tolerance one voxel diagonal of the reference grid.
 
@@ -187,11 +187,11 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     """
     import pandas as pd
 
-    from ..grid import sequence_sdf
-    from ..reconstruct import load_run
-    from ..io import read_dataset
-    from ..metrics import dice
-    from ..sampling import frame_times
+    from cellshapes.inference.grid import sequence_sdf
+    from cellshapes.inference.reconstruct import load_run
+    from cellshapes.io import read_dataset
+    from cellshapes.measure.metrics import dice
+    from cellshapes.training.sampling import frame_times
 
     model, config = load_run(run, device)
     data = config["data"]
@@ -227,81 +227,6 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     return pd.DataFrame(rows)
 
 
-def run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
-            sequences: int | None = None, frames: int | None = None, size: int | None = None,
-            epochs: int | None = None, frames_every: int = 1,
-            model: dict[str, Any] | None = None, seed: int = 0) -> Path:
-    """Run folder of one experiment point, shared when the settings are the same.
-
-    The point is ``<runs_dir>/<profile>/<kind>_base`` (the shared default run of the
-    notebooks) when data sizes, epochs and model equal the profile's defaults; otherwise
-    a name that spells out what differs from nothing, e.g.
-    ``filopodial_n4_t4_s48_e60_omega0-10``, so that two notebooks asking for the same
-    point train it once. A seed other than 0 is named too (``_seed1``), so runs of two
-    seeds live side by side; the run's cache key (:func:`cellshapes.repro.workflow.run_key`)
-    guards the rest.
-
-    Returns
-    -------
-    Path
-    """
-    from ..config import data_defaults, model_config, to_dict, train_config
-
-    d = data_defaults(profile)
-    n, t, s = sequences or d["sequences"], frames or d["frames"], size or d["size"]
-    e = epochs or train_config(profile).epochs
-    model = dict(model or {})
-    arch = {"arch": model.get("arch", "siren")}
-    base_model = to_dict(model_config(profile, **arch))  # DeepSDF: its own defaults
-    full = to_dict(model_config(profile, **model))
-    changed = {k: v for k, v in model.items()
-               if (v != "siren" if k == "arch" else full[k] != base_model[k])}
-    default = ((n, t, s) == (d["sequences"], d["frames"], d["size"])
-               and e == train_config(profile).epochs and frames_every == 1 and not changed)
-    seeded = f"_seed{int(seed)}" if int(seed) != 0 else ""
-    if default:
-        return Path(runs_dir) / profile / f"{kind}_base{seeded}"
-    name = f"{kind}_n{n}_t{t}_s{s}_e{e}" + (f"_every{frames_every}" if frames_every > 1 else "")
-    for k in sorted(changed, key=lambda k: (k != "arch", k)):
-        v = changed[k]
-        v = "-".join(str(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" \
-            if isinstance(v, float) else str(v)
-        name += f"_{k}-{v}"
-    return Path(runs_dir) / profile / (name + seeded)
-
-
-def continue_run(run: str | os.PathLike, out: str | os.PathLike, epochs: int,
-                 device: str = "auto", progress: bool = False) -> Path:
-    """A copy of a finished ``run`` trained on to ``epochs`` in total (cached).
-
-    Training resumes exactly (same optimiser state, schedule and random stream), so the
-    result equals one run of ``epochs`` epochs while ``run`` stays as it was, at its own
-    epoch count: the paper's DeepSDF at 2000 and at 4000 epochs (Sec 5.7) cost 4000.
-
-    Returns
-    -------
-    Path
-        ``out`` (reused while ``run`` and ``epochs`` are unchanged).
-    """
-    import shutil
-
-    from ..checkpoint import read_config
-    from ..train import train
-    from .workflow import run_is_complete
-
-    if not run_is_complete(run):
-        raise InputError(f"{run} is not a finished run")
-
-    def build(out: Path) -> None:
-        if not out.exists():
-            shutil.copytree(run, out)
-        train(read_config(out)["data"]["path"], out, resume=True, epochs=int(epochs),
-              device=device, progress=progress)
-
-    key = dict(kind="continue_run", epochs=int(epochs), source=path_identity(run))
-    return cached(out, key, build, complete=run_is_complete)
-
-
 def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
             size: int | None = None, device: str = "cpu") -> tuple[np.ndarray, float]:
     """SDF of one training sequence of a run at the given times and grid (for renders).
@@ -321,8 +246,8 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
     voxel_um : float
         Voxel size of that grid in um.
     """
-    from ..grid import sequence_sdf
-    from ..reconstruct import load_run
+    from cellshapes.inference.grid import sequence_sdf
+    from cellshapes.inference.reconstruct import load_run
 
     model, config = load_run(run, device)
     data = config["data"]
@@ -336,7 +261,7 @@ def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],
 def describe_frames(sdf: Any, voxel_um: float) -> "pd.DataFrame":  # noqa: F821
     """Volume, surface and sphericity of every frame of a (T, S, S, S) SDF.
 
-    Unlike :func:`cellshapes.metrics.describe_sequence`, a frame without a surface (empty
+    Unlike :func:`cellshapes.measure.metrics.describe_sequence`, a frame without a surface (empty
     or all inside, e.g. from a barely trained model) gives NaN instead of an error.
 
     Returns

@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from ..config import PROFILES as _PROFILE_SETTINGS
-from ..errors import InputError
-from .workflow import paths
+from cellshapes.config import PROFILES as _PROFILE_SETTINGS
+from cellshapes.errors import InputError
+from cellshapes.repro.workflow import paths
 
 __all__ = ["REPO_ROOT", "find_notebooks", "notebook_parameters", "run_notebooks",
-           "notebooks_from_cli", "sync_notebooks", "PROFILES"]
+           "sync_notebooks", "PROFILES"]
 
 #: The repository root when ``cellshapes`` is used from a checkout (the package's parent).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -263,27 +263,6 @@ def _summary(results: list[dict[str, Any]], profile: str, out: Path) -> None:
     if failed:
         print("open the executed copy of a failed notebook to see its traceback",
               file=sys.stderr, flush=True)
-
-
-def notebooks_from_cli(args: argparse.Namespace) -> int:
-    """``cellshapes notebooks``: 0 if all ran, 1 if any failed, 2 for bad arguments."""
-    from ..resources import check_device
-
-    try:
-        if getattr(args, "sync", False):
-            changed = sync_notebooks()
-            print(f"{len(changed)} file(s) written" + (": " if changed else "")
-                  + ", ".join(p.name for p in changed))
-            return 0
-        device = getattr(args, "device", "auto")
-        check_device(device, where="--device")
-        results = run_notebooks(profile=args.profile, out=args.out, only=args.only,
-                                device=device, publish=getattr(args, "publish", False),
-                                progress=not getattr(args, "quiet", False))
-    except InputError as exc:
-        print(f"cellshapes: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    return 0 if all(r["ok"] for r in results) else 1
 
 
 # ------------------------------------------------------------ jupytext pairs

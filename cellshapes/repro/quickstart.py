@@ -34,8 +34,8 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
     dict
         The evaluation report plus the paths written.
     """
-    from ..atomic import atomic_dir
-    from ..config import train_config
+    from cellshapes.atomic import atomic_dir
+    from cellshapes.config import train_config
 
     final = Path(out)
     # validate what can be validated before anything is written
@@ -52,15 +52,15 @@ def run_quickstart(out: str | os.PathLike, kind: str = "dividing", profile: str 
 def _quickstart_in(out: Path, kind: str, profile: str, epochs: int | None, seed: int,
                    device: str, progress: bool, render: bool) -> dict[str, Any]:
     """The body of :func:`run_quickstart`, writing into the (temporary) folder ``out``."""
-    from ..config import data_defaults, model_config, train_config
-    from ..evaluate import evaluate_run
-    from ..reconstruct import reconstruct_run
-    from ..io import read_dataset
-    from ..metrics import describe_sequence
-    from ..phantoms import write_phantoms
-    from ..plots import descriptor_curves, render_volumes, save_figure, slice_grid
-    from ..prepare import prepare_dataset
-    from ..train import train
+    from cellshapes.config import data_defaults, model_config, train_config
+    from cellshapes.inference.evaluate import evaluate_run
+    from cellshapes.inference.reconstruct import reconstruct_run
+    from cellshapes.io import read_dataset
+    from cellshapes.measure.metrics import describe_sequence
+    from cellshapes.phantoms import write_phantoms
+    from cellshapes.plot import descriptor_curves, render_volumes, save_figure, slice_grid
+    from cellshapes.prepare import prepare_dataset
+    from cellshapes.training.loop import train
 
     d = data_defaults(profile)
     size = max(32, d["size"])

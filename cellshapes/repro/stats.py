@@ -44,8 +44,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats as _st
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from cellshapes.atomic import atomic_path
+from cellshapes.errors import InputError
 
 __all__ = ["VERDICTS", "DIRECTIONS", "Verdict", "summarise", "verdict", "claim_record",
            "per_seed_means",
@@ -301,7 +301,7 @@ def _version(dist: str) -> str | None:
 
 def versions() -> dict[str, str | None]:
     """Versions of cellshapes, torch, numpy and python (torch is not imported)."""
-    from .. import __version__
+    from cellshapes import __version__
 
     return {"cellshapes": __version__, "torch": _version("torch"),
             "numpy": np.__version__, "python": platform.python_version()}

@@ -15,12 +15,15 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
-from ..errors import InputError
-from .cache import cached, is_cached, path_identity
+from cellshapes.errors import InputError
+from cellshapes.repro.cache import cached, is_cached, path_identity
+from cellshapes.repro.runs import (continue_run, run_dir, run_is_complete, run_key,  # noqa: F401
+                                   train_or_load)
 
 __all__ = ["repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
-           "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims"]
+           "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
+           "run_dir", "continue_run"]
 
 
 def _is_repo(folder: Path) -> bool:
@@ -104,7 +107,7 @@ def paths(profile: str, data_dir: str | os.PathLike | None = None,
     >>> p.figures.relative_to(repo_root()).as_posix()             # doctest: +SKIP
     'out/smoke/figures'
     """
-    from ..config import PROFILES, profile_entry
+    from cellshapes.config import PROFILES, profile_entry
 
     profile_entry(PROFILES, profile)
     explicit = (data_dir, runs_dir, figures_dir, results_dir)
@@ -138,9 +141,9 @@ def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", 
         The prepared dataset (reused while its key matches); the masks stay beside it in
         ``<name>_masks/`` (:func:`cellshapes.repro.experiments.regrid_dataset`).
     """
-    from ..config import data_defaults
-    from ..phantoms import write_phantoms
-    from ..prepare import prepare_dataset
+    from cellshapes.config import data_defaults
+    from cellshapes.phantoms import write_phantoms
+    from cellshapes.prepare import prepare_dataset
 
     d = data_defaults(profile)
     n = sequences or d["sequences"]
@@ -174,7 +177,7 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
     Path
         The rotated dataset (reused while its key matches).
     """
-    from ..latent import random_rotation_dataset
+    from cellshapes.latent import random_rotation_dataset
 
     dataset = Path(dataset)
     out = dataset.with_name(f"{dataset.stem}_rot{int(copies)}_seed{int(seed)}.h5")
@@ -182,72 +185,6 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
                source=path_identity(dataset))
     return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
                                                               seed=int(seed), overwrite=True))
-
-
-def run_is_complete(run: str | os.PathLike) -> bool:
-    """True if ``run`` has a config and its log reached the configured epochs."""
-    run = Path(run)
-    try:
-        cfg = json.loads((run / "config.json").read_text())
-        lines = (run / "log.csv").read_text().strip().splitlines()
-    except (OSError, json.JSONDecodeError):
-        return False
-    return len(lines) - 1 >= int(cfg["train"]["epochs"]) and (
-        run / "checkpoints" / "latest.pt").exists()
-
-
-def run_key(dataset: str | os.PathLike, profile: str = "smoke", seed: int = 0,
-            model: dict[str, Any] | None = None, **train_overrides: Any) -> dict[str, Any]:
-    """Cache key of a run trained by :func:`train_or_load` with these arguments.
-
-    Returns
-    -------
-    dict
-        ``kind``, ``profile``, ``seed``, the full ``model`` and ``train`` configs and the
-        identity of the ``data`` (:func:`~cellshapes.repro.cache.path_identity`).
-    """
-    from ..config import model_config, to_dict, train_config
-
-    return dict(kind="run", profile=profile, seed=int(seed),
-                model=to_dict(model_config(profile, **(model or {}))),
-                train=to_dict(train_config(profile, seed=seed, **train_overrides)),
-                data=path_identity(dataset))
-
-
-def train_or_load(dataset: str | os.PathLike, run: str | os.PathLike, profile: str = "smoke",
-                  device: str = "auto", seed: int = 0, progress: bool = True,
-                  model: dict[str, Any] | None = None, **train_overrides: Any) -> Path:
-    """Train ``run`` on ``dataset`` unless the same run is already complete there.
-
-    A run found in ``run`` is reused only if its cache key (:func:`run_key`: profile,
-    seed, full configs, dataset identity) equals this call's; a run with another key is
-    deleted and trained again; a run directory without a key is refused.
-
-    Parameters
-    ----------
-    model : dict, optional
-        :class:`~cellshapes.config.ModelConfig` overrides (``equivariant``,
-        ``latent_dim``, ``omega0``, ``arch`` ...).
-    **train_overrides
-        :class:`~cellshapes.config.TrainConfig` overrides (``epochs``, ``frames_every`` ...).
-
-    Returns
-    -------
-    Path
-        The run directory. An incomplete run with the same key is resumed.
-    """
-    from ..config import model_config, train_config
-    from ..train import train
-
-    mcfg = model_config(profile, **(model or {}))
-    tcfg = train_config(profile, seed=seed, **train_overrides)
-
-    def build(out: Path) -> None:
-        train(dataset, out, mcfg, tcfg, device=device, resume=(out / "config.json").exists(),
-              progress=progress, profile=profile)
-
-    key = run_key(dataset, profile, seed, model, **train_overrides)
-    return cached(run, key, build, complete=run_is_complete)
 
 
 def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
@@ -282,7 +219,7 @@ def seeds(profile: str, seed: int = 0) -> list[int]:
     ``seed + k`` for each k of :data:`cellshapes.config.PROFILE_SEEDS` (study and paper:
     ``seed, seed + 1, seed + 2``; smoke and quick: ``seed`` alone).
     """
-    from ..config import profile_seeds
+    from cellshapes.config import profile_seeds
 
     return [int(seed) + k for k in profile_seeds(profile)]
 
@@ -311,7 +248,7 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
     """
     import pandas as pd
 
-    from .stats import write_results
+    from cellshapes.repro.stats import write_results
 
     path = write_results(Path(results_dir) / f"{notebook}.json", notebook, profile,
                          list(seed_list), claims)
@@ -347,7 +284,7 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
     Path
         ``out`` (reused while its key, the inputs' identities and prefixes, matches).
     """
-    from ..io import SDFSequence, read_dataset, write_dataset
+    from cellshapes.io import SDFSequence, read_dataset, write_dataset
 
     if prefixes is not None and len(prefixes) != len(paths):
         raise InputError(f"{len(prefixes)} prefixes for {len(paths)} datasets")
@@ -388,8 +325,7 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     source : str
         How the run was obtained, in words (for the notebook to print).
     """
-    from .. import pretrained
-    from .experiments import run_dir
+    from cellshapes import pretrained
 
     dataset = phantom_dataset(kind, data_dir, profile, seed)
     name = f"{kind}_{profile}"
@@ -412,14 +348,14 @@ def describe_dataset(path: str | os.PathLike):
     Returns
     -------
     table : pandas.DataFrame
-        :func:`cellshapes.metrics.describe_sequence` rows plus a ``sequence`` column.
+        :func:`cellshapes.measure.metrics.describe_sequence` rows plus a ``sequence`` column.
     skipped : list of str
         Names of the sequences left out.
     """
     import pandas as pd
 
-    from ..io import read_dataset
-    from ..metrics import describe_sequence
+    from cellshapes.io import read_dataset
+    from cellshapes.measure.metrics import describe_sequence
 
     rows, skipped = [], []
     for seq in read_dataset(path):

@@ -39,8 +39,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..progress import track
+from cellshapes.errors import InputError
+from cellshapes.progress import track
 
 __all__ = ["track_components", "project_labels", "track_lines", "frame_names",
            "export_ctc"]
@@ -161,10 +161,10 @@ def _write_plain(path: Path, arr: np.ndarray) -> None:
 def _images(masks: np.ndarray, spacing: Sequence[float], dims: int, seed: int,
             texture: Any, microscope: Any) -> np.ndarray:
     """(T, Y, X) or (T, Z, Y, X) images of one sequence, from the simulator or a GAN."""
-    from .microscopy import simulate
+    from cellshapes.synthesis.microscopy import simulate
 
     if texture is not None:
-        from .texture import noise_field, synthesize_with
+        from cellshapes.synthesis.texture import noise_field, synthesize_with
 
         G, config = texture
         noise = noise_field(masks.shape[2:], seed, float(config["model"]["noise_sigma_px"]))
@@ -225,10 +225,10 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
     OutputExistsError
         ``out`` exists and ``overwrite`` is False.
     """
-    from ..atomic import atomic_dir, check_output
-    from .imaging import find_sequences
-    from ..io import read_masks
-    from ..phantoms import sequence_seed
+    from cellshapes.atomic import atomic_dir, check_output
+    from cellshapes.synthesis.imaging import find_sequences
+    from cellshapes.io import read_masks
+    from cellshapes.phantoms import sequence_seed
 
     if dims not in (2, 3):
         raise InputError(f"dims must be 2 or 3, got {dims}")
@@ -238,7 +238,7 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
     seqs = find_sequences(input)
     gan = None
     if texture is not None:
-        from .texture import load_texture_run
+        from cellshapes.synthesis.texture import load_texture_run
 
         gan = load_texture_run(texture, device)
     width = max(2, len(str(len(seqs))))

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InputError, InputFileNotFoundError
-from ..progress import track
+from cellshapes.errors import InputError, InputFileNotFoundError
+from cellshapes.progress import track
 
 if TYPE_CHECKING:
-    from .microscopy import MicroscopyConfig
+    from cellshapes.synthesis.microscopy import MicroscopyConfig
 
 __all__ = ["find_sequences", "read_image", "read_pairs", "simulate_folder"]
 
@@ -56,7 +56,7 @@ def find_sequences(path: str | os.PathLike) -> list[tuple[str, Path]]:
     InputError
         A folder without mask files.
     """
-    from ..io import natural_key, read_masks
+    from cellshapes.io import natural_key, read_masks
 
     path = Path(path)
     if not path.exists():
@@ -85,7 +85,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     ------
     InputFileNotFoundError, DatasetFormatError, InputError
     """
-    from ..io import as_tzyx, read_tiff
+    from cellshapes.io import as_tzyx, read_tiff
 
     path = Path(path)
     if not path.exists():
@@ -116,7 +116,7 @@ def read_pairs(folder: str | os.PathLike) -> list[dict]:
     InputError
         No matching pairs, or an image and its masks differ in T, Y or X.
     """
-    from ..io import read_masks
+    from cellshapes.io import read_masks
 
     folder = Path(folder)
     for sub in ("images", "masks"):
@@ -160,10 +160,10 @@ def simulate_folder(masks: str | os.PathLike, out: str | os.PathLike,
     list of str
         Sequence names written.
     """
-    from ..atomic import atomic_dir, check_output
-    from ..io import read_masks, write_tiff
-    from .microscopy import MicroscopyConfig, simulate
-    from ..phantoms import sequence_seed
+    from cellshapes.atomic import atomic_dir, check_output
+    from cellshapes.io import read_masks, write_tiff
+    from cellshapes.synthesis.microscopy import MicroscopyConfig, simulate
+    from cellshapes.phantoms import sequence_seed
 
     config = config or MicroscopyConfig()
     check_output(out, overwrite)

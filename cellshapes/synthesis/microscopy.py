@@ -25,8 +25,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
-from ..units import check_spacing
+from cellshapes.errors import InputError
+from cellshapes.units import check_spacing
 
 __all__ = ["MODES", "MicroscopyConfig", "simulate", "simulate_frame", "fluorophore_density",
            "texture_field", "psf_blur", "poisson_gaussian", "max_projection"]

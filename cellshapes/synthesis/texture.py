@@ -20,7 +20,7 @@ Condition channels of frame t, each (Y, X) in [-1, 1]:
 
 Images are mapped to [-1, 1] with the training set's 0.1 / 99.9 percentiles (stored in the
 run's ``config.json``), so synthesized images come back in the training images' units.
-A run directory is like the shape model's (:mod:`cellshapes.rundir`): ``config.json``,
+A run directory is like the shape model's (:mod:`cellshapes.training.rundir`): ``config.json``,
 ``checkpoints/*.pt`` (plain tensors, loaded with ``weights_only=True``), ``log.csv``.
 Training is :func:`cellshapes.synthesis.texture_train.train_texture`; this module holds
 the configuration, the networks, the conditions and the synthesis from a trained run.
@@ -37,10 +37,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import bounded, check_bounds, config_from, profile_entry
-from ..errors import CheckpointError, DatasetFormatError, InputError
-from ..progress import track
-from ..resources import resolve_device
+from cellshapes.config import bounded, check_bounds, config_from, profile_entry
+from cellshapes.errors import CheckpointError, DatasetFormatError, InputError
+from cellshapes.progress import track
+from cellshapes.resources import resolve_device
 
 __all__ = ["TextureConfig", "TEXTURE_PROFILES", "texture_config", "TEXTURE_FORMAT",
            "read_texture_config", "UNetGenerator", "PatchDiscriminator", "build_networks",
@@ -139,8 +139,8 @@ def read_texture_config(run: str | os.PathLike) -> tuple[TextureConfig, dict[str
     DatasetFormatError
         ``run`` is not a texture run, or its settings are invalid.
     """
-    from ..checkpoint import read_config
-    from ..config import from_dict
+    from cellshapes.training.checkpoint import read_config
+    from cellshapes.config import from_dict
 
     config = read_config(run)
     if config.get("format") != TEXTURE_FORMAT:
@@ -285,7 +285,7 @@ def load_texture_run(run: str | os.PathLike, device: str | torch.device = "auto"
         Return the generator as initialised before training (same config and seed): the
         baseline that shows what training bought.
     """
-    from ..checkpoint import load_checkpoint
+    from cellshapes.training.checkpoint import load_checkpoint
 
     dev = resolve_device(device)
     cfg, config = read_texture_config(run)
@@ -354,10 +354,10 @@ def synthesize_folder(run: str | os.PathLike, masks: str | os.PathLike,
     Writes ``out/images/<name>.tif`` ((T, 1, Y, X) float32) and ``out/masks/<name>.tif``
     (the masks as read), atomically.
     """
-    from ..atomic import atomic_dir, check_output
-    from .imaging import find_sequences
-    from ..io import read_masks, write_tiff
-    from ..phantoms import sequence_seed
+    from cellshapes.atomic import atomic_dir, check_output
+    from cellshapes.synthesis.imaging import find_sequences
+    from cellshapes.io import read_masks, write_tiff
+    from cellshapes.phantoms import sequence_seed
 
     check_output(out, overwrite)
     G, config = load_texture_run(run, device)

@@ -6,7 +6,7 @@ pix2pix updates (Isola et al., 2017): the PatchGAN discriminator on real vs gene
 condition is the real previous image, hidden with probability ``prev_dropout``.
 
 The run directory, its log and the stop requests are the shape trainer's
-(:mod:`cellshapes.rundir`), and so are the checkpoints (:mod:`cellshapes.checkpoint`):
+(:mod:`cellshapes.training.rundir`), and so are the checkpoints (:mod:`cellshapes.training.checkpoint`):
 ``--resume`` continues exactly (weights, Adam moments, batch order) from the latest one,
 and SIGINT/SIGTERM stop after the current epoch with a checkpoint.
 """
@@ -24,13 +24,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checkpoint import (latest_checkpoint, load_checkpoint, run_lock, save_checkpoint,
+from cellshapes.training.checkpoint import (latest_checkpoint, load_checkpoint, run_lock, save_checkpoint,
                           write_config)
-from ..errors import CheckpointError, InputError
-from ..progress import track
-from ..resources import resolve_device
-from ..rundir import RunLog, StopRequest, prepare_run_dir, stop_requests
-from .texture import (TEXTURE_FORMAT, TextureConfig, build_networks, condition, noise_field,
+from cellshapes.errors import CheckpointError, InputError
+from cellshapes.progress import track
+from cellshapes.resources import resolve_device
+from cellshapes.training.rundir import RunLog, StopRequest, prepare_run_dir, stop_requests
+from cellshapes.synthesis.texture import (TEXTURE_FORMAT, TextureConfig, build_networks, condition, noise_field,
                       pad_to_multiple, read_texture_config, texture_config)
 
 __all__ = ["train_texture", "LOG_FIELDS"]
@@ -152,15 +152,15 @@ def train_texture(pairs: str | os.PathLike | Sequence[dict], out: str | os.PathL
     Raises
     ------
     RunLockedError, OutputExistsError
-        As :func:`cellshapes.train.train`: the run is busy, or exists without
+        As :func:`cellshapes.training.loop.train`: the run is busy, or exists without
         ``resume``/``overwrite``.
 
     Notes
     -----
     SIGINT/SIGTERM finish the current epoch, write a checkpoint and return; ``resume``
-    continues from there (:func:`cellshapes.rundir.stop_requests`).
+    continues from there (:func:`cellshapes.training.rundir.stop_requests`).
     """
-    from .imaging import read_pairs
+    from cellshapes.synthesis.imaging import read_pairs
 
     out = Path(out)
     dev = resolve_device(device)

@@ -20,9 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cellshapes.metrics import describe_volume  # noqa: E402
+from cellshapes.measure.metrics import describe_volume  # noqa: E402
 from cellshapes.phantoms import KINDS, make_sequence  # noqa: E402
-from cellshapes.plots import render_volumes  # noqa: E402
+from cellshapes.plot.scene import render_volumes  # noqa: E402
 
 
 def _framed(mask: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ once (:class:`~cellshapes.errors.ResourceError`, exit code 2) when the machine c
 hold it. The estimate is a sum of named parts, each one a formula of the run's shape:
 
 * data on the training device: the (F, S, S, S) volumes in the storage dtype and the
-  near-set indices (int32 while S^3 < 2^31) of :class:`~cellshapes.sampling.SDFSampler`;
+  near-set indices (int32 while S^3 < 2^31) of :class:`~cellshapes.training.sampling.SDFSampler`;
 * fixed overhead: the Python process with torch and cellshapes imported (measured: the
   resident set of the planning process), what torch adds at the first training step
   (CPU, measured once, :data:`CPU_STEP_OVERHEAD`), the CUDA context (assumed,
@@ -34,12 +34,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import ModelConfig, TrainConfig
-from .errors import InputError, ResourceError
+from cellshapes.config import ModelConfig, NearSet, TrainConfig, check_choice
+from cellshapes.errors import InputError, ResourceError
 
 __all__ = ["MemoryPlan", "memory_plan", "activation_bytes_per_point", "parameter_count",
            "assumed_near_fraction", "measured_near_fraction", "current_rss",
-           "host_memory_available", "dataset_plan", "plan_for_training", "plan_from_cli",
+           "host_memory_available", "dataset_plan", "plan_for_training",
            "PAPER_INTERIOR_FRACTION", "CPU_STEP_OVERHEAD", "CUDA_CONTEXT_HOST",
            "CUDA_CONTEXT_DEVICE"]
 
@@ -52,7 +52,7 @@ PAPER_INTERIOR_FRACTION = 1_036_451 / 256**3
 
 #: Resident memory torch adds at the first CPU training step (oneDNN / MKL kernels and
 #: thread pools), measured on this project's CPU machine (torch 2.13 CPU build): RSS after
-#: one smoke-profile step minus RSS after ``import cellshapes.train``: 124 MiB.
+#: one smoke-profile step minus RSS after ``import cellshapes.training.loop``: 124 MiB.
 CPU_STEP_OVERHEAD = 128 * 2**20
 
 #: Host memory of a CUDA context with torch's CUDA libraries loaded. Assumed, not
@@ -182,7 +182,7 @@ def parameter_count(model_cfg: ModelConfig, n_sequences: int) -> int:
     """
     import torch
 
-    from .model import AutoDecoder
+    from cellshapes.model import AutoDecoder
 
     with torch.device("meta"):
         model = AutoDecoder(model_cfg, n_sequences)
@@ -237,12 +237,9 @@ def assumed_near_fraction(size: int, near_set: str, interior: float = PAPER_INTE
     vol = interior * size**3
     r = (3.0 * vol / (4.0 * math.pi)) ** (1.0 / 3.0)
     outer = 4.0 / 3.0 * math.pi * (r + band_voxels) ** 3
-    if near_set == "paper":
-        n = outer
-    elif near_set == "band":
+    n = outer
+    if check_choice("near_set", near_set, NearSet) == "band":
         n = outer - 4.0 / 3.0 * math.pi * max(r - band_voxels, 0.0) ** 3
-    else:
-        raise InputError(f"near_set must be 'paper' or 'band', got {near_set!r}")
     return min(1.0, n / size**3)
 
 
@@ -252,13 +249,13 @@ def measured_near_fraction(volumes: Sequence[Any], bands: Sequence[float], near_
     """Mean near-set fraction of the training frames, counted in the data.
 
     ``volumes``, ``bands`` (SDF units) and ``frames_every`` as given to
-    :class:`~cellshapes.sampling.SDFSampler` (frame readers are read one frame at a time).
+    :class:`~cellshapes.training.sampling.SDFSampler` (frame readers are read one frame at a time).
     Every training frame is counted up to ``limit`` of them, else ``limit`` evenly spaced
     ones. Returns the fraction and how it was obtained (``"counted in 64 of 990 frames"``).
     """
     import torch
 
-    from .sampling import near_mask
+    from cellshapes.training.sampling import near_mask
 
     frames = [(i, k) for i, v in enumerate(volumes) for k in range(0, v.shape[0], frames_every)]
     pick = frames if len(frames) <= limit else [
@@ -301,7 +298,7 @@ def memory_plan(frames: Sequence[int], size: int, model_cfg: ModelConfig,
     InputError
         Empty or non-positive shapes, or an unknown device type.
     """
-    from .sampling import as_storage_dtype, index_dtype
+    from cellshapes.training.sampling import as_storage_dtype, index_dtype
 
     frames = [int(t) for t in frames]
     if not frames or min(frames) < 1 or size < 2:
@@ -377,7 +374,7 @@ def host_memory_available() -> int | None:
     below the node's memory; ``memory.max`` (cgroup v2) or ``memory.limit_in_bytes``
     (v1) minus current usage caps the answer.
     """
-    from .resources import available_memory
+    from cellshapes.resources import available_memory
 
     avail = available_memory()
     for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
@@ -398,7 +395,7 @@ def host_memory_available() -> int | None:
 
 def dataset_plan(data: Any, model_cfg: ModelConfig, train_cfg: TrainConfig, device: str,
                  near_voxel_fraction: float | None = None, source: str = "") -> MemoryPlan:
-    """:func:`memory_plan` for a :class:`~cellshapes.training_data.TrainingData`.
+    """:func:`memory_plan` for a :class:`~cellshapes.training.data.TrainingData`.
 
     The shape comes from the data; the near set is counted in its frames
     (:func:`measured_near_fraction`) unless ``near_voxel_fraction`` is given; the baseline
@@ -454,42 +451,3 @@ def plan_for_training(data: Any, model_cfg: ModelConfig, train_cfg: TrainConfig,
             "--frames-every or fewer sequences")
     return plan
 
-
-def plan_from_cli(a: Any) -> int:
-    """Handler of ``cellshapes plan``: print the plan, write it to ``--json``.
-
-    The baseline is the resident set of this process after importing the training
-    modules, as ``cellshapes train`` measures it.
-    """
-    import json
-
-    from . import train as _  # noqa: F401  (the baseline includes the training modules)
-    from .atomic import atomic_path, check_output
-    from .cliconfig import config_overrides
-    from .config import model_config, train_config
-    from .training_data import load_training_data
-
-    given = [x is not None for x in (a.sequences, a.frames, a.size)]
-    if not (all(given) if a.dataset is None else not any(given)):
-        raise InputError("plan needs either --dataset or all of --sequences, --frames, --size")
-    fraction = a.near_voxel_fraction
-    if fraction is not None and not 0.0 < fraction <= 1.0:
-        raise InputError(f"--near-voxel-fraction must lie in (0, 1], got {fraction}")
-    if a.json:
-        check_output(a.json, a.overwrite)
-    mcfg = model_config(a.profile, **config_overrides(a, ModelConfig))
-    tcfg = train_config(a.profile, **config_overrides(a, TrainConfig))
-    source = "given with --near-voxel-fraction"
-    if a.dataset is not None:
-        plan = dataset_plan(load_training_data(a.dataset, lazy=True), mcfg, tcfg, a.device,
-                            fraction, source)
-    else:
-        plan = memory_plan([a.frames] * a.sequences, a.size, mcfg, tcfg, a.device, None,
-                           fraction, source)
-    print(plan.text())
-    if a.json:
-        doc = {"profile": a.profile, **plan.to_dict(),
-               "command": " ".join(["cellshapes", *sys.argv[1:]])}
-        with atomic_path(a.json, overwrite=a.overwrite) as tmp:
-            tmp.write_text(json.dumps(doc, indent=1))
-    return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DatasetFormatError, InputError
+from cellshapes.errors import DatasetFormatError, InputError
 
 __all__ = ["TrainingData", "FrameReader", "load_training_data"]
 
@@ -130,7 +130,7 @@ class FrameReader:
         DatasetFormatError
             The frame cannot be read, or holds NaN or inf.
         """
-        from .io.hdf5 import open_h5
+        from cellshapes.io.hdf5 import open_h5
 
         k = int(k)
         if not -len(self) <= k < len(self):
@@ -177,7 +177,7 @@ def load_training_data(path: str | os.PathLike, lazy: bool = False) -> TrainingD
     DatasetFormatError
         Not a prepared dataset (and, unless ``lazy``, NaN / inf values).
     """
-    from .io import dataset_info, read_dataset
+    from cellshapes.io import dataset_info, read_dataset
 
     if lazy:
         info = dataset_info(path)

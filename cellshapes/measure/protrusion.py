@@ -39,9 +39,9 @@ from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from .errors import InputError
-from .surface import check_tolerance
-from .units import SpacingLike, check_spacing
+from cellshapes.errors import InputError
+from cellshapes.measure.surface import check_tolerance
+from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["cell_body", "default_body_radius", "protrusion_skeleton", "skeleton_lengths",
            "protrusion_recall"]
@@ -185,7 +185,7 @@ def protrusion_recall(truth: Any, other: Any, spacing: SpacingLike | None = _UNI
         Voxel size (dz, dy, dx) in um.
     tolerance_um : float, optional
         Tolerance in um (>= 0); default one voxel diagonal, sqrt(dz^2 + dy^2 + dx^2)
-        (:func:`cellshapes.surface.default_tolerance`).
+        (:func:`cellshapes.measure.surface.default_tolerance`).
     body_radius_um : float, optional
         Cell-body scale (:func:`cell_body`); default half the equivalent-sphere radius.
 

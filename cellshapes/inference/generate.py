@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import InputError
-from .progress import track
+from cellshapes.errors import InputError
+from cellshapes.progress import track
 
 __all__ = ["sample_codes", "random_rotations", "interpolate_codes", "generate_run",
            "paper_std", "PAPER_STD"]
@@ -142,7 +142,7 @@ def random_rotations(n: int, seed: int = 0) -> np.ndarray:
     """``n`` uniformly random rotations as Euler angles (n, 3) in our convention."""
     from scipy.spatial.transform import Rotation
 
-    from .model import matrix_to_euler
+    from cellshapes.model import matrix_to_euler
 
     mats = torch.tensor(Rotation.random(n, random_state=seed).as_matrix(), dtype=torch.float32)
     return matrix_to_euler(mats).numpy()
@@ -165,12 +165,12 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_NNNN.tif`` and
     ``out/sdf.h5`` with the synthesized sequences.
     """
-    from .atomic import atomic_dir, check_output
-    from .fit import write_derived_run
-    from .grid import check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
-    from .io import SDFSequence, write_dataset, write_tiff
-    from .reconstruct import load_run
-    from .sampling import frame_times
+    from cellshapes.atomic import atomic_dir, check_output
+    from cellshapes.inference.fit import write_derived_run
+    from cellshapes.inference.grid import check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
+    from cellshapes.io import SDFSequence, write_dataset, write_tiff
+    from cellshapes.inference.reconstruct import load_run
+    from cellshapes.training.sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise InputError(f"--n must be >= 1, got {n!r}")

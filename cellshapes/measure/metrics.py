@@ -6,16 +6,16 @@ sequences (T, Z, Y, X); spacing is ``(dz, dy, dx)`` in um (see ``docs/contracts.
 
 A volume is either a *mask* (bool or integer labels, foreground = value > 0) or an *SDF*
 (float with negative values, inside = value <= 0), chosen automatically unless ``is_sdf``
-is given (:func:`cellshapes.mesh.detect_sdf`). Surface areas are measured on
-:func:`cellshapes.mesh.isosurface`: SDFs contoured at 0, binary masks smoothed by one
+is given (:func:`cellshapes.measure.mesh.detect_sdf`). Surface areas are measured on
+:func:`cellshapes.measure.mesh.isosurface`: SDFs contoured at 0, binary masks smoothed by one
 voxel per axis and contoured at the level that encloses their voxel-count volume, which
 removes the 9-12 % staircase excess of raw marching cubes and keeps the sphericity of a
-mask <= 1 (measurements in the notes of :mod:`cellshapes.mesh`). The volume of an SDF is
+mask <= 1 (measurements in the notes of :mod:`cellshapes.measure.mesh`). The volume of an SDF is
 the volume enclosed by that same surface, so area and volume always describe one surface.
 
-Surface distances (HD95, ASSD, surface Dice) are in :mod:`cellshapes.surface`, the
-protrusion metric in :mod:`cellshapes.protrusion`, the KS tests of :func:`ks_tests` in
-:mod:`cellshapes.ks`.
+Surface distances (HD95, ASSD, surface Dice) are in :mod:`cellshapes.measure.surface`, the
+protrusion metric in :mod:`cellshapes.measure.protrusion`, the KS tests of :func:`ks_tests` in
+:mod:`cellshapes.measure.ks`.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ import pandas as pd
 from scipy import ndimage as ndi
 from skimage import measure
 
-from .errors import InputError
-from .ks import ks_tests
-from .mesh import check_volume, detect_sdf, foreground, isosurface, mesh_volume
-from .units import SpacingLike, check_spacing
+from cellshapes.errors import InputError
+from cellshapes.measure.ks import ks_tests
+from cellshapes.measure.mesh import check_volume, detect_sdf, foreground, isosurface, mesh_volume
+from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = [
     "dice",
@@ -118,9 +118,9 @@ def volume(mask: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     -------
     float
         Volume in um^3: for a mask the number of foreground voxels times the voxel
-        volume; for an SDF the volume enclosed by its zero :func:`cellshapes.mesh.isosurface`
-        (:func:`cellshapes.mesh.mesh_volume`), the surface whose area
-        :func:`surface_area` reports (see the notes of :mod:`cellshapes.mesh`).
+        volume; for an SDF the volume enclosed by its zero :func:`cellshapes.measure.mesh.isosurface`
+        (:func:`cellshapes.measure.mesh.mesh_volume`), the surface whose area
+        :func:`surface_area` reports (see the notes of :mod:`cellshapes.measure.mesh`).
     """
     arr = check_volume(mask, what="mask")
     sp = check_spacing(spacing, default=_UNIT_SPACING)
@@ -132,12 +132,12 @@ def volume(mask: Any, spacing: SpacingLike | None = _UNIT_SPACING,
 
 def surface_area(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
                  level: float | None = None, is_sdf: bool | None = None) -> float:
-    """Surface area of the object: the area of its :func:`cellshapes.mesh.isosurface`.
+    """Surface area of the object: the area of its :func:`cellshapes.measure.mesh.isosurface`.
 
     Parameters
     ----------
     volume, spacing, level, is_sdf
-        As for :func:`cellshapes.mesh.isosurface`: a (Z, Y, X) mask / labels or SDF,
+        As for :func:`cellshapes.measure.mesh.isosurface`: a (Z, Y, X) mask / labels or SDF,
         its voxel size (dz, dy, dx) in um, the contour level (default None: the
         volume-matched level of a mask, 0 of an SDF) and the optional forced reading.
 
@@ -203,7 +203,7 @@ def _descriptors(arr: np.ndarray, sp: np.ndarray, sdf: bool) -> dict[str, float]
     """Volume, area and sphericities of one object from its one isosurface."""
     verts, faces = isosurface(arr, sp, is_sdf=sdf)
     area = float(measure.mesh_surface_area(verts, faces))
-    if sdf:  # volume of the same mesh (module notes of cellshapes.mesh)
+    if sdf:  # volume of the same mesh (module notes of cellshapes.measure.mesh)
         vol = mesh_volume(verts, faces)
     else:  # the contour encloses the voxel-count volume (volume-matched level)
         vol = float(np.count_nonzero(foreground(arr, False)) * np.prod(sp))
@@ -380,7 +380,7 @@ def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
     InputError
         Empty frame (named in the message), non-finite SDF, bad spacing.
     """
-    from .io import load_volumes  # I/O lives at the edge
+    from cellshapes.io import load_volumes  # I/O lives at the edge
 
     tables = []
     for name, vols, sp, sdf in load_volumes(path, spacing):

@@ -1,6 +1,6 @@
 """Interactive 3D views in a live JupyterLab kernel (pyvista's trame ``client`` backend).
 
-:func:`cellshapes.plots.show_volumes` calls this module. What it shows where:
+:func:`cellshapes.plot.figures.show_volumes` calls this module. What it shows where:
 
 * **Live JupyterLab / Notebook 7 kernel** (a person runs the cell): one output that holds
   an ipywidgets view of pyvista's trame ``client`` viewer -- vtk.js renders the meshes in
@@ -51,7 +51,7 @@ def _env_choice() -> bool | None:
         return True
     if value in _FALSE:
         return False
-    from .errors import InputError
+    from cellshapes.errors import InputError
 
     raise InputError(f"{ENV_VAR}={raw!r}: use 1 (interactive 3D view) or 0 (static PNG)")
 
@@ -83,7 +83,7 @@ def trame_available() -> bool:
 
 
 def wants_interactive() -> bool:
-    """Whether :func:`cellshapes.plots.show_volumes` should show the interactive view.
+    """Whether :func:`cellshapes.plot.figures.show_volumes` should show the interactive view.
 
     Returns
     -------
@@ -110,7 +110,7 @@ def show_interactive(volumes: Sequence[np.ndarray], spacing: Sequence[float],
     Parameters
     ----------
     volumes, spacing, labels, window
-        As for :func:`cellshapes.plots.volume_plotter`.
+        As for :func:`cellshapes.plot.scene.volume_plotter`.
     png : bytes
         The static render (PNG file contents) stored in the same output.
 
@@ -126,7 +126,7 @@ def show_interactive(volumes: Sequence[np.ndarray], spacing: Sequence[float],
         return False
     from IPython.display import display
 
-    from .plots import volume_plotter
+    from cellshapes.plot.scene import volume_plotter
 
     plotter = volume_plotter(volumes, spacing, labels=labels, window=window)
     try:

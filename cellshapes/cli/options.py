@@ -8,8 +8,9 @@ option. Types follow the annotation:
 
 * ``bool`` -> ``--flag`` / ``--no-flag`` (``argparse.BooleanOptionalAction``);
 * ``tuple[int, ...]`` -> one or more values (``--latent-layers 0 4 7``);
-* ``int``, ``float``, ``str`` (``X | None`` as ``X``); a docstring type written as a set,
-  ``{"siren", "deepsdf"}``, gives the choices;
+* ``int``, ``float``, ``str`` (``X | None`` as ``X``); a ``Literal[...]`` annotation
+  (:mod:`cellshapes.config.fields`) gives the choices, the same values the dataclass
+  checks;
 * inclusive bounds of :func:`cellshapes.config.bounded` fields are checked while parsing,
   so a bad value is a one-line usage error (exit code 2) before any work starts.
 
@@ -35,7 +36,7 @@ import types
 import typing
 from typing import Any, Callable, Iterable, Mapping
 
-from .config import bound_error
+from cellshapes.config import bound_error, literal_choices
 
 __all__ = ["field_docs", "option_name", "add_config_options", "config_overrides", "Parser",
            "int_min"]
@@ -82,13 +83,6 @@ def _plain(text: str) -> str:
 def option_name(field_name: str) -> str:
     """``frames_per_batch`` -> ``--frames-per-batch``."""
     return "--" + field_name.replace("_", "-")
-
-
-def _choices(type_text: str) -> list[str] | None:
-    """``{"siren", "deepsdf"}`` -> ``["siren", "deepsdf"]``; None for any other type text."""
-    if not (type_text.startswith("{") and type_text.endswith("}")):
-        return None
-    return [c.strip().strip("'\"") for c in type_text[1:-1].split(",")]
 
 
 def _base_type(hint: Any) -> tuple[Any, bool]:
@@ -185,8 +179,9 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
             continue
         if f.name not in docs:
             raise TypeError(f"{cls.__name__}.{f.name} is not documented in the class docstring")
-        type_text, text = docs[f.name]
-        kind, many = _base_type(hints[f.name])
+        _, text = docs[f.name]
+        choices = literal_choices(hints[f.name])
+        kind, many = (str, False) if choices else _base_type(hints[f.name])
         flags = [option_name(f.name), *(aliases or {}).get(f.name, ())]
         default = (defaults or {}).get(f.name)
         note = _profile_note(f.name, profiles, section)
@@ -197,9 +192,8 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
             continue
         if kind not in (int, float, str):
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported annotation {hints[f.name]}")
-        choices = _choices(type_text)
         if choices:
-            kw.update(choices=choices, metavar="{" + ",".join(choices) + "}")
+            kw.update(choices=list(choices), metavar="{" + ",".join(choices) + "}")
         else:
             kw.update(type=_parser_of(kind, f.name, f.metadata.get("min"),
                                       f.metadata.get("max")),

@@ -2,16 +2,17 @@
 
 Usage from Python::
 
-    from cellshapes import train, config
+    from cellshapes import config
+    from cellshapes.training import loop as train
     train.train("cells.h5", "runs/cells", config.model_config("quick"),
                 config.train_config("quick", epochs=100))
 
-The run directory (:mod:`cellshapes.rundir`) is the unit of work: ``config.json``,
+The run directory (:mod:`cellshapes.training.rundir`) is the unit of work: ``config.json``,
 ``checkpoints/``, ``log.csv``.
 Training resumes exactly (weights, Adam moments, schedule, every RNG) from the last
 checkpoint; SIGINT/SIGTERM finish the current epoch, write a checkpoint and stop.
 Multi-GPU / multi-node training runs under ``torchrun`` with DDP (gloo on CPU, NCCL on
-CUDA; :mod:`cellshapes.distributed`): each rank draws its own frames and points, rank 0
+CUDA; :mod:`cellshapes.training.distributed`): each rank draws its own frames and points, rank 0
 writes the run directory, and a checkpoint holds every rank's random state, so a resumed
 multi-process run also repeats the uninterrupted one exactly.
 """
@@ -31,20 +32,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .checkpoint import (RUN_FORMAT, latest_checkpoint, load_checkpoint, read_config, run_lock,
+from cellshapes import __version__
+from cellshapes.training.checkpoint import (RUN_FORMAT, latest_checkpoint, load_checkpoint, read_config, run_lock,
                          save_checkpoint, write_config)
-from .config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
-from .distributed import (any_rank, broadcast_int, check_replicas, gather_rng_states,
+from cellshapes.config import ModelConfig, TrainConfig, from_dict, model_config, to_dict, train_config
+from cellshapes.training.distributed import (any_rank, broadcast_int, check_replicas, gather_rng_states,
                           mean_over_ranks, process_group, rank_world, restore_rng_states)
-from .errors import CellshapesError
-from .model import AutoDecoder, count_parameters
-from .plan import plan_for_training
-from .progress import track
-from .resources import native_bf16, resolve_device
-from .rundir import RunLog, prepare_run_dir, stop_requests
-from .sampling import SDFSampler
-from .training_data import TrainingData, load_training_data
+from cellshapes.errors import CellshapesError
+from cellshapes.model import AutoDecoder, count_parameters
+from cellshapes.training.plan import plan_for_training
+from cellshapes.progress import track
+from cellshapes.resources import native_bf16, resolve_device
+from cellshapes.training.rundir import RunLog, prepare_run_dir, stop_requests
+from cellshapes.training.sampling import SDFSampler
+from cellshapes.training.data import TrainingData, load_training_data
 
 __all__ = [
     "train",
@@ -138,7 +139,7 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     """Train an auto-decoder on a prepared dataset and write a run directory.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the processes train one model with DDP
-    (:mod:`cellshapes.distributed`): rank 0 holds the lock and writes the run directory,
+    (:mod:`cellshapes.training.distributed`): rank 0 holds the lock and writes the run directory,
     every rank draws its own batches, and checkpoints carry every rank's random state.
 
     Parameters
@@ -159,7 +160,7 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     epochs : int, optional
         On resume: the new total number of epochs.
     lock : bool
-        Hold the run-directory lock (:func:`cellshapes.checkpoint.run_lock`) while
+        Hold the run-directory lock (:func:`cellshapes.training.checkpoint.run_lock`) while
         training; False when the caller already holds it (e.g. with ``wait=True``).
 
     Returns

@@ -1,6 +1,6 @@
 """Multi-process (DDP) training under ``torchrun``: process group, collectives, per-rank state.
 
-:func:`cellshapes.train.train` runs one process per device. Every rank holds the whole
+:func:`cellshapes.training.loop.train` runs one process per device. Every rank holds the whole
 model (weights, per-sequence codes and angles, Adam moments), identical on all ranks
 because DDP averages the gradients; every rank draws its own frames and points from its
 own generator, so the effective batch is ``world`` times the per-rank batch.

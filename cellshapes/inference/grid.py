@@ -29,7 +29,6 @@ network, frame by frame (both checks on by default, see :class:`GridOptions`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -37,10 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import InputError, ResourceError
-from .model import AutoDecoder
-from .progress import track
-from .resources import check_memory
+from cellshapes.config import GridOptions
+from cellshapes.errors import InputError, ResourceError
+from cellshapes.model import AutoDecoder
+from cellshapes.progress import track
+from cellshapes.resources import check_memory
 
 __all__ = [
     "chunk_points",
@@ -65,43 +65,6 @@ def chunk_points(hidden: int, memory_mb: float = 256.0) -> int:
     """
     per_point = 4 * (4 * hidden + 8)
     return max(4096, int(memory_mb * 2**20 // per_point))
-
-
-@dataclass
-class GridOptions:
-    """How to evaluate a grid.
-
-    Attributes
-    ----------
-    narrow_band : bool
-        Coarse-to-fine evaluation (masks equal dense; SDF far from the surface approximate).
-    stride : int
-        Coarsest block edge in voxels (a power of two; refined by halving).
-    safety : float
-        Multiplier of the Lipschitz bound from the data's units (an assumption about the
-        network) in the narrow-band slope.
-    memory_mb : float
-        Activation memory budget per forward pass.
-    check_gradient : bool
-        Measure max |grad f| per frame; the slope is at least ``gradient_margin`` times it.
-    gradient_samples : int
-        Points per frame at which the gradient is measured.
-    gradient_margin : float
-        Multiplier of the measured maximum (a sample maximum underestimates the true one;
-        the block check catches what is left).
-    check_blocks : bool
-        Evaluate two points inside every skipped block; a sign that differs from the
-        interpolated one makes the whole frame dense.
-    """
-
-    narrow_band: bool = True
-    stride: int = 8
-    safety: float = 2.0
-    memory_mb: float = 256.0
-    check_gradient: bool = True
-    gradient_samples: int = 2048
-    gradient_margin: float = 1.5
-    check_blocks: bool = True
 
 
 def _axis(size: int, device: torch.device) -> Tensor:
@@ -406,7 +369,7 @@ def model_lipschitz(model: AutoDecoder, seq: int | None = None) -> float:
     Parameters
     ----------
     model : AutoDecoder
-        As returned by :func:`cellshapes.reconstruct.load_run`, which sets
+        As returned by :func:`cellshapes.inference.reconstruct.load_run`, which sets
         ``model.data_attrs`` (the run's per-sequence attributes).
     seq : int, optional
         Training sequence; None (an explicit code): the largest bound of all sequences.

@@ -1,8 +1,8 @@
-"""Figures: matplotlib slices and descriptor curves, pyvista renders (imported lazily).
+"""Figures: matplotlib slices and descriptor curves, and 3D renders shown in a notebook.
 
-Nothing here is on the training or inference path; pyvista/VTK is imported only inside
-:func:`volume_plotter`, so a GPU box without VTK can train; the interactive
-notebook view lives in :mod:`cellshapes.interactive`.
+Nothing here is on the training or inference path. The pyvista scenes are built in
+:mod:`cellshapes.plot.scene` (VTK imported only there, inside the functions, so a GPU box
+without VTK can train); the turnable notebook view is :mod:`cellshapes.plot.interactive`.
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["slice_grid", "descriptor_curves", "volume_plotter", "render_volumes", "show_volumes",
-           "save_figure"]
+__all__ = ["slice_grid", "descriptor_curves", "show_volumes", "save_figure"]
 
 DESCRIPTOR_LABELS = {"volume_um3": "volume [um$^3$]", "surface_um2": "surface [um$^2$]",
                      "sphericity": "sphericity (36$\\pi$V$^2$/A$^3$)",
@@ -74,7 +73,7 @@ def descriptor_curves(tables: Mapping[str, Any],
     Parameters
     ----------
     tables : mapping label -> pandas.DataFrame
-        Output of :func:`cellshapes.metrics.describe_sequence` for one population each
+        Output of :func:`cellshapes.measure.metrics.describe_sequence` for one population each
         (e.g. "real", "reconstructed", "synthesized"), with a ``frame`` column.
 
     Returns
@@ -83,7 +82,7 @@ def descriptor_curves(tables: Mapping[str, Any],
     """
     import matplotlib.pyplot as plt
 
-    from .metrics import summarise_per_time
+    from cellshapes.measure.metrics import summarise_per_time
 
     fig, axes = plt.subplots(1, len(columns), figsize=(4.0 * len(columns), 3.2), squeeze=False)
     for ax, col in zip(axes[0], columns):
@@ -100,80 +99,6 @@ def descriptor_curves(tables: Mapping[str, Any],
     return fig
 
 
-def volume_plotter(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
-                   labels: Sequence[str] | None = None, window: tuple[int, int] | None = None,
-                   color: str = "#7fb3d5"):
-    """An off-screen pyvista plotter with one subplot per volume (isosurface at level 0.5/0).
-
-    Uses EGL when no display is present (``VTK_DEFAULT_OPENGL_WINDOW`` is set to
-    ``vtkEGLRenderWindow`` unless already set). The caller closes the plotter.
-
-    Parameters
-    ----------
-    volumes : sequence of (Z, Y, X) arrays
-        Masks or SDFs (see :func:`cellshapes.mesh.mesh_from_volume`).
-    spacing : (3,) floats
-        Voxel size in um.
-    labels : sequence of str, optional
-        One title per volume; a volume without a surface is labelled "no surface".
-    window : (width, height) ints, optional
-        Pixels; default ``(300 * len(volumes), 320)``.
-    color : str
-        Mesh colour.
-
-    Returns
-    -------
-    pyvista.Plotter
-    """
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    import pyvista as pv
-
-    from .errors import InputError
-    from .mesh import mesh_from_volume, to_pyvista
-
-    n = len(volumes)
-    if n == 0:
-        raise InputError("volume_plotter: no volumes to render")
-    window = window or (300 * n, 320)
-    plotter = pv.Plotter(shape=(1, n), off_screen=True, window_size=list(window), border=False)
-    for i, vol in enumerate(volumes):
-        plotter.subplot(0, i)
-        label = labels[i] if labels else ""
-        try:
-            verts, faces = mesh_from_volume(vol, spacing)
-        except InputError:  # empty or all-foreground (e.g. an untrained model): say so
-            label = f"{label}: no surface" if label else "no surface"
-        else:
-            plotter.add_mesh(to_pyvista(verts, faces), color=color, smooth_shading=True,
-                             specular=0.3)
-        if label:
-            plotter.add_text(label, font_size=10, color="black")
-        plotter.view_isometric()
-    plotter.set_background("white")
-    return plotter
-
-
-def render_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
-                   labels: Sequence[str] | None = None, window: tuple[int, int] | None = None,
-                   color: str = "#7fb3d5") -> np.ndarray:
-    """Render 3D masks/SDFs side by side with pyvista offscreen; returns an RGB image.
-
-    Parameters
-    ----------
-    volumes : sequence of (Z, Y, X) arrays
-    spacing : (3,) floats
-        Voxel size in um.
-
-    Returns
-    -------
-    (H, W, 3) uint8 array
-    """
-    plotter = volume_plotter(volumes, spacing, labels=labels, window=window, color=color)
-    img = plotter.screenshot(return_img=True)
-    plotter.close()
-    return np.asarray(img)[..., :3]
-
-
 def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
                  labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
                  window: tuple[int, int] | None = None,
@@ -185,7 +110,7 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
     JupyterLab (or Notebook 7) kernel the same output also carries an interactive view
     (pyvista's trame ``client`` backend: vtk.js renders in the browser, no internet
     needed) that one can turn and zoom; JupyterLab shows that view, other readers of the
-    notebook fall back to the PNG. See :func:`cellshapes.interactive.wants_interactive`
+    notebook fall back to the PNG. See :func:`cellshapes.plot.interactive.wants_interactive`
     for how "live" is decided and how ``CELLSHAPES_INTERACTIVE`` overrides it.
 
     Parameters
@@ -212,12 +137,14 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
 
     import matplotlib.pyplot as plt
 
+    from cellshapes.plot.scene import render_volumes
+
     img = render_volumes(volumes, spacing, labels=labels, window=window)
     buf = _io.BytesIO()
     plt.imsave(buf, img, format="png")
     png = buf.getvalue()
     if path is not None:
-        from .atomic import atomic_path
+        from cellshapes.atomic import atomic_path
 
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -229,7 +156,7 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
         return img
     if get_ipython() is None:
         return img
-    from . import interactive as _interactive
+    from cellshapes.plot import interactive as _interactive
 
     if interactive is None:
         interactive = _interactive.wants_interactive()
@@ -247,7 +174,7 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120, close: bool =
     """
     import matplotlib.pyplot as plt
 
-    from .atomic import atomic_path
+    from cellshapes.atomic import atomic_path
 
     path = os.fspath(path)
     with atomic_path(path) as tmp:

@@ -1,7 +1,7 @@
 """Surfaces of cell masks and SDFs: the isosurface, triangle meshes in um, export.
 
 :func:`isosurface` is the one surface of cellshapes: every area in
-:mod:`cellshapes.metrics` is measured on it and every exported mesh is it, so a mesh
+:mod:`cellshapes.measure.metrics` is measured on it and every exported mesh is it, so a mesh
 saved here has the area that ``cellshapes describe`` reports. Vertices of
 :func:`mesh_from_volume` are in (x, y, z) order, the convention of mesh viewers
 (ParaView, pyvista, Blender); volumes are (z, y, x) arrays as everywhere else in
@@ -56,9 +56,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure
 
-from .atomic import atomic_path, check_output
-from .errors import InputError
-from .units import SpacingLike, check_spacing
+from cellshapes.atomic import atomic_path, check_output
+from cellshapes.errors import InputError
+from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["isosurface", "mesh_volume", "check_volume", "detect_sdf", "foreground",
            "mesh_from_volume",
@@ -425,7 +425,7 @@ def mesh_path(input: str | os.PathLike, out: str | os.PathLike, frame: int = 0,
     dict
         ``n_vertices``, ``n_faces``, ``area_um2`` (mesh area), ``out`` (str path).
     """
-    from .io import load_volumes  # I/O lives at the edge
+    from cellshapes.io import load_volumes  # I/O lives at the edge
 
     out = Path(out)
     if out.suffix.lower() not in MESH_FORMATS:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
+from cellshapes.errors import InputError
 
 __all__ = ["ks_tests", "KS_SCHEMES"]
 
@@ -147,7 +147,7 @@ def ks_tests(df_a: pd.DataFrame, df_b: pd.DataFrame,
     ----------
     df_a, df_b : pandas.DataFrame
         Two populations (e.g. real and reconstructed): descriptor tables such as
-        :func:`cellshapes.metrics.describe_sequence` outputs concatenated, with columns
+        :func:`cellshapes.measure.metrics.describe_sequence` outputs concatenated, with columns
         ``sequence`` (optional: one sequence if absent) and ``frame``; extra rows per
         (sequence, frame), e.g. seeds or cells, are averaged. ``"pooled"`` needs
         neither column.

@@ -1,7 +1,7 @@
 """Run directories of the trainers: start or refuse one, its CSV log, stop requests.
 
 A run directory is the unit of work of both trainers, the shape model's
-(:func:`cellshapes.train.train`) and the texture GAN's
+(:func:`cellshapes.training.loop.train`) and the texture GAN's
 (:func:`cellshapes.synthesis.texture_train.train_texture`)::
 
     run/
@@ -14,7 +14,7 @@ whether an existing directory is resumed, started over or refused
 (:func:`prepare_run_dir`), keep ``log.csv`` consistent with the checkpoint being resumed
 (:class:`RunLog`), and turn SIGINT/SIGTERM into a request to stop after the current
 epoch with a checkpoint (:func:`stop_requests`). Checkpoints themselves are
-:mod:`cellshapes.checkpoint`'s.
+:mod:`cellshapes.training.checkpoint`'s.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .atomic import atomic_path
-from .errors import OutputExistsError
+from cellshapes.atomic import atomic_path
+from cellshapes.errors import OutputExistsError
 
 __all__ = ["prepare_run_dir", "RunLog", "StopRequest", "stop_requests"]
 

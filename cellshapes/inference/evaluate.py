@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .grid import GridOptions, check_grid_args, sequence_sdf
-from .progress import track
-from .reconstruct import load_run
-from .sampling import frame_times
-from .training_data import TrainingData, load_training_data
+from cellshapes.errors import InputError
+from cellshapes.inference.grid import GridOptions, check_grid_args, sequence_sdf
+from cellshapes.progress import track
+from cellshapes.inference.reconstruct import load_run
+from cellshapes.training.sampling import frame_times
+from cellshapes.training.data import TrainingData, load_training_data
 
 __all__ = ["evaluate_run"]
 
@@ -36,7 +36,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
         ``per_sequence`` {name: [DSC per frame]}, ``descriptors`` (means of real and
         reconstructed) and ``ks`` (KS p-values real vs reconstructed).
     """
-    from .metrics import describe_sequence, dice_per_frame, ks_tests
+    from cellshapes.measure.metrics import describe_sequence, dice_per_frame, ks_tests
 
     check_grid_args(size, None)
     model, config = load_run(run, device)

@@ -15,11 +15,11 @@ The near set (``near_set``):
   interior (this project's sampler before it followed the paper).
 
 Memory: the tensor is filled frame by frame from ``volumes[i][k]`` (a
-:class:`~cellshapes.training_data.FrameReader` reads one frame from HDF5 per access), so the
+:class:`~cellshapes.training.data.FrameReader` reads one frame from HDF5 per access), so the
 host holds one float32 frame at a time, never a second copy of the dataset. The storage
 dtype is the profile's choice (``TrainConfig.storage_dtype``; float16 halves the tensor at
 paper scale) and the near-set indices are int32 while S^3 < 2^31 (a frame's indices are
-flat within the frame). :mod:`cellshapes.plan` estimates both before anything is read.
+flat within the frame). :mod:`cellshapes.training.plan` estimates both before anything is read.
 
 Deviation from the paper, on purpose: the 30% "far" points are drawn uniformly in the
 whole cube instead of from voxels outside the near set. Listing all far voxels of a
@@ -29,22 +29,24 @@ paper's by that few percent of points.
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from cellshapes.config import NearSet, StorageDtype, check_choice
+from cellshapes.errors import InputError
 
 __all__ = ["SDFSampler", "frame_times", "trilinear", "near_mask", "index_dtype",
            "as_storage_dtype", "NEAR_SETS", "STORAGE_DTYPES"]
 
-#: Names of the near-set rules (``TrainConfig.near_set``).
-NEAR_SETS = ("paper", "band")
+#: Names of the near-set rules (``TrainConfig.near_set``, :data:`cellshapes.config.NearSet`).
+NEAR_SETS = typing.get_args(NearSet)
 
 #: Storage dtypes of the sampler's volumes by name (``TrainConfig.storage_dtype``).
-STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+STORAGE_DTYPES = {name: getattr(torch, name) for name in typing.get_args(StorageDtype)}
 
 
 def as_storage_dtype(name: str | torch.dtype) -> torch.dtype:
@@ -85,11 +87,9 @@ def near_mask(volume: Tensor, band: float, near_set: str = "paper") -> Tensor:
     -------
     (S, S, S) bool tensor
     """
-    if near_set == "paper":
+    if check_choice("near_set", near_set, NearSet) == "paper":
         return volume <= band
-    if near_set == "band":
-        return volume.abs() <= band
-    raise InputError(f"near_set must be one of {list(NEAR_SETS)}, got {near_set!r}")
+    return volume.abs() <= band
 
 
 def frame_times(n_frames: int) -> np.ndarray:
@@ -152,7 +152,7 @@ class SDFSampler:
     volumes : list of (T_i, S, S, S) arrays or frame readers
         SDF of each sequence (all the same S), SDF units. Only ``v.shape`` and ``v[k]``
         (one (S, S, S) frame) are used, so a
-        :class:`~cellshapes.training_data.FrameReader` is read one frame at a time.
+        :class:`~cellshapes.training.data.FrameReader` is read one frame at a time.
     bands : sequence of float
         Near-surface band half-width of each sequence in SDF units.
     frames_every : int
@@ -194,8 +194,7 @@ class SDFSampler:
         sizes = {tuple(v.shape[1:]) for v in volumes}
         if len(sizes) != 1 or len(next(iter(sizes))) != 3:
             raise InputError(f"all sequences need the same (S, S, S) grid, got {sorted(sizes)}")
-        if near_set not in NEAR_SETS:
-            raise InputError(f"near_set must be one of {list(NEAR_SETS)}, got {near_set!r}")
+        check_choice("near_set", near_set, NearSet)
         dtype = as_storage_dtype(storage_dtype)
         self.device = torch.device(device)
         self.size = s = int(volumes[0].shape[-1])

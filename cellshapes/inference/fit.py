@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoint import save_checkpoint, write_config
-from .errors import InputError
-from .model import AutoDecoder, euler_to_matrix
-from .progress import bar as progress_bar
-from .reconstruct import load_run
-from .sampling import SDFSampler
-from .training_data import TrainingData, load_training_data
+from cellshapes.training.checkpoint import save_checkpoint, write_config
+from cellshapes.errors import InputError
+from cellshapes.model import AutoDecoder, euler_to_matrix
+from cellshapes.progress import bar as progress_bar
+from cellshapes.inference.reconstruct import load_run
+from cellshapes.training.sampling import SDFSampler
+from cellshapes.training.data import TrainingData, load_training_data
 
 __all__ = ["fit_shapes", "fit_run", "write_derived_run"]
 
@@ -78,7 +78,7 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     if cfg.equivariant:
         from scipy.spatial.transform import Rotation
 
-        from .model import matrix_to_euler
+        from cellshapes.model import matrix_to_euler
 
         rots = Rotation.random(m * k, random_state=seed).as_matrix()
         rots[::k] = np.eye(3)  # restart 0 starts from the identity
@@ -180,7 +180,7 @@ def fit_run(run: str | os.PathLike, dataset: str | os.PathLike, out: str | os.Pa
     """``cellshapes fit``: fit unseen shapes of ``dataset`` and write a run-like folder."""
     import time
 
-    from .atomic import atomic_dir
+    from cellshapes.atomic import atomic_dir
 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
         raise InputError(f"--steps must be an integer >= 1, got {steps!r}")

@@ -23,9 +23,9 @@ from typing import Any, Iterator
 import torch
 from filelock import FileLock, Timeout
 
-from .atomic import atomic_path
-from .config import ModelConfig, TrainConfig, check_keys
-from .errors import (CellshapesError, CheckpointError, DatasetFormatError,
+from cellshapes.atomic import atomic_path
+from cellshapes.config import ModelConfig, TrainConfig, check_keys
+from cellshapes.errors import (CellshapesError, CheckpointError, DatasetFormatError,
                      InputFileNotFoundError)
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "run_path",
 ]
 
-#: ``format`` tag of a shape run's ``config.json`` (written by :func:`cellshapes.train.train`).
+#: ``format`` tag of a shape run's ``config.json`` (written by :func:`cellshapes.training.loop.train`).
 RUN_FORMAT = "cellshapes.run"
 
 _EPOCH_RE = re.compile(r"epoch_(\d+)\.pt$")

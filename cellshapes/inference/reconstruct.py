@@ -13,14 +13,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, read_config, run_path
-from .config import ModelConfig, from_dict
-from .errors import CheckpointError, DatasetFormatError, InputError
-from .grid import GridOptions, check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
-from .model import AutoDecoder
-from .progress import track
-from .sampling import frame_times
-from .resources import resolve_device
+from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
+from cellshapes.config import ModelConfig, from_dict
+from cellshapes.errors import CheckpointError, DatasetFormatError, InputError
+from cellshapes.inference.grid import GridOptions, check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
+from cellshapes.model import AutoDecoder
+from cellshapes.progress import track
+from cellshapes.training.sampling import frame_times
+from cellshapes.resources import resolve_device
 
 __all__ = ["load_run", "reconstruct_run"]
 
@@ -33,7 +33,7 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
     -------
     model : AutoDecoder
         In eval mode on ``device``; ``model.data_attrs`` holds the per-sequence attributes
-        of its training data (their units give :func:`cellshapes.grid.sequence_sdf` its
+        of its training data (their units give :func:`cellshapes.inference.grid.sequence_sdf` its
         default narrow-band bound).
     config : dict
         The run's ``config.json``.
@@ -88,7 +88,7 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     Each sequence's attributes record how it was evaluated: ``evaluated_fraction``,
     ``narrow_band_slope`` (the largest slope of its margin), ``lipschitz_measured`` and
     the number of frames whose slope was ``lipschitz_raised`` by the measured gradient or
-    that fell back to ``dense_frames`` (see :func:`cellshapes.grid.sdf_grid`).
+    that fell back to ``dense_frames`` (see :func:`cellshapes.inference.grid.sdf_grid`).
 
     Parameters
     ----------
@@ -102,8 +102,8 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     list of str
         Names of the written sequences.
     """
-    from .atomic import atomic_dir
-    from .io import SDFSequence, write_dataset, write_tiff
+    from cellshapes.atomic import atomic_dir
+    from cellshapes.io import SDFSequence, write_dataset, write_tiff
 
     check_grid_args(size, frames)
     if dense:

@@ -1,0 +1,103 @@
+"""Each notebook's sizes per profile, next to the profiles: one place to read and change.
+
+A preset holds what a notebook runs beyond its profile's defaults (data sizes, epochs,
+the arms it compares); ``None`` means "the profile's value"
+(:data:`~cellshapes.config.PROFILES`). The notebook gets its preset from
+:func:`cellshapes.repro.workflow.setup` (``nb.settings``) and prints it. Why a study size
+was chosen (time budget, convergence) is said in the notebook's Settings cell.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cellshapes.errors import InputError
+
+__all__ = ["NOTEBOOK_PRESETS", "notebook_preset"]
+
+_SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
+
+#: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
+NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "02_reconstruction": {
+        "smoke": dict(sequences=None, frames=None),
+        "quick": dict(sequences=None, frames=None),
+        "study": dict(sequences=4, frames=5),
+        "paper": dict(sequences=None, frames=None),
+    },
+    "04_latent_compactness": {
+        "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
+                      model={}, train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
+        "quick": dict(sequences=6, copies=4, frames=5, size=32, latent_sizes=[4, 64], main=64,
+                      model=_SMALL_DECODER,
+                      train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024)),
+        "study": dict(sequences=16, copies=4, frames=2, size=32,
+                      latent_sizes=[4, 8, 16, 32, 64], main=64, model=_SMALL_DECODER,
+                      train=dict(epochs=40, frames_per_batch=20, points_per_frame=1024)),
+        "paper": dict(sequences=25, copies=4, frames=30, size=256,
+                      latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
+                      train=dict(frames_per_batch=20, points_per_frame=250_000)),
+    },
+    "06_temporal_interpolation": {
+        "smoke": dict(sequences=2, frames=5, size=24, epochs=60, fine_frames=9),
+        "quick": dict(sequences=4, frames=13, size=48, epochs=80, fine_frames=25),
+        "study": dict(sequences=4, frames=13, size=64, epochs=150, fine_frames=25),
+        "paper": dict(sequences=33, frames=29, size=256, epochs=2000, fine_frames=57),
+    },
+    "07_spatial_interpolation": {
+        "smoke": dict(sequences=2, frames=4, train_grids=[16, 24], recon_grids=[12, 16, 24],
+                      epochs={16: 20, 24: 40}),
+        "quick": dict(sequences=4, frames=4, train_grids=[24, 32, 48],
+                      recon_grids=[24, 32, 48, 64, 96], epochs=80),
+        "study": dict(sequences=4, frames=4, train_grids=[32, 48, 64],
+                      recon_grids=[16, 24, 32, 48, 64], epochs={32: 50, 48: 100, 64: 200}),
+        "paper": dict(sequences=33, frames=30, train_grids=[192, 256, 384],
+                      recon_grids=[64, 128, 192, 256, 384],
+                      epochs={192: 1000, 256: 2000, 384: 4000}),
+    },
+    "08_omega_sweep": {
+        "smoke": dict(sequences=2, frames=4, size=24, epochs=20, omegas=[10, 30, 60]),
+        "quick": dict(sequences=4, frames=4, size=48, epochs=80, omegas=[1, 10, 30, 60]),
+        "study": dict(sequences=4, frames=5, size=64, epochs=100, omegas=[10, 30, 60]),
+        "paper": dict(sequences=33, frames=30, size=256, epochs=2000,
+                      omegas=[1, 5, 10, 20, 30, 40, 50, 60, 70]),
+    },
+    "09_deepsdf_comparison": {
+        "smoke": dict(sequences=2, frames=4, size=24, epochs=20,
+                      deepsdf=dict(hidden=64, layers=4, latent_dim=16, latent_layers=[0, 2])),
+        "quick": dict(sequences=4, frames=4, size=48, epochs=80,
+                      deepsdf=dict(hidden=128, latent_dim=64)),
+        "study": dict(sequences=4, frames=6, size=64, epochs=100,
+                      deepsdf=dict(hidden=128, latent_dim=64)),
+        "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
+    },
+    "10_classification": {
+        "smoke": dict(model={}, train=dict(epochs=6)),
+        "quick": dict(model=_SMALL_DECODER,
+                      train=dict(epochs=100, frames_per_batch=20, points_per_frame=1024,
+                                 frames_every=2)),
+        "paper": dict(model={}, train={}),
+    },
+}
+
+
+def notebook_preset(notebook: str, profile: str) -> dict[str, Any]:
+    """A copy of the preset of ``notebook`` (``"02_reconstruction"``) at ``profile``.
+
+    Returns
+    -------
+    dict
+        Empty for a notebook without presets (it runs at its profile's defaults).
+
+    Raises
+    ------
+    InputError
+        The notebook has presets, but none for ``profile``.
+    """
+    presets = NOTEBOOK_PRESETS.get(notebook)
+    if presets is None:
+        return {}
+    if profile not in presets:
+        raise InputError(f"notebook {notebook} has no {profile!r} preset; choose one of "
+                         f"{sorted(presets)} (cellshapes.config.presets)")
+    return copy.deepcopy(presets[profile])
