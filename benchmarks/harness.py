@@ -52,7 +52,7 @@ from cellshapes.inference.grid import GridOptions, sequence_sdf
 from cellshapes.model import AutoDecoder, count_parameters
 from cellshapes.resources import native_bf16, resolve_device
 from cellshapes.training.sampling import SDFSampler, frame_times
-from cellshapes.training.loop import compile_model, make_optimizer, train_step
+from cellshapes.training.step import compile_model, make_optimizer, train_step
 
 from .baselines import BaselineAutoDecoder, HostSampler, baseline_step
 

@@ -32,16 +32,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from cellshapes.errors import (  # the error classes are light: imported at once
-    CellshapesError,
-    CheckpointError,
-    DatasetFormatError,
-    InputError,
-    InputFileNotFoundError,
-    OutputExistsError,
-    ResourceError,
-)
-
+from cellshapes.errors import (CellshapesError,  # the error classes are light: imported at once
+                               CheckpointError, DatasetFormatError, InputError,
+                               InputFileNotFoundError, OutputExistsError, ResourceError)
 from cellshapes.moved import install as _install_moved
 
 _install_moved()  # the flat layout's module paths, for one release (cellshapes.moved)

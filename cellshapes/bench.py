@@ -8,7 +8,6 @@ installed wheel has no such folder, and ``cellshapes bench`` says so in one line
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import sys

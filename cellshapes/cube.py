@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from cellshapes.errors import InputError
 from cellshapes.sdf import (Keep, centroid_um, check_mask, mask_to_sdf, principal_axes,
-                  select_components)
+                            select_components)
 from cellshapes.units import check_spacing
 
 __all__ = [

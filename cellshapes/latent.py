@@ -277,8 +277,8 @@ def random_rotation_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
     """
     from scipy.spatial.transform import Rotation
 
-    from cellshapes.io import SDFSequence, read_dataset, write_dataset
     from cellshapes.cube import rotate_sdf_sequence
+    from cellshapes.io import SDFSequence, read_dataset, write_dataset
 
     if copies < 1:
         raise InputError(f"copies must be >= 1, got {copies}")

@@ -31,8 +31,8 @@ from cellshapes.atomic import atomic_dir, check_output
 from cellshapes.cube import prepare_sequence, resample_cube
 from cellshapes.errors import InputError, InputFileNotFoundError
 from cellshapes.io import (SDFSequence, clamp_units_to_reference, read_dataset, read_masks,
-                 read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
-                 write_dataset, write_reference_sdf)
+                           read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
+                           write_dataset, write_reference_sdf)
 from cellshapes.io.reference import REFERENCE_CLAMP_VOXELS
 from cellshapes.progress import track
 from cellshapes.resources import check_memory

@@ -17,6 +17,7 @@ from typing import Sized
 
 from cellshapes.errors import InputError
 
+
 def _wrote(items: Sized, what: str, out: Path) -> int:
     """Report ``wrote N <what> to <out>`` and return the exit code 0."""
     print(f"wrote {len(items)} {what} to {out}")
@@ -52,9 +53,8 @@ def export_reference(a: argparse.Namespace) -> int:
 
 
 def describe(a: argparse.Namespace) -> int:
-    from cellshapes.measure.metrics import describe_path
-
     from cellshapes.atomic import atomic_path, check_output
+    from cellshapes.measure.metrics import describe_path
 
     if a.csv:
         check_output(a.csv, a.overwrite)  # before the work, not after it

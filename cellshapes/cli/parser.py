@@ -12,7 +12,8 @@ from typing import Callable
 
 from cellshapes.cli import commands
 from cellshapes.cli.options import Parser, add_config_options, int_min
-from cellshapes.config import PROFILES, ModelConfig, TrainConfig, model_config, to_dict, train_config
+from cellshapes.config import (PROFILES, ModelConfig, TrainConfig, model_config, to_dict,
+                               train_config)
 
 __all__ = ["build_parser"]
 

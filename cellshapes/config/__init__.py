@@ -15,16 +15,14 @@ Everything is importable from here: ``from cellshapes.config import train_config
 from __future__ import annotations
 
 from cellshapes.config.fields import (Arch, NearSet, StorageDtype, bound_error, bounded,
-                                      check_bounds, check_choice, check_choices,
-                                      literal_choices)
+                                      check_bounds, check_choice, check_choices, literal_choices)
 from cellshapes.config.presets import NOTEBOOK_PRESETS, notebook_preset
 from cellshapes.config.profiles import (PROFILE_SEEDS, PROFILES, config_from, data_defaults,
-                                        model_config, profile_entry, profile_seeds,
-                                        train_config)
+                                        model_config, profile_entry, profile_seeds, train_config)
 from cellshapes.config.schema import (DEEPSDF_DEFAULTS, FitConfig, GridOptions, ModelConfig,
                                       TrainConfig)
-from cellshapes.config.serial import (LEGACY_KEYS, UnknownConfigKeyError, check_keys,
-                                      from_dict, to_dict)
+from cellshapes.config.serial import (LEGACY_KEYS, UnknownConfigKeyError, check_keys, from_dict,
+                                      to_dict)
 
 __all__ = [
     "ModelConfig", "TrainConfig", "FitConfig", "GridOptions", "DEEPSDF_DEFAULTS",

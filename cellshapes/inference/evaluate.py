@@ -13,10 +13,10 @@ import numpy as np
 
 from cellshapes.errors import InputError
 from cellshapes.inference.grid import GridOptions, check_grid_args, sequence_sdf
-from cellshapes.progress import track
 from cellshapes.inference.reconstruct import load_run
-from cellshapes.training.sampling import frame_times
+from cellshapes.progress import track
 from cellshapes.training.data import TrainingData, load_training_data
+from cellshapes.training.sampling import frame_times
 
 __all__ = ["evaluate_run"]
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +15,39 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cellshapes.training.checkpoint import save_checkpoint, write_config
+from cellshapes.config import FitConfig, config_from, to_dict
 from cellshapes.errors import InputError
-from cellshapes.model import AutoDecoder, euler_to_matrix
-from cellshapes.progress import bar as progress_bar
 from cellshapes.inference.reconstruct import load_run
-from cellshapes.training.sampling import SDFSampler
+from cellshapes.model import AutoDecoder, euler_to_matrix, matrix_to_euler
+from cellshapes.progress import bar as progress_bar
+from cellshapes.training.checkpoint import save_checkpoint, write_config
 from cellshapes.training.data import TrainingData, load_training_data
+from cellshapes.training.sampling import SDFSampler
 
 __all__ = ["fit_shapes", "fit_run", "write_derived_run"]
 
 
-def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restarts: int = 16,
-               points: int = 2048, frames_per_step: int = 16, lr: float = 3e-2,
-               code_reg: float = 1e-4, seed: int = 0, near_surface_um: float = 0.6,
-               progress: bool = False, init_codes: Tensor | None = None,
-               fit_codes: bool = True) -> tuple[Tensor, Tensor | None, np.ndarray]:
+@dataclass
+class _Fit:
+    """What the two phases of :func:`fit_shapes` share: the frozen model, the sampler of
+    the unseen sequences, the settings, the device generator and the progress bar."""
+
+    model: AutoDecoder
+    sampler: SDFSampler
+    cfg: FitConfig
+    sequences: int
+    frames: int
+    gen: torch.Generator
+    bar: Any
+
+
+def fit_shapes(model: AutoDecoder, data: TrainingData, config: FitConfig | None = None, *,
+               init_codes: Tensor | None = None, progress: bool = False,
+               **overrides: Any) -> tuple[Tensor, Tensor | None, np.ndarray]:
     """Fit latent codes (and rotations) of unseen sequences with the decoder frozen.
 
     All sequences are optimised together as one batch. Rotations have local minima
-    (Sec 3.6), so the first half of the steps optimises ``restarts`` random initial
+    (Sec 3.6), so the first half of the steps optimises ``config.restarts`` random initial
     rotations per sequence with a quarter of the points; the restart with the lowest loss
     on a fixed validation sample continues alone with all points for the second half.
 
@@ -42,16 +56,16 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     model : AutoDecoder
         Trained model; its weights are not changed.
     data : TrainingData
-        The unseen sequences.
-    steps : int
-        Optimisation steps in total.
-    points : int
-        SDF samples per frame per step (second phase).
+        The unseen sequences (M of them).
+    config : FitConfig, optional
+        Steps, restarts, points, learning rate, seed (default ``FitConfig()``).
     init_codes : (M, D) tensor, optional
         Start from these codes (default: N(0, latent_init_std^2)).
-    fit_codes : bool
-        If False, keep the codes fixed and optimise only the rotations (the
-        equivariance check of Sec 3.6: a rotated shape is rebuilt by its rotation alone).
+    progress : bool
+        Show a progress bar.
+    **overrides
+        Fields of :class:`FitConfig` that replace those of ``config``
+        (``fit_shapes(model, data, steps=150)``).
 
     Returns
     -------
@@ -61,53 +75,67 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, steps: int = 300, restart
     losses : (M,) array
         Validation L1 loss of each sequence.
     """
-    dev = next(model.parameters()).device
-    cfg = model.config
-    m = len(data.names)
-    k = restarts if cfg.equivariant else 1
-    gen = torch.Generator(dev).manual_seed(seed)
-    cpu_gen = torch.Generator().manual_seed(seed)
-    bands = [data.band(i, near_surface_um) for i in range(m)]
-    sampler = SDFSampler(data.volumes, bands, device=dev)
-    if init_codes is None:
-        codes = torch.randn(m * k, cfg.latent_dim, generator=cpu_gen) * cfg.latent_init_std
-    else:
-        codes = init_codes.detach().cpu().float().repeat_interleave(k, 0)
-    codes = codes.to(dev)
-    angles = None
-    if cfg.equivariant:
-        from scipy.spatial.transform import Rotation
-
-        from cellshapes.model import matrix_to_euler
-
-        rots = Rotation.random(m * k, random_state=seed).as_matrix()
-        rots[::k] = np.eye(3)  # restart 0 starts from the identity
-        angles = matrix_to_euler(torch.tensor(rots, dtype=torch.float32)).to(dev)
-    if not fit_codes and angles is None:
+    cfg = config_from(FitConfig, to_dict(config or FitConfig()), overrides)
+    if not cfg.fit_codes and not model.config.equivariant:
         raise InputError("nothing to fit: fit_codes=False on a non-equivariant model")
+    dev = next(model.parameters()).device
+    m = len(data.names)
+    k = cfg.restarts if model.config.equivariant else 1
+    sampler = SDFSampler(data.volumes, [data.band(i, cfg.near_surface_um) for i in range(m)],
+                         device=dev)
+    codes, angles = _initial_state(model, m, k, cfg.seed, init_codes)
+    fit = _Fit(model, sampler, cfg, m, min(sampler.n_frames, max(cfg.frames_per_step, 2 * m)),
+               torch.Generator(dev).manual_seed(cfg.seed),
+               progress_bar(progress, total=cfg.steps, desc="fit", unit="step"))
     for p in model.parameters():
         p.requires_grad_(False)
-    nf = min(sampler.n_frames, max(frames_per_step, 2 * m))
-    bar = progress_bar(progress, total=steps, desc="fit", unit="step")
     try:
-        first = steps // 2 if k > 1 else 0
-        codes, angles = _fit_phase(model, sampler, codes, angles, k, first, nf,
-                                   max(256, points // 4), lr, code_reg, fit_codes, gen, bar)
+        first = cfg.steps // 2 if k > 1 else 0
+        codes, angles = _fit_phase(fit, codes, angles, k, first, max(256, cfg.points // 4),
+                                   cfg.lr)
         with torch.no_grad():
-            val = sampler.sample(0, points, gen, frames=torch.arange(sampler.n_frames,
-                                                                     device=dev))
-            per = _fit_loss(model, sampler, val, codes, angles, k, per_restart=True)
-            sel = torch.arange(m, device=dev) * k + per.reshape(m, k).argmin(1)
-        codes, angles = _fit_phase(model, sampler, codes[sel], None if angles is None
-                                   else angles[sel], 1, steps - first, nf, points,
-                                   lr * 0.5, code_reg, fit_codes, gen, bar)
+            val = sampler.sample(0, cfg.points, fit.gen,
+                                 frames=torch.arange(sampler.n_frames, device=dev))
+            codes, angles = _best_restarts(fit, val, codes, angles, k)
+        codes, angles = _fit_phase(fit, codes, angles, 1, cfg.steps - first, cfg.points,
+                                   cfg.lr * 0.5)
         with torch.no_grad():
             losses = _fit_loss(model, sampler, val, codes, angles, 1, per_restart=True)
     finally:
         for p in model.parameters():
             p.requires_grad_(True)
-        bar.close()
+        fit.bar.close()
     return codes.detach(), None if angles is None else angles.detach(), losses.cpu().numpy()
+
+
+def _initial_state(model: AutoDecoder, m: int, k: int, seed: int,
+                   init_codes: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """(m k, D) starting codes and (m k, 3) Euler angles (None if not equivariant):
+    restart 0 of each sequence starts from the identity, the others from uniformly random
+    rotations."""
+    dev = next(model.parameters()).device
+    cfg = model.config
+    if init_codes is None:
+        cpu_gen = torch.Generator().manual_seed(seed)
+        codes = torch.randn(m * k, cfg.latent_dim, generator=cpu_gen) * cfg.latent_init_std
+    else:
+        codes = init_codes.detach().cpu().float().repeat_interleave(k, 0)
+    if not cfg.equivariant:
+        return codes.to(dev), None
+    from scipy.spatial.transform import Rotation
+
+    rots = Rotation.random(m * k, random_state=seed).as_matrix()
+    rots[::k] = np.eye(3)
+    return codes.to(dev), matrix_to_euler(torch.tensor(rots, dtype=torch.float32)).to(dev)
+
+
+def _best_restarts(fit: _Fit, val: Any, codes: Tensor, angles: Tensor | None,
+                   k: int) -> tuple[Tensor, Tensor | None]:
+    """The restart of each sequence with the lowest loss on the validation batch."""
+    per = _fit_loss(fit.model, fit.sampler, val, codes, angles, k, per_restart=True)
+    m = fit.sequences
+    sel = torch.arange(m, device=codes.device) * k + per.reshape(m, k).argmin(1)
+    return codes[sel], None if angles is None else angles[sel]
 
 
 def _fit_loss(model: AutoDecoder, sampler: SDFSampler, batch: Any, codes: Tensor,
@@ -128,24 +156,26 @@ def _fit_loss(model: AutoDecoder, sampler: SDFSampler, batch: Any, codes: Tensor
     return err.mean() + code_reg * codes[idx].pow(2).sum(-1).mean()
 
 
-def _fit_phase(model: AutoDecoder, sampler: SDFSampler, codes: Tensor, angles: Tensor | None,
-               k: int, steps: int, frames: int, points: int, lr: float, code_reg: float,
-               fit_codes: bool, gen: torch.Generator, bar: Any) -> tuple[Tensor, Tensor | None]:
-    codes = codes.detach().clone().requires_grad_(fit_codes)
+def _fit_phase(fit: _Fit, codes: Tensor, angles: Tensor | None, k: int, steps: int,
+               points: int, lr: float) -> tuple[Tensor, Tensor | None]:
+    """``steps`` Adam steps on the codes (if ``fit.cfg.fit_codes``) and angles of all
+    ``k`` restarts, learning rate halved after half the steps."""
+    codes = codes.detach().clone().requires_grad_(fit.cfg.fit_codes)
     angles = None if angles is None else angles.detach().clone().requires_grad_(True)
-    params = ([codes] if fit_codes else []) + ([angles] if angles is not None else [])
+    params = ([codes] if fit.cfg.fit_codes else []) + ([angles] if angles is not None else [])
     if steps < 1 or not params:
         return codes, angles
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 2), gamma=0.5)
     for _ in range(steps):
-        batch = sampler.sample(frames, points, gen)
-        loss = _fit_loss(model, sampler, batch, codes, angles, k, code_reg=code_reg)
+        batch = fit.sampler.sample(fit.frames, points, fit.gen)
+        loss = _fit_loss(fit.model, fit.sampler, batch, codes, angles, k,
+                         code_reg=fit.cfg.code_reg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        bar.update(1)
+        fit.bar.update(1)
     return codes, angles
 
 
@@ -182,18 +212,18 @@ def fit_run(run: str | os.PathLike, dataset: str | os.PathLike, out: str | os.Pa
 
     from cellshapes.atomic import atomic_dir
 
-    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
+    if steps is not None and (isinstance(steps, bool) or int(steps) != steps):
         raise InputError(f"--steps must be an integer >= 1, got {steps!r}")
+    cfg = config_from(FitConfig, to_dict(FitConfig()), {"steps": steps, "seed": seed})
     model, config = load_run(run, device)
     data = load_training_data(dataset)
     t0 = time.perf_counter()
-    codes, angles, losses = fit_shapes(model, data, steps=steps or 300, seed=seed,
-                                       progress=progress)
+    codes, angles, losses = fit_shapes(model, data, cfg, progress=progress)
     elapsed = time.perf_counter() - t0
     with atomic_dir(out, overwrite=overwrite) as tmp:
         write_derived_run(config, model, codes, angles, tmp, data.summary(),
                           {"fitted_from": str(Path(run).resolve()),
-                           "fit": {"steps": steps or 300, "seed": seed}})
+                           "fit": to_dict(cfg)})
     return {"out": str(out), "sequences": data.names, "fit_seconds": round(elapsed, 2),
             "seconds_per_shape": round(elapsed / len(data.names), 3),
             "val_loss": [round(float(v), 6) for v in losses]}

@@ -167,9 +167,10 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     """
     from cellshapes.atomic import atomic_dir, check_output
     from cellshapes.inference.fit import write_derived_run
-    from cellshapes.inference.grid import check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
-    from cellshapes.io import SDFSequence, write_dataset, write_tiff
+    from cellshapes.inference.grid import (check_grid_args, check_grid_memory, grid_attrs,
+                                           sequence_sdf)
     from cellshapes.inference.reconstruct import load_run
+    from cellshapes.io import SDFSequence, write_dataset, write_tiff
     from cellshapes.training.sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:

@@ -13,14 +13,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
 from cellshapes.config import ModelConfig, from_dict
 from cellshapes.errors import CheckpointError, DatasetFormatError, InputError
-from cellshapes.inference.grid import GridOptions, check_grid_args, check_grid_memory, grid_attrs, sequence_sdf
+from cellshapes.inference.grid import (GridOptions, check_grid_args, check_grid_memory, grid_attrs,
+                                       sequence_sdf)
 from cellshapes.model import AutoDecoder
 from cellshapes.progress import track
-from cellshapes.training.sampling import frame_times
 from cellshapes.resources import resolve_device
+from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
+from cellshapes.training.sampling import frame_times
 
 __all__ = ["load_run", "reconstruct_run"]
 

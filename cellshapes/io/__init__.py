@@ -15,13 +15,13 @@ Import from here (``from cellshapes.io import read_masks``). All writers are ato
 """
 from __future__ import annotations
 
-from cellshapes.io.dataset import (DATASET_FORMAT, DATASET_FORMAT_VERSION, SDFSequence, dataset_info,
-                      read_dataset, write_dataset)
+from cellshapes.io.dataset import (DATASET_FORMAT, DATASET_FORMAT_VERSION, SDFSequence,
+                                   dataset_info, read_dataset, write_dataset)
 from cellshapes.io.hdf5 import open_h5
 from cellshapes.io.masks import as_tzyx, natural_key, read_masks, read_tiff, write_tiff
 from cellshapes.io.reference import (REFERENCE_DATASET, clamp_units_to_reference, is_reference_sdf,
-                        read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
-                        write_reference_sdf)
+                                     read_reference_sdf, reference_clamp_voxels,
+                                     reference_to_clamp_units, write_reference_sdf)
 from cellshapes.io.volumes import VolumeSequence, load_volumes
 
 __all__ = [

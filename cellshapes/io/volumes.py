@@ -14,10 +14,10 @@ from typing import NamedTuple
 import numpy as np
 
 from cellshapes.errors import DatasetFormatError
-from cellshapes.units import SpacingLike, check_spacing
 from cellshapes.io.dataset import dataset_info, read_dataset
 from cellshapes.io.masks import read_masks
 from cellshapes.io.reference import is_reference_sdf, read_reference_sdf
+from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["VolumeSequence", "load_volumes"]
 

@@ -39,15 +39,13 @@ voxel of d for SDFs and 0.4 voxel for binary masks (``tests/test_surface.py``).
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
 from cellshapes.errors import InputError
-from cellshapes.measure.mesh import check_volume, detect_sdf, foreground, isosurface
+from cellshapes.measure.mesh import check_volume, detect_sdf, isosurface
 from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["SurfaceDistances", "surface_distances", "hd95", "assd", "surface_dice",

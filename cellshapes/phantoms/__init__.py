@@ -33,12 +33,12 @@ import numpy as np
 
 from cellshapes.atomic import atomic_dir
 from cellshapes.errors import InputError
-from cellshapes.progress import track
-from cellshapes.resources import check_memory
 from cellshapes.phantoms.dividing import draw_dividing
 from cellshapes.phantoms.filopodial import draw_filopodial
 from cellshapes.phantoms.geometry import Grid
 from cellshapes.phantoms.growing import draw_growing
+from cellshapes.progress import track
+from cellshapes.resources import check_memory
 
 __all__ = ["KINDS", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES", "GENERATOR_VERSION", "make_sequence",
            "write_phantoms", "sequence_seed"]

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cellshapes.phantoms.geometry import (Grid, Polar, StarShape, bend, cut_polyline, fit_in_ball, fit_in_box,
-                       log_axes, paint_capsule, point_at, random_dirs, random_rotation,
-                       star_scale, unit, window)
+from cellshapes.phantoms.geometry import (Grid, Polar, StarShape, bend, cut_polyline, fit_in_ball,
+                                          fit_in_box, log_axes, paint_capsule, point_at,
+                                          random_dirs, random_rotation, star_scale, unit, window)
 
 __all__ = ["FILOPODIUM_RADIUS_UM", "STUDY_SIZE", "REACH_UM", "Filopodium", "draw_filopodial"]
 

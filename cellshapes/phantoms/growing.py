@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cellshapes.phantoms.geometry import Grid, Polar, StarShape, log_axes, random_dirs, random_rotation, star_scale
+from cellshapes.phantoms.geometry import (Grid, Polar, StarShape, log_axes, random_dirs,
+                                          random_rotation, star_scale)
 
 __all__ = ["VOLUME_UM3", "GROWTH", "draw_growing"]
 

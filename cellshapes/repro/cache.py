@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cellshapes.atomic import atomic_path
-from cellshapes.training.checkpoint import run_lock
 from cellshapes.errors import CellshapesError, InputFileNotFoundError, OutputExistsError
+from cellshapes.training.checkpoint import run_lock
 
 __all__ = ["KEY_SUFFIX", "CACHE_VERSION", "key_path", "read_key", "path_identity", "is_cached",
            "cached"]

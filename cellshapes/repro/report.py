@@ -8,10 +8,7 @@ test suite runs the check).
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from cellshapes.errors import InputError

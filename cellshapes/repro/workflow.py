@@ -10,7 +10,6 @@ the public API. Where a notebook writes is decided once, by :func:`paths` (git-i
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence

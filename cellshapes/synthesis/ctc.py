@@ -226,9 +226,9 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
         ``out`` exists and ``overwrite`` is False.
     """
     from cellshapes.atomic import atomic_dir, check_output
-    from cellshapes.synthesis.imaging import find_sequences
     from cellshapes.io import read_masks
     from cellshapes.phantoms import sequence_seed
+    from cellshapes.synthesis.imaging import find_sequences
 
     if dims not in (2, 3):
         raise InputError(f"dims must be 2 or 3, got {dims}")

@@ -162,8 +162,8 @@ def simulate_folder(masks: str | os.PathLike, out: str | os.PathLike,
     """
     from cellshapes.atomic import atomic_dir, check_output
     from cellshapes.io import read_masks, write_tiff
-    from cellshapes.synthesis.microscopy import MicroscopyConfig, simulate
     from cellshapes.phantoms import sequence_seed
+    from cellshapes.synthesis.microscopy import MicroscopyConfig, simulate
 
     config = config or MicroscopyConfig()
     check_output(out, overwrite)

@@ -27,7 +27,6 @@ the configuration, the networks, the conditions and the synthesis from a trained
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -139,8 +138,8 @@ def read_texture_config(run: str | os.PathLike) -> tuple[TextureConfig, dict[str
     DatasetFormatError
         ``run`` is not a texture run, or its settings are invalid.
     """
-    from cellshapes.training.checkpoint import read_config
     from cellshapes.config import from_dict
+    from cellshapes.training.checkpoint import read_config
 
     config = read_config(run)
     if config.get("format") != TEXTURE_FORMAT:
@@ -355,9 +354,9 @@ def synthesize_folder(run: str | os.PathLike, masks: str | os.PathLike,
     (the masks as read), atomically.
     """
     from cellshapes.atomic import atomic_dir, check_output
-    from cellshapes.synthesis.imaging import find_sequences
     from cellshapes.io import read_masks, write_tiff
     from cellshapes.phantoms import sequence_seed
+    from cellshapes.synthesis.imaging import find_sequences
 
     check_output(out, overwrite)
     G, config = load_texture_run(run, device)

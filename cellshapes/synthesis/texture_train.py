@@ -24,14 +24,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cellshapes.training.checkpoint import (latest_checkpoint, load_checkpoint, run_lock, save_checkpoint,
-                          write_config)
 from cellshapes.errors import CheckpointError, InputError
 from cellshapes.progress import track
 from cellshapes.resources import resolve_device
+from cellshapes.synthesis.texture import (TEXTURE_FORMAT, TextureConfig, build_networks, condition,
+                                          noise_field, pad_to_multiple, read_texture_config,
+                                          texture_config)
+from cellshapes.training.checkpoint import (latest_checkpoint, load_checkpoint, run_lock,
+                                            save_checkpoint, write_config)
 from cellshapes.training.rundir import RunLog, StopRequest, prepare_run_dir, stop_requests
-from cellshapes.synthesis.texture import (TEXTURE_FORMAT, TextureConfig, build_networks, condition, noise_field,
-                      pad_to_multiple, read_texture_config, texture_config)
 
 __all__ = ["train_texture", "LOG_FIELDS"]
 

@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from cellshapes.atomic import atomic_path
 from cellshapes.config import ModelConfig, TrainConfig, check_keys
 from cellshapes.errors import (CellshapesError, CheckpointError, DatasetFormatError,
-                     InputFileNotFoundError)
+                               InputFileNotFoundError)
 
 __all__ = [
     "lock_dir",
