@@ -32,8 +32,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from cellshapes.errors import (CellshapesError,  # the error classes are light: imported at once
-                               CheckpointError, DatasetFormatError, InputError,
+from cellshapes.errors import CellshapesError  # the error classes are light: imported at once
+from cellshapes.errors import (CheckpointError, DatasetFormatError, InputError,
                                InputFileNotFoundError, OutputExistsError, ResourceError)
 from cellshapes.moved import install as _install_moved
 

@@ -97,17 +97,19 @@ def test_steep_network_raises_the_bound_and_keeps_dense_masks():
     assert st["lipschitz_bound"] == 1.0 and st["lipschitz_measured"] > 5
     assert st["raised"] == 1 and st["slope"] == pytest.approx(1.5 * st["lipschitz_measured"])
     assert np.array_equal(band <= 0, dense <= 0)
-    # the block check alone (no gradient measured) finds the misses and goes dense
+    # the block check alone (no gradient measured) finds the misses and evaluates those
+    # blocks (and their neighbours) densely
     blocks, sb = sequence_sdf(model, [0.0], 48, seq=0, lipschitz=1.0,
                               options=GridOptions(check_gradient=False))
     assert sb["dense_fallback"] == 1 and sb["lipschitz_measured"] == 0
-    assert np.array_equal(blocks, dense)
+    assert 0 < sb["dense_blocks"] <= 1
+    assert np.array_equal(blocks <= 0, dense <= 0)
 
 
 def test_block_check_catches_a_feature_between_coarse_corners():
     """A small pocket at the centre of a far-out coarse block: the corners see only the
     big sphere, so the Lipschitz argument skips the block; the check evaluates the centre,
-    sees the other sign, and evaluates the frame densely."""
+    sees the other sign, and evaluates that block and its neighbours densely."""
     q = torch.tensor([0.875, 0.875, 0.875])                # voxel (30, 30, 30) of 33^3
 
     def fn(p: torch.Tensor) -> torch.Tensor:
@@ -121,6 +123,7 @@ def test_block_check_catches_a_feature_between_coarse_corners():
     assert not bool(blind[30, 30, 30] <= 0)               # missed without the check
     band, st = sdf_grid(fn, 33, dev, 4096, GridOptions(stride=4, check_gradient=False))
     assert st["dense_fallback"] == 1 and torch.equal(band <= 0, dense <= 0)
+    assert st["dense_blocks"] < 0.5                       # only the pocket's neighbourhood
 
 
 def test_default_bound_comes_from_the_run_units(trained_run):

@@ -240,7 +240,8 @@ class FitConfig:
 
 @dataclass
 class GridOptions:
-    """How to evaluate a model on a grid (:func:`cellshapes.inference.grid.sdf_grid`).
+    """How to evaluate a model on a grid (:func:`cellshapes.inference.grid.sdf_grid`,
+    narrow band: :mod:`cellshapes.inference.band`).
 
     Attributes
     ----------
@@ -254,15 +255,16 @@ class GridOptions:
     memory_mb : float
         Activation memory budget per forward pass [MiB].
     check_gradient : bool
-        Measure max |grad f| per frame; the slope is at least ``gradient_margin`` times it.
+        Measure max |grad f| in every coarse block; a block's slope is at least
+        ``gradient_margin`` times the largest value in it and its neighbours.
     gradient_samples : int
-        Points per frame at which the gradient is measured.
+        Random points per coarse block at which the gradient is measured.
     gradient_margin : float
         Multiplier of the measured maximum (a sample maximum underestimates the true one;
         the block check catches what is left).
     check_blocks : bool
         Evaluate two points inside every skipped block; a sign that differs from the
-        interpolated one makes the whole frame dense.
+        interpolated one makes that coarse block and its neighbours dense.
     """
 
     narrow_band: bool = True
@@ -270,7 +272,7 @@ class GridOptions:
     safety: float = bounded(2.0, 0.0)
     memory_mb: float = bounded(256.0, 0.0)
     check_gradient: bool = True
-    gradient_samples: int = bounded(2048, 1)
+    gradient_samples: int = bounded(2, 1)
     gradient_margin: float = bounded(1.5, 1.0)
     check_blocks: bool = True
 
