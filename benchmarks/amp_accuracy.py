@@ -27,8 +27,8 @@ import torch
 from cellshapes import __version__
 from cellshapes.config import model_config, train_config
 from cellshapes.inference.evaluate import evaluate_run
-from cellshapes.training.loop import train
 from cellshapes.repro.workflow import phantom_dataset
+from cellshapes.training.loop import train
 
 
 def _last_loss(run: Path) -> float:

@@ -70,7 +70,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "describe_volume": ("cellshapes.measure.metrics", "describe_volume"),
     "describe_sequence": ("cellshapes.measure.metrics", "describe_sequence"),
     "mesh_from_volume": ("cellshapes.measure.mesh", "mesh_from_volume"),
-    "save_mesh": ("cellshapes.measure.mesh", "save_mesh"),
+    "save_mesh": ("cellshapes.io.meshes", "save_mesh"),
     "compare_shapes": ("cellshapes.measure.compare", "compare_shapes"),
     "compare_path": ("cellshapes.measure.compare", "compare_path"),
     "hd95": ("cellshapes.measure.surface", "hd95"),

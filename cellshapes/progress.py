@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TypeVar
 
-__all__ = ["track", "bar"]
+__all__ = ["track", "bar", "say"]
 
 T = TypeVar("T")
 
@@ -57,3 +57,10 @@ def bar(enabled: bool = True, **tqdm_kwargs: Any) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(**tqdm_kwargs)
+
+
+def say(msg: str) -> None:
+    """One status line ``cellshapes: <msg>`` on stderr (warnings, notes of long work)."""
+    import sys
+
+    print(f"cellshapes: {msg}", file=sys.stderr)

@@ -8,12 +8,14 @@ the OOM killer after minutes, or leaving the machine swapping.
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
 from cellshapes.errors import InputError, ResourceError
 
-__all__ = ["resolve_device", "check_device", "available_memory", "check_memory", "native_bf16",
+__all__ = ["resolve_device", "check_device", "available_memory", "current_rss",
+           "host_memory_available", "check_memory", "native_bf16",
            "GIB"]
 
 GIB = float(2**30)
@@ -92,6 +94,42 @@ def available_memory() -> int | None:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def current_rss() -> int:
+    """Resident set size of this process, bytes (Linux ``/proc``; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def host_memory_available() -> int | None:
+    """Bytes of host memory a new allocation can get: MemAvailable, capped by the cgroup.
+
+    Under a batch scheduler (Slurm, Kubernetes) the job's cgroup limit is usually far
+    below the node's memory; ``memory.max`` (cgroup v2) or ``memory.limit_in_bytes``
+    (v1) minus current usage caps the answer.
+    """
+    avail = available_memory()
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as fh:
+                text = fh.read().strip()
+            if text == "max" or int(text) >= 2**60:
+                continue
+            with open(usage) as fh:
+                free = int(text) - int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        avail = free if avail is None else min(avail, free)
+    return avail
 
 
 def check_memory(nbytes: float, what: str, hint: str = "") -> float:

@@ -405,8 +405,8 @@ def test_console_script_prints_no_traceback(env, tmp_path):
 
 
 def test_pickled_checkpoint_refused_by_api(env):
-    from cellshapes.training.checkpoint import load_checkpoint
     from cellshapes.errors import CheckpointError
+    from cellshapes.training.checkpoint import load_checkpoint
 
     with pytest.raises(CheckpointError, match="pickled"):
         load_checkpoint(env["run_pickle"])
@@ -418,15 +418,15 @@ def test_pickled_checkpoint_refused_by_api(env):
 
 def _api_cases():
     from cellshapes import errors as E
-    from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
     from cellshapes.config import train_config
     from cellshapes.inference.evaluate import evaluate_run
     from cellshapes.inference.fit import fit_run
     from cellshapes.inference.generate import generate_run
+    from cellshapes.inference.reconstruct import reconstruct_run
     from cellshapes.io import read_dataset, read_masks
     from cellshapes.phantoms import write_phantoms
     from cellshapes.prepare import prepare_dataset
-    from cellshapes.inference.reconstruct import reconstruct_run
+    from cellshapes.training.checkpoint import load_checkpoint, read_config, run_path
 
     def prep(e, out, *inputs, **kw):
         return prepare_dataset([e[i] for i in inputs], out / "d.h5", progress=False, **kw)

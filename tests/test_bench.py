@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from benchmarks.baselines import BaselineDecoder
-from benchmarks.harness import (BenchSizes, capsule_sequences, format_summary,
-                                mlp_flops_per_point, run_benchmarks)
+from benchmarks.harness import (BenchSizes, capsule_sequences, format_summary, mlp_flops_per_point,
+                                run_benchmarks)
 from cellshapes import bench
 from cellshapes.cli import main
 from cellshapes.config import model_config

@@ -94,8 +94,8 @@ def test_runs_of_two_seeds_never_share_a_model(ellipsoid_dataset, tmp_path):
     """train_or_load keys runs by seed: seed 1 retrains, seed 1 again reuses."""
     import torch
 
-    from cellshapes.training.checkpoint import load_checkpoint
     from cellshapes.repro.workflow import run_is_complete, run_key, train_or_load
+    from cellshapes.training.checkpoint import load_checkpoint
 
     run = tmp_path / "runs" / "smoke" / "ellipsoid_base"
     tiny = dict(hidden=32, layers=3, latent_dim=8, latent_layers=(0,))

@@ -9,8 +9,8 @@ import pytest
 
 import cellshapes
 from cellshapes import config as C
-from cellshapes.training.checkpoint import read_config
 from cellshapes.cli import main
+from cellshapes.training.checkpoint import read_config
 
 PRETRAINED = sorted(p.parent for p in
                     (Path(cellshapes.__file__).parent / "pretrained").glob("*/config.json"))

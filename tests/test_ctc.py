@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from cellshapes.synthesis.ctc import export_ctc, frame_names, project_labels, track_components
 from cellshapes.errors import InputError, OutputExistsError
 from cellshapes.phantoms import make_sequence, write_phantoms
+from cellshapes.synthesis.ctc import export_ctc, frame_names, project_labels, track_components
 
 FRAMES = 6
 

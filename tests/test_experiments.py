@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from cellshapes.errors import InputError
-from cellshapes.repro.experiments import frame_scores, regrid_dataset, resample_nearest
 from cellshapes.io import dataset_info
 from cellshapes.measure.metrics import dice
+from cellshapes.repro.experiments import frame_scores, regrid_dataset, resample_nearest
 
 
 def _ball(size: int, radius: float = 0.6) -> np.ndarray:

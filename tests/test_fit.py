@@ -11,12 +11,12 @@ from cellshapes.cli import main
 from cellshapes.inference.evaluate import evaluate_run
 from cellshapes.inference.fit import fit_shapes, write_derived_run
 from cellshapes.inference.grid import sequence_sdf
+from cellshapes.inference.reconstruct import load_run
 from cellshapes.io import SDFSequence, write_dataset
 from cellshapes.measure.metrics import dice
 from cellshapes.model import euler_to_matrix
-from cellshapes.inference.reconstruct import load_run
-from cellshapes.training.sampling import frame_times
 from cellshapes.training.data import load_training_data
+from cellshapes.training.sampling import frame_times
 
 
 def test_fit_unseen_shapes_close_to_trained(trained_run, ellipsoid_dataset, heldout_dataset,

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from cellshapes.errors import InputError
 from cellshapes.config import model_config
+from cellshapes.errors import InputError
 from cellshapes.inference.grid import (GridOptions, check_grid_args, grid_attrs, lipschitz_bound,
-                             model_lipschitz, sdf_grid, sequence_sdf)
-from cellshapes.model import AutoDecoder
+                                       model_lipschitz, sdf_grid, sequence_sdf)
 from cellshapes.inference.reconstruct import load_run
+from cellshapes.model import AutoDecoder
 from cellshapes.training.sampling import frame_times
 
 

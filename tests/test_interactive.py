@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cellshapes.plot import interactive
 from cellshapes.errors import InputError
+from cellshapes.plot import interactive
 
 pytest.importorskip("pyvista")
 REPO = Path(__file__).resolve().parents[1]
@@ -131,8 +131,8 @@ def test_show_volumes_interactive_bundle_keeps_png(fake_kernel, monkeypatch, tmp
 
     if not interactive.trame_available():
         pytest.skip("trame / trame-pyvista not installed (pip install 'cellshapes[notebooks]')")
-    import trame_pyvista.jupyter as tj
     import ipywidgets
+    import trame_pyvista.jupyter as tj
 
     fake_kernel(JUPYTERLAB_METADATA)
     shown = []

@@ -7,8 +7,8 @@ import pytest
 
 from cellshapes.errors import DatasetFormatError
 from cellshapes.io import (clamp_units_to_reference, is_reference_sdf, read_dataset,
-                           read_reference_sdf, reference_clamp_voxels,
-                           reference_to_clamp_units, write_reference_sdf)
+                           read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
+                           write_reference_sdf)
 
 
 def test_reference_layout(tmp_path):

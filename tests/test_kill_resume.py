@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cellshapes.training.checkpoint import latest_checkpoint, load_checkpoint
 from cellshapes.config import model_config, train_config
+from cellshapes.training.checkpoint import latest_checkpoint, load_checkpoint
 from cellshapes.training.loop import train
 
 from .conftest import write_ellipsoid_dataset

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from cellshapes import latent
-from cellshapes.repro import workflow
 from cellshapes.errors import InputError
 from cellshapes.io import dataset_info, read_dataset, write_dataset
+from cellshapes.repro import workflow
 
 from .conftest import ellipsoid_sequences
 

@@ -13,11 +13,12 @@ import pytest
 from skimage import draw
 from skimage.measure import mesh_surface_area
 
-from cellshapes.measure import metrics
 from cellshapes.cli import main
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.measure.mesh import (MESH_FORMATS, check_volume, detect_sdf, foreground, isosurface,
-                             mesh_from_volume, mesh_path, save_mesh, to_pyvista)
+from cellshapes.io.meshes import MESH_FORMATS, mesh_path, save_mesh
+from cellshapes.measure import metrics
+from cellshapes.measure.mesh import (check_volume, detect_sdf, foreground, isosurface,
+                                     mesh_from_volume, to_pyvista)
 
 SPACING = (2.0, 0.5, 0.5)   # (dz, dy, dx) um
 AXES = (10.0, 6.0, 4.0)     # semi-axes along z, y, x in um

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from skimage import draw
 
-from cellshapes.measure import metrics as M
 from cellshapes.cli import main
 from cellshapes.errors import CellshapesError, InputError
+from cellshapes.measure import metrics as M
 
 
 def ball(n: int = 64, r: float = 20.0, center: float | None = None) -> np.ndarray:

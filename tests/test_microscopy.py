@@ -6,7 +6,7 @@ import pytest
 
 from cellshapes.errors import InputError
 from cellshapes.synthesis.microscopy import (MicroscopyConfig, fluorophore_density, max_projection,
-                                   poisson_gaussian, simulate)
+                                             poisson_gaussian, simulate)
 
 
 def _ball(size: int = 24, radius: float = 6.0) -> np.ndarray:

@@ -277,9 +277,9 @@ def test_old_deepsdf_run_loads_with_its_old_behaviour(tmp_path):
     checkpoint keys (``layers.i.linear.weight``) load, and the decoder is the plain ReLU
     MLP without tanh.
     """
-    from cellshapes.training.checkpoint import save_checkpoint, write_config
     from cellshapes.config import from_dict, to_dict, train_config
     from cellshapes.inference.reconstruct import load_run
+    from cellshapes.training.checkpoint import save_checkpoint, write_config
 
     cfg = to_dict(_small_deepsdf(dropout=0.0, weight_norm=False, output_tanh=False))
     for k in _NEW_KEYS:

@@ -24,9 +24,9 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from cellshapes.cli import main
 from cellshapes.errors import InputError
 from cellshapes.repro import workflow
-from cellshapes.repro.stats import read_results
 from cellshapes.repro.notebooks import (REPO_ROOT, find_notebooks, notebook_parameters,
                                         run_notebooks, sync_notebooks)
+from cellshapes.repro.results import read_results
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PARAMETERS = {"profile", "device", "seed", "train", "data_dir", "runs_dir", "figures_dir",

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from cellshapes.training import plan as planmod
 from cellshapes.cli import main
 from cellshapes.config import model_config, train_config
 from cellshapes.errors import ResourceError
 from cellshapes.model import AutoDecoder
-from cellshapes.training.plan import (activation_bytes_per_point, assumed_near_fraction,
-                             measured_near_fraction, memory_plan, parameter_count,
-                             plan_for_training)
+from cellshapes.training import plan as planmod
 from cellshapes.training.data import load_training_data
+from cellshapes.training.plan import (activation_bytes_per_point, assumed_near_fraction,
+                                      memory_plan, parameter_count, plan_for_training)
+from cellshapes.training.sampling import measured_near_fraction
 
 from .conftest import write_ellipsoid_dataset
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from cellshapes.errors import InputError
-from cellshapes.measure.protrusion import (cell_body, default_body_radius, protrusion_recall,
-                                   protrusion_skeleton, skeleton_lengths)
 from cellshapes.measure.compare import compare_shapes
+from cellshapes.measure.protrusion import (cell_body, default_body_radius, protrusion_recall,
+                                           protrusion_skeleton, skeleton_lengths)
 
 N = 64
 R_BODY = 12.0       # um, at 1 um voxels unless a test says otherwise

@@ -5,15 +5,16 @@ import pytest
 
 from cellshapes.cli import main
 from cellshapes.errors import InputError
+from cellshapes.repro import results as stats_results
 from cellshapes.repro import stats
-from cellshapes.repro.report import BEGIN, END, readme_with_table, results_table
 from cellshapes.repro.notebooks import REPO_ROOT
+from cellshapes.repro.report import BEGIN, END, readme_with_table, results_table
 
 
 def _write(folder, name="08_omega_sweep", a=(0.5, 0.6, 0.7), b=(0.4, 0.5, 0.6)):
     claim = stats.claim_record("w0 = 10 rounder than w0 = 30", "yes (Fig 11b)", list(a),
                                list(b), "greater", labels=("w0=10", "w0=30"))
-    return stats.write_results(folder / f"{name}.json", name, "study", [0, 1, 2], [claim])
+    return stats_results.write_results(folder / f"{name}.json", name, "study", [0, 1, 2], [claim])
 
 
 def test_table_rows_come_from_the_files(tmp_path):

@@ -10,8 +10,8 @@ import torch
 
 from cellshapes.errors import InputError
 from cellshapes.io import SDFSequence, write_dataset
-from cellshapes.training.sampling import SDFSampler, frame_times, index_dtype, near_mask
 from cellshapes.training.data import load_training_data
+from cellshapes.training.sampling import SDFSampler, frame_times, index_dtype, near_mask
 
 S = 33  # voxel size h = 2 / 32
 H = 2.0 / (S - 1)

@@ -12,6 +12,7 @@ import pytest
 
 from cellshapes.errors import InputError, OutputExistsError
 from cellshapes.measure.ks import ks_tests
+from cellshapes.repro import results as R
 from cellshapes.repro import stats as S
 
 
@@ -186,7 +187,7 @@ def _claims():
 
 def test_write_results_schema_and_atomic(tmp_path):
     path = tmp_path / "results" / "08_omega_sweep.json"
-    S.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims())
+    R.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims())
     doc = json.loads(path.read_text())
     assert set(doc) == {"notebook", "profile", "seeds", "date", "versions", "claims"}
     assert doc["notebook"] == "08_omega_sweep" and doc["profile"] == "study"
@@ -195,17 +196,17 @@ def test_write_results_schema_and_atomic(tmp_path):
     assert doc["versions"]["numpy"] == np.__version__
     assert [c["verdict"] for c in doc["claims"]] == ["reproduced", "contradicted"]
     assert doc["claims"][0]["per_seed"] == [1.0, 2.0, 3.0]
-    assert S.read_results(path)["claims"] == doc["claims"]
+    assert R.read_results(path)["claims"] == doc["claims"]
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
     with pytest.raises(OutputExistsError):
-        S.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims(),
+        R.write_results(path, "08_omega_sweep", "study", [0, 1, 2], _claims(),
                         overwrite=False)
 
 
 def test_write_results_same_inputs_same_numbers(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for p in (a, b):
-        S.write_results(p, "07_grid", "study", [0, 1, 2], _claims())
+        R.write_results(p, "07_grid", "study", [0, 1, 2], _claims())
     da, db = (json.loads(p.read_text()) for p in (a, b))
     da.pop("date"), db.pop("date")
     assert da == db
@@ -214,20 +215,20 @@ def test_write_results_same_inputs_same_numbers(tmp_path):
 def test_write_results_rejects_bad_documents(tmp_path):
     c = _claims()
     with pytest.raises(InputError, match="2 per-seed values for 3 seeds"):
-        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
+        R.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
                         [S.claim_record("x", "y", [1.0, 2.0], [0.0, 0.0], "greater")])
     with pytest.raises(InputError, match="distinct"):
-        S.write_results(tmp_path / "x.json", "nb", "study", [0, 0, 1], c)
+        R.write_results(tmp_path / "x.json", "nb", "study", [0, 0, 1], c)
     with pytest.raises(InputError, match="verdict"):
-        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
+        R.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2],
                         [{**c[0], "verdict": "confirmed"}])
     with pytest.raises(InputError, match="keys"):
-        S.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2], [{"claim": "x"}])
+        R.write_results(tmp_path / "x.json", "nb", "study", [0, 1, 2], [{"claim": "x"}])
     assert not (tmp_path / "x.json").exists()
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(InputError, match="cannot read"):
-        S.read_results(bad)
+        R.read_results(bad)
 
 
 def test_per_seed_means_use_the_sequences_defined_for_every_arm_and_seed():

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from cellshapes.measure import surface as S
-from cellshapes.measure.compare import compare_shapes
 from cellshapes.cli import main
 from cellshapes.errors import InputError
 from cellshapes.io import write_tiff
+from cellshapes.measure import surface as S
+from cellshapes.measure.compare import compare_shapes
 
 
 def _grid(shape, spacing, centre_offset=(0.0, 0.0, 0.0)):

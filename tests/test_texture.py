@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from cellshapes.training.checkpoint import load_checkpoint
 from cellshapes.errors import DatasetFormatError, InputError, OutputExistsError
-from cellshapes.synthesis.microscopy import simulate
 from cellshapes.phantoms import make_sequence
+from cellshapes.synthesis.microscopy import simulate
 from cellshapes.synthesis.texture import (PatchDiscriminator, UNetGenerator, condition,
                                           image_distances, load_texture_run, noise_field,
                                           synthesize, texture_config)
 from cellshapes.synthesis.texture_train import train_texture
+from cellshapes.training.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from cellshapes.training.checkpoint import load_checkpoint
 from cellshapes.cli import main
 from cellshapes.config import model_config, train_config
 from cellshapes.errors import CheckpointError, InputError, OutputExistsError
 from cellshapes.inference.evaluate import evaluate_run
+from cellshapes.training.checkpoint import load_checkpoint
 from cellshapes.training.loop import train
 
 from .conftest import write_ellipsoid_dataset

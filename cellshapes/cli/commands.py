@@ -87,7 +87,7 @@ def compare(a: argparse.Namespace) -> int:
 
 
 def mesh(a: argparse.Namespace) -> int:
-    from cellshapes.measure.mesh import mesh_path
+    from cellshapes.io.meshes import mesh_path
 
     info = mesh_path(a.input, a.out, frame=a.frame, spacing=a.spacing, overwrite=a.overwrite)
     print(json.dumps(info, default=str))

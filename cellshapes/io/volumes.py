@@ -1,7 +1,7 @@
 """Any input cellshapes measures or meshes, as (T, Z, Y, X) volumes with a spacing.
 
 One reader for ``cellshapes describe`` (:func:`cellshapes.measure.metrics.describe_path`) and
-``cellshapes mesh`` (:func:`cellshapes.measure.mesh.mesh_path`): mask files, prepared datasets
+``cellshapes mesh`` (:func:`cellshapes.io.meshes.mesh_path`): mask files, prepared datasets
 and reference ``sdf_vid`` files, each returned with the spacing to measure it at and
 whether it holds masks or SDFs.
 """

@@ -1,7 +1,7 @@
 """The README's results table, generated from the notebooks' ``results/NN_topic.json``.
 
 Every verdict in the README comes from a results file written by a notebook
-(:func:`cellshapes.repro.stats.write_results`); nothing in the table is typed by hand.
+(:func:`cellshapes.repro.results.write_results`); nothing in the table is typed by hand.
 The table sits between two marker lines in ``README.md``; ``cellshapes results --readme
 README.md`` rewrites it and ``--check`` fails when the README and the files disagree (the
 test suite runs the check).
@@ -12,7 +12,7 @@ import os
 from typing import Any, Sequence
 
 from cellshapes.errors import InputError
-from cellshapes.repro.stats import read_results
+from cellshapes.repro.results import read_results
 
 __all__ = ["BEGIN", "END", "results_table", "readme_with_table"]
 
@@ -44,7 +44,7 @@ def results_table(files: Sequence[str | os.PathLike]) -> str:
     Parameters
     ----------
     files : sequence of path-like
-        Results files (:func:`cellshapes.repro.stats.write_results`); read in the given
+        Results files (:func:`cellshapes.repro.results.write_results`); read in the given
         order.
 
     Returns

@@ -32,30 +32,23 @@ effect; the claim record keeps the per-seed values so that a reader can judge th
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import math
-import os
-import platform
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats as _st
 
-from cellshapes.atomic import atomic_path
 from cellshapes.errors import InputError
 
-__all__ = ["VERDICTS", "DIRECTIONS", "Verdict", "summarise", "verdict", "claim_record",
-           "per_seed_means",
-           "results_document", "write_results", "read_results", "versions"]
+__all__ = ["VERDICTS", "DIRECTIONS", "CLAIM_KEYS", "Verdict", "summarise", "verdict",
+           "claim_record", "per_seed_means"]
 
 #: The three verdicts a claim can get.
 VERDICTS = ("reproduced", "contradicted", "not settled")
 #: What the paper says about arm a relative to arm b.
 DIRECTIONS = ("greater", "less", "equal")
-_CLAIM_KEYS = ("claim", "paper", "per_seed", "mean", "sd", "verdict")
+#: Keys every claim of a results file holds (:mod:`cellshapes.repro.results`).
+CLAIM_KEYS = ("claim", "paper", "per_seed", "mean", "sd", "verdict")
 
 
 class Verdict(str):
@@ -290,128 +283,3 @@ def per_seed_means(table: Any, value: str, arm_column: str, arm: Any, seeds: Seq
 def _ms(v: np.ndarray) -> dict[str, float | None]:
     s = summarise(v)
     return {"mean": s["mean"], "sd": s["sd"]}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of cellshapes, torch, numpy and python (torch is not imported)."""
-    from cellshapes import __version__
-
-    return {"cellshapes": __version__, "torch": _version("torch"),
-            "numpy": np.__version__, "python": platform.python_version()}
-
-
-def _check_claim(c: Any, n_seeds: int, i: int) -> None:
-    if not isinstance(c, dict) or any(k not in c for k in _CLAIM_KEYS):
-        raise InputError(f"claim {i} must be a dict with keys {_CLAIM_KEYS} "
-                         "(see claim_record)")
-    if c["verdict"] not in VERDICTS:
-        raise InputError(f"claim {i} ({c['claim']!r}): verdict {c['verdict']!r} is not "
-                         f"one of {VERDICTS}")
-    if len(c["per_seed"]) != n_seeds:
-        raise InputError(f"claim {i} ({c['claim']!r}) has {len(c['per_seed'])} per-seed "
-                         f"values for {n_seeds} seeds")
-
-
-def results_document(notebook: str, profile: str, seeds: Sequence[int],
-                     claims: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The results dictionary (layout in the module notes), validated, with date and
-    versions added.
-
-    Raises
-    ------
-    InputError
-        Empty notebook or profile name, seeds that are not distinct integers, a claim
-        without the keys of :func:`claim_record`, an unknown verdict, or a per-seed list
-        whose length differs from the seeds.
-    """
-    if not str(notebook) or not str(profile):
-        raise InputError("notebook and profile must be non-empty names")
-    try:
-        seed_list = [int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise InputError(f"seeds must be integers, got {seeds!r}") from None
-    if len(set(seed_list)) != len(seed_list) or not seed_list:
-        raise InputError(f"seeds must be distinct and non-empty, got {seed_list}")
-    for i, c in enumerate(claims):
-        _check_claim(c, len(seed_list), i)
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-    return {"notebook": str(notebook), "profile": str(profile), "seeds": seed_list,
-            "date": now.isoformat(), "versions": versions(), "claims": list(claims)}
-
-
-def _jsonable(obj: Any) -> Any:
-    """NaN / inf -> None and numpy scalars -> Python numbers, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_results(path: str | os.PathLike, notebook: str, profile: str,
-                  seeds: Sequence[int], claims: Sequence[dict[str, Any]],
-                  overwrite: bool = True) -> Path:
-    """Write a notebook's ``results/NN_topic.json`` atomically.
-
-    Parameters
-    ----------
-    path : path-like
-        Output file (parent folders are created).
-    notebook : str
-        Notebook name, e.g. ``"08_omega_sweep"``.
-    profile : str
-        Profile the numbers were reached at (``"study"``, ``"paper"``, ...).
-    seeds : sequence of int
-        The seeds, in the order of every claim's ``per_seed``.
-    claims : sequence of dict
-        :func:`claim_record` outputs.
-    overwrite : bool
-        Replace an existing file (the default: a rerun updates its results).
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    InputError
-        See :func:`results_document`.
-    OutputExistsError
-        ``path`` exists and ``overwrite`` is False.
-    """
-    doc = _jsonable(results_document(notebook, profile, seeds, claims))
-    path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
-
-
-def read_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate a results file written by :func:`write_results`.
-
-    Raises
-    ------
-    InputError
-        Not JSON, or a document that does not follow the layout.
-    """
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read results: {exc}") from None
-    keys = ("notebook", "profile", "seeds", "date", "versions", "claims")
-    if not isinstance(doc, dict) or any(k not in doc for k in keys):
-        raise InputError(f"{path}: a results file needs the keys {keys}")
-    for i, c in enumerate(doc["claims"]):
-        _check_claim(c, len(doc["seeds"]), i)
-    return doc

@@ -247,7 +247,7 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
     """
     import pandas as pd
 
-    from cellshapes.repro.stats import write_results
+    from cellshapes.repro.results import write_results
 
     path = write_results(Path(results_dir) / f"{notebook}.json", notebook, profile,
                          list(seed_list), claims)

@@ -36,10 +36,12 @@ import numpy as np
 
 from cellshapes.config import ModelConfig, NearSet, TrainConfig, check_choice
 from cellshapes.errors import InputError, ResourceError
+from cellshapes.resources import current_rss, host_memory_available
+from cellshapes.training.sampling import measured_near_fraction
 
 __all__ = ["MemoryPlan", "memory_plan", "activation_bytes_per_point", "parameter_count",
-           "assumed_near_fraction", "measured_near_fraction", "current_rss",
-           "host_memory_available", "dataset_plan", "plan_for_training",
+           "assumed_near_fraction",
+           "dataset_plan", "plan_for_training",
            "PAPER_INTERIOR_FRACTION", "CPU_STEP_OVERHEAD", "CUDA_CONTEXT_HOST",
            "CUDA_CONTEXT_DEVICE"]
 
@@ -66,8 +68,6 @@ CUDA_CONTEXT_DEVICE = 2**29
 #: targets, prediction and their gradients (float32), and the sampler's index arithmetic.
 BATCH_BYTES_PER_POINT = 64
 
-#: Training frames counted exactly (all of them) up to this many; above, an even sample.
-COUNT_ALL_FRAMES = 64
 
 
 @dataclass
@@ -243,28 +243,6 @@ def assumed_near_fraction(size: int, near_set: str, interior: float = PAPER_INTE
     return min(1.0, n / size**3)
 
 
-def measured_near_fraction(volumes: Sequence[Any], bands: Sequence[float], near_set: str,
-                           frames_every: int = 1, limit: int = COUNT_ALL_FRAMES
-                           ) -> tuple[float, str]:
-    """Mean near-set fraction of the training frames, counted in the data.
-
-    ``volumes``, ``bands`` (SDF units) and ``frames_every`` as given to
-    :class:`~cellshapes.training.sampling.SDFSampler` (frame readers are read one frame at a time).
-    Every training frame is counted up to ``limit`` of them, else ``limit`` evenly spaced
-    ones. Returns the fraction and how it was obtained (``"counted in 64 of 990 frames"``).
-    """
-    import torch
-
-    from cellshapes.training.sampling import near_mask
-
-    frames = [(i, k) for i, v in enumerate(volumes) for k in range(0, v.shape[0], frames_every)]
-    pick = frames if len(frames) <= limit else [
-        frames[j] for j in np.linspace(0, len(frames) - 1, limit).round().astype(int)]
-    fractions = [float(near_mask(torch.from_numpy(np.asarray(volumes[i][k], np.float32)),
-                                 bands[i], near_set).float().mean()) for i, k in pick]
-    return float(np.mean(fractions)), f"counted in {len(pick)} of {len(frames)} frames"
-
-
 def memory_plan(frames: Sequence[int], size: int, model_cfg: ModelConfig,
                 train_cfg: TrainConfig, device: str = "cuda", baseline_bytes: int | None = None,
                 near_voxel_fraction: float | None = None, near_fraction_source: str = "",
@@ -353,44 +331,6 @@ def memory_plan(frames: Sequence[int], size: int, model_cfg: ModelConfig,
         baseline_bytes=int(baseline_bytes), context_bytes=context, load_host_bytes=load_host,
         load_device_bytes=load_device, host_bytes=int(host), device_bytes=int(dev_bytes),
         host_bytes_on_cpu=int(on_cpu), batch_points=points, parameters=params, notes=notes)
-
-
-def current_rss() -> int:
-    """Resident set size of this process, bytes (Linux ``/proc``; elsewhere the peak so far)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError, AttributeError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
-        return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-def host_memory_available() -> int | None:
-    """Bytes of host memory a new allocation can get: MemAvailable, capped by the cgroup.
-
-    Under a batch scheduler (Slurm, Kubernetes) the job's cgroup limit is usually far
-    below the node's memory; ``memory.max`` (cgroup v2) or ``memory.limit_in_bytes``
-    (v1) minus current usage caps the answer.
-    """
-    from cellshapes.resources import available_memory
-
-    avail = available_memory()
-    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(limit) as fh:
-                text = fh.read().strip()
-            if text == "max" or int(text) >= 2**60:
-                continue
-            with open(usage) as fh:
-                free = int(text) - int(fh.read().strip())
-        except (OSError, ValueError):
-            continue
-        avail = free if avail is None else min(avail, free)
-    return avail
 
 
 def dataset_plan(data: Any, model_cfg: ModelConfig, train_cfg: TrainConfig, device: str,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ from cellshapes.config import NearSet, StorageDtype, check_choice
 from cellshapes.errors import InputError
 
 __all__ = ["SDFSampler", "frame_times", "trilinear", "near_mask", "index_dtype",
-           "as_storage_dtype", "NEAR_SETS", "STORAGE_DTYPES"]
+           "as_storage_dtype", "measured_near_fraction", "NEAR_SETS", "STORAGE_DTYPES",
+           "COUNT_ALL_FRAMES"]
 
 #: Names of the near-set rules (``TrainConfig.near_set``, :data:`cellshapes.config.NearSet`).
 NEAR_SETS = typing.get_args(NearSet)
@@ -90,6 +92,28 @@ def near_mask(volume: Tensor, band: float, near_set: str = "paper") -> Tensor:
     if check_choice("near_set", near_set, NearSet) == "paper":
         return volume <= band
     return volume.abs() <= band
+
+
+#: Training frames counted exactly (all of them) up to this many; above, an even sample.
+COUNT_ALL_FRAMES = 64
+
+
+def measured_near_fraction(volumes: Sequence[Any], bands: Sequence[float], near_set: str,
+                           frames_every: int = 1, limit: int = COUNT_ALL_FRAMES
+                           ) -> tuple[float, str]:
+    """Mean near-set fraction of the training frames, counted in the data.
+
+    ``volumes``, ``bands`` (SDF units) and ``frames_every`` as given to
+    :class:`~cellshapes.training.sampling.SDFSampler` (frame readers are read one frame at a time).
+    Every training frame is counted up to ``limit`` of them, else ``limit`` evenly spaced
+    ones. Returns the fraction and how it was obtained (``"counted in 64 of 990 frames"``).
+    """
+    frames = [(i, k) for i, v in enumerate(volumes) for k in range(0, v.shape[0], frames_every)]
+    pick = frames if len(frames) <= limit else [
+        frames[j] for j in np.linspace(0, len(frames) - 1, limit).round().astype(int)]
+    fractions = [float(near_mask(torch.from_numpy(np.asarray(volumes[i][k], np.float32)),
+                                 bands[i], near_set).float().mean()) for i, k in pick]
+    return float(np.mean(fractions)), f"counted in {len(pick)} of {len(frames)} frames"
 
 
 def frame_times(n_frames: int) -> np.ndarray:
