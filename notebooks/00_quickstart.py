@@ -31,25 +31,23 @@
 # paper's settings on a GPU. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("00_quickstart", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/00_quickstart_render.png
 
 # %%
 import json
@@ -66,13 +64,10 @@ from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run, describe_dataset
 
-NB = "00_quickstart"
+NB = nb.name
 kind = "dividing"
 work = Path(runs_dir) / profile / NB          # this notebook's own outputs
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 # %% [markdown]
@@ -198,7 +193,4 @@ rows = [
      "ours": " / ".join(f"{pval[c]:.3f}" for c in ("surface_um2", "volume_um3", "sphericity")),
      "note": "p > 0.05: no significant difference"},
 ]
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
 workflow.comparison_table(rows, profile)

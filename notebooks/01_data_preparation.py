@@ -32,25 +32,23 @@
 # paper's settings on a GPU. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("01_data_preparation", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/01_data_preparation_render.png
 
 # %%
 from pathlib import Path
@@ -66,15 +64,12 @@ from cellshapes.repro import workflow
 from cellshapes.config import data_defaults
 from cellshapes.repro.workflow import describe_dataset
 
-NB = "01_data_preparation"
+NB = nb.name
 KINDS = ["growing", "dividing", "filopodial"]
 PAPER_NAME = {"growing": "DS_Plat", "dividing": "DS_Cele", "filopodial": "DS_Filo"}
 work = Path(runs_dir) / profile / NB
 work.mkdir(parents=True, exist_ok=True)
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 def mask_files(dataset):

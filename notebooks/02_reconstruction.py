@@ -47,25 +47,23 @@
 # "not settled".
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: shipped pretrained models where available (not at study)
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("02_reconstruction", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/02_reconstruction_render.png
 
 # %% [markdown]
 # ## Settings
@@ -96,14 +94,9 @@ from cellshapes.errors import InputError
 from cellshapes.repro.cache import is_cached
 from cellshapes.repro.stats import claim_record
 
-NB = "02_reconstruction"
-SETTINGS = {
-    "smoke": dict(sequences=None, frames=None),
-    "quick": dict(sequences=None, frames=None),
-    "study": dict(sequences=4, frames=5),
-    "paper": dict(sequences=None, frames=None),
-}[profile]
-SEEDS = workflow.seeds(profile, seed)
+NB = nb.name
+SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
+SEEDS = nb.seeds
 KINDS = ["growing", "dividing", "filopodial"]
 PAPER_NAME = {"growing": "DS_Plat", "dividing": "DS_Cele", "filopodial": "DS_Filo"}
 METHOD = {"growing": "gaussian", "dividing": "gaussian", "filopodial": "near"}
@@ -116,9 +109,6 @@ SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall"]
 work = Path(runs_dir) / profile / NB
 print(f"profile {profile}: training seeds {SEEDS}, settings {SETTINGS}")
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 def describe_cells(sdf, voxel_um, name, per_daughter):

@@ -37,10 +37,10 @@
 # paper's settings on a GPU. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
@@ -48,15 +48,13 @@ results_dir = None
 kind = "dividing"         # growing | dividing | filopodial
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("03_synthesis", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/03_synthesis_render.png
 
 # %%
 from pathlib import Path
@@ -77,14 +75,11 @@ from cellshapes.model import euler_to_matrix
 from cellshapes.repro.workflow import base_run, describe_dataset
 from cellshapes.training.sampling import frame_times
 
-NB = "03_synthesis"
+NB = nb.name
 METHODS = ["gaussian", "near", "gmm"]
 COLS = ["surface_um2", "volume_um3", "sphericity"]
 work = Path(runs_dir) / profile / NB / kind
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 # %% [markdown]
@@ -199,7 +194,4 @@ vol = along["volume_um3"].to_numpy()
 rows.append({"quantity": "linear interpolation between two codes", "paper": "plausible intermediate shapes (Fig 8)",
              "ours": f"{int(np.isfinite(vol).sum())} of {len(vol)} shapes non-empty, volume {np.nanmin(vol):.0f}-{np.nanmax(vol):.0f} um^3",
              "note": "see the strip above"})
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
 workflow.comparison_table(rows, profile)

@@ -43,25 +43,23 @@
 # quick have one seed, so their verdicts are always "not settled".
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("04_latent_compactness", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/04_latent_compactness_render.png
 
 # %%
 from pathlib import Path
@@ -80,7 +78,7 @@ from cellshapes.repro import workflow
 from cellshapes.repro.stats import claim_record
 from cellshapes.training.sampling import frame_times
 
-NB = "04_latent_compactness"
+NB = nb.name
 # Sizes per profile. The paper trained with 20 frames per step and 250k points per
 # epoch; quick uses a smaller decoder (64 x 5) and two latent sizes so that its 4 models
 # fit in minutes on two CPU cores. study: the same small decoder (64 x 5 instead of
@@ -92,27 +90,12 @@ NB = "04_latent_compactness"
 # on a loaded machine), i.e. ~350k points/s from the study model's ~160k: 5.2M points,
 # ~15 s + ~3 s setup per model, 30 models ~9 min; data ~20 s, DSC of 64 last frames per
 # model ~2 s each (~1 min), PCA, t-SNE, renders ~30 s: about 11-13 minutes in all.
-SETTINGS = {
-    "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
-                  model={}, train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
-    "quick": dict(sequences=6, copies=4, frames=5, size=32, latent_sizes=[4, 64], main=64,
-                  model=dict(hidden=64, layers=5, latent_layers=(0, 3)),
-                  train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024)),
-    "study": dict(sequences=16, copies=4, frames=2, size=32, latent_sizes=[4, 8, 16, 32, 64],
-                  main=64, model=dict(hidden=64, layers=5, latent_layers=(0, 3)),
-                  train=dict(epochs=40, frames_per_batch=20, points_per_frame=1024)),
-    "paper": dict(sequences=25, copies=4, frames=30, size=256,
-                  latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
-                  train=dict(frames_per_batch=20, points_per_frame=250_000)),
-}[profile]
-SEEDS = workflow.seeds(profile, seed)
+SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
+SEEDS = nb.seeds
 VARIANTS = {"equivariant": True, "non-equivariant": False}
 PAPER_TAB2 = {"equivariant": {4: 0.780, 8: 0.867, 16: 0.924, 32: 0.954, 64: 0.958, 128: 0.959},
               "non-equivariant": {4: 0.684, 8: 0.789, 16: 0.872, 32: 0.934, 64: 0.959, 128: 0.958}}
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 SETTINGS

@@ -32,25 +32,23 @@
 # paper's settings on a GPU. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("05_latent_exploration", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/05_latent_exploration_render.png
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,14 +65,11 @@ from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
 from cellshapes.training.sampling import frame_times
 
-NB = "05_latent_exploration"
+NB = nb.name
 kind = "growing"
 steps = {"smoke": 2, "quick": 4, "paper": 8}[profile]   # points per path segment (ends excluded)
 DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 # %% [markdown]
@@ -208,7 +203,4 @@ rows = [
      "ours": f"{non_empty} of {len(decoded)}",
      "note": ""},
 ]
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
 workflow.comparison_table(rows, profile)

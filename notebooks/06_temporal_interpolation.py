@@ -25,25 +25,23 @@
 # notebook's own (`filopodial_nb06_*`).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("06_temporal_interpolation", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/06_temporal_interpolation_render.png
 
 # %%
 from pathlib import Path
@@ -51,7 +49,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from cellshapes import plot
 from cellshapes.inference import reconstruct
@@ -60,8 +57,6 @@ from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
 from cellshapes.training.sampling import frame_times
 
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
 
 # %% [markdown]
 # ## Settings per profile
@@ -76,18 +71,9 @@ pd.set_option("display.precision", 4)
 # seed only ~2 min; renders and the 25-frame reconstruction ~1.5 min: **~11 min**.
 
 # %%
-NB = "06_temporal_interpolation"
+NB = nb.name
 EVERY = 4  # train on frames 0, 4, 8, ... (the paper's time points 1, 5, 9, ...)
-SETTINGS = {
-    "smoke": dict(sequences=2, frames=5, size=24, epochs=60, fine_frames=9),
-    "quick": dict(sequences=4, frames=13, size=48, epochs=80, fine_frames=25),
-    "study": dict(sequences=4, frames=13, size=64, epochs=150, fine_frames=25),
-    "paper": dict(sequences=33, frames=29, size=256, epochs=2000, fine_frames=57),
-}
-cfg = SETTINGS[profile]
-seeds = workflow.seeds(profile, seed)
-print(f"training seeds {seeds}")
-cfg
+cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
@@ -133,7 +119,7 @@ ax.set(xlabel="time point", ylabel="DSC (mean +- sd, sequences x seeds)",
              f"{len(seeds)} seed(s) ({profile} profile)")
 ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 ax.legend(loc="lower left")
-plot.save_figure(fig, workflow.figure_path(NB, "dsc_per_frame", figures_dir))
+plot.save_figure(fig, fig_path("dsc_per_frame"))
 
 # %%
 held, trn = scores[~scores["trained"]], scores[scores["trained"]]
@@ -174,14 +160,14 @@ _ = plot.show_volumes(
     [truth.sdf[k], rec[0], rec[1]], spacing=(voxel,) * 3,
     labels=[f"truth, time point {k + 1}", f"interpolated {k + 1} (held out)",
             f"interpolated {k + 1.5:g} (between frames)"],
-    path=workflow.figure_path(NB, "render_heldout", figures_dir))
+    path=fig_path("render_heldout"))
 
 # %%
 fig = plot.slice_grid({"truth": truth.sdf, "model": experiments.rebuild(run, name, times)[0]},
                        frames=list(range(0, len(times), 2)),
                        title=f"central z slices (zero contour); time points 1, {1 + EVERY}, "
                              f"{1 + 2 * EVERY}, ... trained, the others held out")
-plot.save_figure(fig, workflow.figure_path(NB, "slices", figures_dir))
+plot.save_figure(fig, fig_path("slices"))
 
 # %% [markdown]
 # ## A higher frame rate than the data
@@ -212,7 +198,7 @@ axes[0].legend(fontsize=8)
 fig.suptitle(f"{name}: {len(fine_d)} reconstructed frames from {len(times)} data frames "
              f"({len(times[::EVERY])} trained)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, workflow.figure_path(NB, "higher_frame_rate", figures_dir))
+plot.save_figure(fig, fig_path("higher_frame_rate"))
 
 # %% [markdown]
 # ## Claims over seeds

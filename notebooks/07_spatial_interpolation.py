@@ -26,40 +26,35 @@
 # no model is shared with notebooks 08 and 09.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("07_spatial_interpolation", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/07_spatial_interpolation_render.png
 
 # %%
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from cellshapes import plot
 from cellshapes.repro import experiments, workflow
 from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
 
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
 
 # %% [markdown]
 # ## Settings per profile
@@ -82,26 +77,13 @@ pd.set_option("display.precision", 4)
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000).
 
 # %%
-NB = "07_spatial_interpolation"
-SETTINGS = {
-    "smoke": dict(sequences=2, frames=4, train_grids=[16, 24], recon_grids=[12, 16, 24],
-                  epochs={16: 20, 24: 40}),
-    "quick": dict(sequences=4, frames=4, train_grids=[24, 32, 48],
-                  recon_grids=[24, 32, 48, 64, 96], epochs=80),
-    "study": dict(sequences=4, frames=4, train_grids=[32, 48, 64],
-                  recon_grids=[16, 24, 32, 48, 64], epochs={32: 50, 48: 100, 64: 200}),
-    "paper": dict(sequences=33, frames=30, train_grids=[192, 256, 384],
-                  recon_grids=[64, 128, 192, 256, 384],
-                  epochs={192: 1000, 256: 2000, 384: 4000}),
-}
-cfg = SETTINGS[profile]
+NB = nb.name
+cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 epochs = {g: cfg["epochs"][g] if isinstance(cfg["epochs"], dict) else cfg["epochs"]
           for g in cfg["train_grids"]}
 top, truth_grid = max(cfg["train_grids"]), max(cfg["recon_grids"])
 coarse = min(cfg["train_grids"])
-seeds = workflow.seeds(profile, seed)
-print(f"training seeds {seeds}")
-cfg
+seeds = nb.seeds
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
@@ -145,7 +127,7 @@ ax.set(xlabel="reconstruction grid (edge)", ylabel=f"DSC vs {truth_grid}$^3$ tru
        title=f"Spatial interpolation ({profile} profile, {len(seeds)} seed(s), "
              "nearest upsampling)")
 ax.legend(fontsize=8)
-plot.save_figure(fig, workflow.figure_path(NB, "dsc_vs_grid", figures_dir))
+plot.save_figure(fig, fig_path("dsc_vs_grid"))
 
 # %% [markdown]
 # ## Renders
@@ -163,7 +145,7 @@ for g, s in ((top, low), (top, high), (coarse, high)):
     vols.append(experiments.resample_nearest(sdf[0], high))
     labels.append(f"model {g}, grid {s}^3" + (" (nearest up)" if s < high else ""))
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=workflow.figure_path(NB, "render_grids", figures_dir))
+                   path=fig_path("render_grids"))
 
 # %% [markdown]
 # ## Claims over seeds

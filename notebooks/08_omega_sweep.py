@@ -20,25 +20,23 @@
 # training seeds by :func:`cellshapes.repro.stats.claim_record` (rule at the end).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("08_omega_sweep", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/08_omega_sweep_render.png
 
 # %%
 from pathlib import Path
@@ -46,7 +44,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from cellshapes import plot
 from cellshapes.inference import reconstruct
@@ -54,8 +51,6 @@ from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
 from cellshapes.training.sampling import frame_times
 
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
 
 # %% [markdown]
 # ## Settings per profile
@@ -74,18 +69,8 @@ pd.set_option("display.precision", 4)
 #   256^3 for 2000 epochs; one low w0 (10) and one high (60) is what fits the study budget.
 
 # %%
-NB = "08_omega_sweep"
-SETTINGS = {
-    "smoke": dict(sequences=2, frames=4, size=24, epochs=20, omegas=[10, 30, 60]),
-    "quick": dict(sequences=4, frames=4, size=48, epochs=80, omegas=[1, 10, 30, 60]),
-    "study": dict(sequences=4, frames=5, size=64, epochs=100, omegas=[10, 30, 60]),
-    "paper": dict(sequences=33, frames=30, size=256, epochs=2000,
-                  omegas=[1, 5, 10, 20, 30, 40, 50, 60, 70]),
-}
-cfg = SETTINGS[profile]
-seeds = workflow.seeds(profile, seed)
-print(f"training seeds {seeds}")
-cfg
+NB = nb.name
+cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
@@ -110,14 +95,7 @@ pd.Series({f"w0={w:g}, seed {s}": r.name for (w, s), r in runs.items()}, name="r
 # where the real shape has no protrusion), `hd95_um` the 95th-percentile surface distance.
 
 # %%
-scores = pd.concat([experiments.frame_scores(run, ds, frames=[-1], device=device, surface=True)
-                    .assign(omega0=w, train_seed=s) for (w, s), run in runs.items()],
-                   ignore_index=True)
-scores["sph_error"] = (scores["sphericity"] - scores["real_sphericity"]).abs()
-empty = scores[scores["sphericity"].isna()].groupby("omega0").size()
-if len(empty):  # DSC 0 there; the shape claims leave such seeds out (printed below)
-    print("WARNING: reconstructions with no surface (no zero level set) per arm:",
-          empty.to_dict())
+scores = experiments.score_arms(runs, ds, "omega0", device)  # + sph_error; warns on empty
 table = scores.groupby("omega0").agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
     sphericity_sd=("sphericity", "std"), protrusion_recall=("protrusion_recall", "mean"),
@@ -147,7 +125,7 @@ for ax in axes:
 fig.suptitle(f"$\\omega_0$ sweep, {scores['sequence'].nunique()} sequences x {len(seeds)} "
              f"training seed(s), mean +- sd over both ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, workflow.figure_path(NB, "sphericity_dsc_vs_w0", figures_dir))
+plot.save_figure(fig, fig_path("sphericity_dsc_vs_w0"))
 
 # %% [markdown]
 # ## Renders
@@ -166,7 +144,7 @@ for w in cfg["omegas"]:
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"w0 = {w:g}" + ("" if ok else ": no surface"))
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=workflow.figure_path(NB, "render_w0", figures_dir))
+                   path=fig_path("render_w0"))
 
 # %% [markdown]
 # ## Claims and verdicts

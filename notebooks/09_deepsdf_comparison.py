@@ -26,25 +26,23 @@
 # far out in the cube corners have |SDF| > 1, so the surface is unaffected.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("09_deepsdf_comparison", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/09_deepsdf_comparison_render.png
 
 # %%
 from pathlib import Path
@@ -60,8 +58,6 @@ from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
 from cellshapes.training.sampling import frame_times
 
-sns.set_theme(style="whitegrid", context="notebook")
-pd.set_option("display.precision", 4)
 import json
 
 # %% [markdown]
@@ -88,22 +84,11 @@ import json
 #   4 x 6 x 3.5 s = ~1.5 min; phantoms and renders under a minute).
 
 # %%
-NB = "09_deepsdf_comparison"
-SETTINGS = {
-    "smoke": dict(sequences=2, frames=4, size=24, epochs=20,
-                  deepsdf=dict(hidden=64, layers=4, latent_dim=16, latent_layers=[0, 2])),
-    "quick": dict(sequences=4, frames=4, size=48, epochs=80,
-                  deepsdf=dict(hidden=128, latent_dim=64)),
-    "study": dict(sequences=4, frames=6, size=64, epochs=100,
-                  deepsdf=dict(hidden=128, latent_dim=64)),
-    "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
-}
-cfg = SETTINGS[profile]
+NB = nb.name
+cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 E = cfg["epochs"]
 deepsdf = {"arch": "deepsdf", **cfg["deepsdf"]}
-seeds = workflow.seeds(profile, seed)
-print(f"training seeds {seeds}")
-cfg
+seeds = nb.seeds
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
@@ -131,14 +116,7 @@ pd.Series(params, name="decoder parameters")
 # where the real shape has no protrusion), `hd95_um` the 95th-percentile surface distance.
 
 # %%
-scores = pd.concat([experiments.frame_scores(run, ds, frames=[-1], device=device, surface=True)
-                    .assign(model=arm, train_seed=s) for (arm, s), run in runs.items()],
-                   ignore_index=True)
-scores["sph_error"] = (scores["sphericity"] - scores["real_sphericity"]).abs()
-empty = scores[scores["sphericity"].isna()].groupby("model").size()
-if len(empty):  # DSC 0 there; the shape claims leave such seeds out (printed below)
-    print("WARNING: reconstructions with no surface (no zero level set) per arm:",
-          empty.to_dict())
+scores = experiments.score_arms(runs, ds, "model", device)  # + sph_error; warns on empty
 real = scores.drop_duplicates("sequence")[["real_sphericity", "real_volume_um3"]]
 table = scores.groupby("model", sort=False).agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
@@ -170,7 +148,7 @@ axes[3].legend()
 fig.suptitle(f"Sine vs ReLU (DeepSDF), {scores['sequence'].nunique()} sequences x "
              f"{len(seeds)} training seed(s), {E} epochs each ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, workflow.figure_path(NB, "dsc_sphericity_loss", figures_dir))
+plot.save_figure(fig, fig_path("dsc_sphericity_loss"))
 
 # %% [markdown]
 # ## Renders: the sequence with the lowest real sphericity, last frame (first seed)
@@ -185,7 +163,7 @@ for arm in ARMS:
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"{arm}, {E} ep" if ok else f"{arm}: no surface")
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=workflow.figure_path(NB, "render", figures_dir))
+                   path=fig_path("render"))
 
 
 # %% [markdown]

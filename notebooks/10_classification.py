@@ -28,25 +28,23 @@
 # paper's settings on a GPU. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
 results_dir = None
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("10_classification", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/10_classification_render.png
 
 # %%
 from pathlib import Path
@@ -63,21 +61,12 @@ from cellshapes import plot
 from cellshapes.repro import workflow
 from cellshapes.phantoms import KINDS
 
-NB = "10_classification"
+NB = nb.name
 # The combined model sees 3x the sequences of one base model. At quick it uses the same
 # small decoder (64 x 5) and large frame batches as notebook 04, on every 2nd frame, so
 # it trains in minutes on two CPU cores; the closing table says so.
-SETTINGS = {
-    "smoke": dict(model={}, train=dict(epochs=6)),
-    "quick": dict(model=dict(hidden=64, layers=5, latent_layers=(0, 3)),
-                  train=dict(epochs=100, frames_per_batch=20, points_per_frame=1024,
-                             frames_every=2)),
-    "paper": dict(model={}, train={}),
-}[profile]
+SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 # %% [markdown]
@@ -186,7 +175,4 @@ rows = [
      "note": "phantoms, not the paper's data"
              + ("; quick: decoder 64 x 5, every 2nd frame" if profile == "quick" else "")},
 ]
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
 workflow.comparison_table(rows, profile)

@@ -36,10 +36,10 @@
 # training. The closing table names the profile of every number.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | paper
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
-train = True               # False: use shipped pretrained models where available
+train = True               # False: shipped pretrained models where available
 data_dir = None            # None: git-ignored folders under <repo>/out/<profile>/
 runs_dir = None            #   from any working directory; only `cellshapes notebooks
 figures_dir = None         #   --publish` writes the committed figures/ and results/
@@ -47,15 +47,13 @@ results_dir = None
 texture_epochs = None     # None: the profile's epochs
 
 # %%
-# Checked before any work: the device (a clear error now, not a late one) and the output
-# folders (resolved from the repository root, whatever the working directory).
+# Checked before any work (the device, the output folders); this notebook's sizes.
 from cellshapes.repro import workflow
-from cellshapes.resources import check_device
 
-check_device(device, where="notebook parameter device")
-data_dir, runs_dir, figures_dir, results_dir = workflow.paths(
-    profile, data_dir, runs_dir, figures_dir, results_dir)
-print(f"device {device}; figures go to {figures_dir}")
+nb = workflow.setup("11_image_synthesis", profile, device, seed,
+                    data_dir, runs_dir, figures_dir, results_dir)
+data_dir, runs_dir, figures_dir, results_dir = nb.dirs
+fig_path = nb.figure  # fig_path("render") -> <figures>/11_image_synthesis_render.png
 
 # %%
 from pathlib import Path
@@ -76,15 +74,12 @@ from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
 from cellshapes.phantoms import write_phantoms
 
-NB = "11_image_synthesis"
+NB = nb.name
 SIZES = {"smoke": dict(size=32, frames=4, train=2, held=1, generated=1),
          "quick": dict(size=48, frames=8, train=6, held=2, generated=2),
          "paper": dict(size=64, frames=30, train=24, held=9, generated=33)}[profile]
 work = Path(runs_dir) / profile / NB
 
-
-def fig_path(what):
-    return workflow.figure_path(NB, what, figures_dir)
 
 
 def otsu_dice(images, masks):
@@ -319,7 +314,4 @@ rows = [
      "ours": f"{int(ctc_checks['lineage matches phantom'].sum())} of {len(ctc_checks)} sequences consistent",
      "note": "mother 1, daughters 2 and 3 with parent 1"},
 ]
-if profile == "smoke":
-    for r in rows:
-        r["note"] = "smoke profile: proves the path runs, not a reproduction"
 workflow.comparison_table(rows, profile)

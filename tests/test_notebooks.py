@@ -81,9 +81,9 @@ def test_stored_clean_with_parameters_cell(path):
     assert values["profile"] == "smoke" and values["device"] == "auto"
     assert {k: values[k] for k in PATH_PARAMETERS} == dict.fromkeys(PATH_PARAMETERS), \
         "path parameters must default to None (resolved by workflow.paths)"
-    check = code[1].source
-    assert 'check_device(device, where="notebook parameter device")' in check
-    assert "workflow.paths(" in check
+    check = code[1].source  # the one set-up call: device, folders, presets
+    assert f'workflow.setup("{path.stem}", profile, device, seed,' in check
+    assert "check_device" not in "".join(c.source for c in code)
     assert nb.cells[0].cell_type == "markdown", "first cell must state the claim"
     assert "../" not in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
@@ -204,8 +204,10 @@ def test_paths_publish_explicit_and_relative(tmp_path, monkeypatch):
 
 
 def test_repo_root_from_cwd_when_package_is_installed_elsewhere(tmp_path, monkeypatch):
-    fake = tmp_path / "site-packages" / "cellshapes" / "repro" / "workflow.py"
-    monkeypatch.setattr(workflow, "__file__", str(fake))
+    from cellshapes.repro import paths as paths_module
+
+    fake = tmp_path / "site-packages" / "cellshapes" / "repro" / "paths.py"
+    monkeypatch.setattr(paths_module, "__file__", str(fake))
     monkeypatch.chdir(REPO_ROOT / "notebooks")
     assert workflow.repo_root() == REPO_ROOT
     monkeypatch.chdir(tmp_path)
@@ -227,7 +229,13 @@ def shared(tmp_path_factory):
     return tmp_path_factory.mktemp("nb_shared")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+#: Notebooks the fast suite executes; the others run under ``pytest -m slow`` (CI runs both).
+FAST_NOTEBOOKS = ("00_quickstart",)
+
+
+@pytest.mark.parametrize("path", [p if p.stem in FAST_NOTEBOOKS else
+                                  pytest.param(p, marks=pytest.mark.slow)
+                                  for p in NOTEBOOKS], ids=_ids)
 def test_executes_at_smoke(path, tmp_path, shared, monkeypatch):
     import papermill as pm
 
@@ -259,6 +267,7 @@ def _claims(path):
             for c in read_results(path)["claims"]]
 
 
+@pytest.mark.slow
 def test_rerun_from_scratch_reproduces_the_results_file(tmp_path, monkeypatch):
     """Same seeds, same machine, nothing cached: the same numbers in results/NN.json."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -457,3 +466,18 @@ def test_cli_exit_codes(toys, tmp_path, capsys, monkeypatch):
     assert main(["notebooks", "--only", "00", "-q", "--out", str(tmp_path / "o")]) == 0
     executed = sorted(p.name for p in (tmp_path / "o" / "notebooks").iterdir())
     assert executed == ["00_ok.ipynb", "01_bad.ipynb"]
+
+
+def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys):
+    nb = workflow.setup("08_omega_sweep", "smoke", "cpu", 3, data_dir=tmp_path / "d",
+                        runs_dir=tmp_path / "r", figures_dir=tmp_path / "f",
+                        results_dir=tmp_path / "x")
+    assert nb.dirs == ((tmp_path / "d").resolve(), (tmp_path / "r").resolve(),
+                       (tmp_path / "f").resolve(), (tmp_path / "x").resolve())
+    assert nb.seeds == [3] and nb.settings["omegas"] == [10, 30, 60]
+    assert nb.figure("render") == (tmp_path / "f").resolve() / "08_omega_sweep_render.png"
+    assert "08_omega_sweep at smoke: device cpu" in capsys.readouterr().out
+    with pytest.raises(InputError, match="no 'study' preset"):
+        workflow.setup("10_classification", "study", "cpu", verbose=False)
+    with pytest.raises(InputError, match="unknown profile"):
+        workflow.setup("00_quickstart", "huge", "cpu", verbose=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from cellshapes.progress import track
 from cellshapes.repro.cache import cached, path_identity
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores",
-           "rebuild", "describe_frames"]
+           "score_arms", "rebuild", "describe_frames"]
 
 _DESCRIPTORS = ("volume_um3", "surface_um2", "sphericity")
 
@@ -225,6 +225,42 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
                     row.update(_surface(gt[k], rec, float(ref["attrs"]["voxel_um"])))
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def score_arms(runs: Mapping[tuple[Any, int], str | os.PathLike],
+               reference: str | os.PathLike, arm: str, device: str = "auto",
+               frames: Sequence[int] = (-1,)) -> "pd.DataFrame":  # noqa: F821
+    """:func:`frame_scores` with surface metrics of every run of a comparison.
+
+    Parameters
+    ----------
+    runs : mapping
+        ``(arm value, training seed) -> run directory``.
+    reference : path-like
+        The dataset the runs were trained on.
+    arm : str
+        Name of the column that holds the arm value (``"omega0"``, ``"model"``).
+    frames : sequence of int
+        Frames to score (default the last).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`frame_scores` with ``arm`` and ``train_seed`` columns and
+        ``sph_error``, |sphericity - real sphericity|. Reconstructions without a surface
+        (sphericity NaN, DSC 0) are counted per arm in a printed warning.
+    """
+    import pandas as pd
+
+    scores = pd.concat([frame_scores(run, reference, frames=list(frames), device=device,
+                                     surface=True).assign(**{arm: a, "train_seed": s})
+                        for (a, s), run in runs.items()], ignore_index=True)
+    scores["sph_error"] = (scores["sphericity"] - scores["real_sphericity"]).abs()
+    empty = scores[scores["sphericity"].isna()].groupby(arm).size()
+    if len(empty):
+        print("WARNING: reconstructions with no surface (no zero level set) per arm:",
+              empty.to_dict())
+    return scores
 
 
 def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],

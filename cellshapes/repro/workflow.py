@@ -11,119 +11,20 @@ the public API. Where a notebook writes is decided once, by :func:`paths` (git-i
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 from cellshapes.errors import InputError
 from cellshapes.repro.cache import cached, is_cached, path_identity
+from cellshapes.repro.paths import NotebookPaths, figure_path, paths, repo_root  # noqa: F401
 from cellshapes.repro.runs import (continue_run, run_dir, run_is_complete, run_key,  # noqa: F401
                                    train_or_load)
 
-__all__ = ["repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
+__all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
            "run_dir", "continue_run"]
-
-
-def _is_repo(folder: Path) -> bool:
-    return (folder / "notebooks").is_dir() and (folder / "cellshapes" / "__init__.py").is_file()
-
-
-def repo_root() -> Path:
-    """The root of the cellshapes source repository in use.
-
-    The checkout the package is imported from (``pip install -e .`` or ``PYTHONPATH``);
-    else the nearest folder at or above the working directory that holds ``notebooks/``
-    and ``cellshapes/`` (a wheel installed next to a clone).
-
-    Raises
-    ------
-    InputError
-        Neither is a cellshapes repository.
-    """
-    package_parent = Path(__file__).resolve().parents[2]
-    cwd = Path.cwd().resolve()
-    for folder in (package_parent, cwd, *cwd.parents):
-        if _is_repo(folder):
-            return folder
-    raise InputError(
-        "cannot find the cellshapes repository (a folder with notebooks/ and cellshapes/): "
-        "run from inside a clone, or pass data_dir, runs_dir, figures_dir and results_dir")
-
-
-class NotebookPaths(NamedTuple):
-    """Where a notebook writes (absolute paths), unpacked in the notebooks' first cell as
-    ``data_dir, runs_dir, figures_dir, results_dir = workflow.paths(...)``."""
-
-    data: Path
-    """Phantom and prepared datasets (shared by the notebooks of a profile)."""
-    runs: Path
-    """Trained run directories (``runs/<profile>/<name>``, shared likewise)."""
-    figures: Path
-    """Saved figures ``NN_topic_<what>.png``."""
-    results: Path
-    """Machine-readable results ``NN_topic.json``."""
-
-
-def paths(profile: str, data_dir: str | os.PathLike | None = None,
-          runs_dir: str | os.PathLike | None = None,
-          figures_dir: str | os.PathLike | None = None,
-          results_dir: str | os.PathLike | None = None, *, publish: bool = False,
-          root: str | os.PathLike | None = None) -> NotebookPaths:
-    """The folders a notebook writes to, resolved from the repository root.
-
-    Defaults are git-ignored: ``<repo>/out/<profile>/{data,runs,figures,results}``, so
-    running a notebook with its defaults (JupyterLab, or papermill from any working
-    directory) never changes a committed file. Only ``publish=True`` (``cellshapes
-    notebooks --publish``) sends figures and results to the committed ``<repo>/figures``
-    and ``<repo>/results``. An explicit folder wins; a relative one is taken from the
-    repository root, not the working directory.
-
-    Parameters
-    ----------
-    profile : str
-        A profile of :data:`cellshapes.config.PROFILES` (names the default folder).
-    data_dir, runs_dir, figures_dir, results_dir : path or None
-        Explicit folders (the notebook parameters); None: the default.
-    publish : bool
-        Figures and results to the committed folders (data and runs stay ignored).
-    root : path, optional
-        Folder for the ignored outputs instead of ``<repo>/out/<profile>``.
-
-    Returns
-    -------
-    NotebookPaths
-        Absolute ``data``, ``runs``, ``figures``, ``results`` (not created).
-
-    Raises
-    ------
-    InputError
-        Unknown profile, or no repository to resolve from (:func:`repo_root`).
-
-    Examples
-    --------
-    >>> p = paths("smoke")                                        # doctest: +SKIP
-    >>> p.figures.relative_to(repo_root()).as_posix()             # doctest: +SKIP
-    'out/smoke/figures'
-    """
-    from cellshapes.config import PROFILES, profile_entry
-
-    profile_entry(PROFILES, profile)
-    explicit = (data_dir, runs_dir, figures_dir, results_dir)
-    relative = [p for p in (root, *explicit) if p is not None
-                and not Path(p).expanduser().is_absolute()]
-    repo = repo_root() if root is None or publish or relative else None
-    base = repo / "out" / profile if root is None else Path(root).expanduser()
-    if not base.is_absolute():
-        base = repo / base
-    default = {"data": base / "data", "runs": base / "runs",
-               "figures": repo / "figures" if publish else base / "figures",
-               "results": repo / "results" if publish else base / "results"}
-    chosen = {}
-    for (key, fallback), given in zip(default.items(), explicit):
-        path = fallback if given is None else Path(given).expanduser()
-        chosen[key] = (path if path.is_absolute() else repo / path).resolve()
-    return NotebookPaths(**chosen)
 
 
 def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
@@ -186,6 +87,10 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
                                                               seed=int(seed), overwrite=True))
 
 
+#: The note of every comparison row at the ``smoke`` profile.
+SMOKE_NOTE = "smoke profile: proves the path runs, not a reproduction"
+
+
 def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
     """The closing "paper vs this run" table of a notebook.
 
@@ -196,7 +101,7 @@ def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
         ``note`` (e.g. "direction reproduced", "not reproduced").
     profile : str
         Named in the column header, so a smoke-profile number is never mistaken for a
-        reproduction.
+        reproduction; at ``smoke`` every note says so.
 
     Returns
     -------
@@ -205,6 +110,8 @@ def comparison_table(rows: Sequence[dict[str, Any]], profile: str):
     import pandas as pd
 
     df = pd.DataFrame(list(rows))
+    if profile == "smoke":
+        df["note"] = SMOKE_NOTE
     for col in ("quantity", "paper", "ours"):
         if col not in df:
             df[col] = ""
@@ -257,17 +164,6 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
              else f"{c['mean']:.4g}", "verdict": c["verdict"]} for c in claims]
     print(f"results written to {path}")
     return pd.DataFrame(rows).rename_axis(f"{profile} profile, seeds {list(seed_list)}")
-
-
-def figure_path(notebook: str, name: str, root: str | os.PathLike) -> Path:
-    """``root/<notebook>_<name>.png`` (folder created).
-
-    ``root`` is the notebook's ``figures_dir`` as resolved by :func:`paths`; there is no
-    default, so no figure lands in the working directory by accident.
-    """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    return root / f"{notebook}_{name}.png"
 
 
 def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
@@ -372,3 +268,95 @@ def describe_dataset(path: str | os.PathLike):
 
 
 # ------------------------------------------------------------------------- the runner
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """What a notebook's first cell sets up (:func:`setup`).
+
+    Attributes
+    ----------
+    name : str
+        ``NN_topic``, the prefix of the notebook's figures, runs and results file.
+    profile, device : str
+        The notebook parameters, checked.
+    seeds : list of int
+        Training seeds of every compared arm (:func:`seeds`).
+    data, runs, figures, results : Path
+        Absolute output folders (:func:`cellshapes.repro.paths.paths`).
+    settings : dict
+        The notebook's sizes at ``profile`` (:data:`cellshapes.config.NOTEBOOK_PRESETS`;
+        empty where the profile alone decides).
+    """
+
+    name: str
+    profile: str
+    device: str
+    seeds: list[int]
+    data: Path
+    runs: Path
+    figures: Path
+    results: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dirs(self) -> tuple[Path, Path, Path, Path]:
+        """``(data, runs, figures, results)``."""
+        return self.data, self.runs, self.figures, self.results
+
+    def figure(self, what: str) -> Path:
+        """``<figures>/<name>_<what>.png`` (folder created)."""
+        return figure_path(self.name, what, self.figures)
+
+
+def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
+          data_dir: str | os.PathLike | None = None, runs_dir: str | os.PathLike | None = None,
+          figures_dir: str | os.PathLike | None = None,
+          results_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> Notebook:
+    """The first cell of every notebook: check the parameters, resolve the folders.
+
+    Fails at once with a clear error (not in a late cell) for an unknown profile, a
+    device that is not there (``cuda`` on a CPU machine) or a profile the notebook has no
+    preset for; sets the figures' house style (seaborn ``whitegrid``, pandas tables at 4
+    significant digits); prints the device, the seeds, the settings and where figures go.
+
+    Parameters
+    ----------
+    notebook : str
+        ``NN_topic``.
+    profile, device, seed
+        The notebook parameters.
+    data_dir, runs_dir, figures_dir, results_dir : path or None
+        The folder parameters (None: the git-ignored defaults of :func:`paths`).
+    verbose : bool
+        Print the one-line summary.
+
+    Returns
+    -------
+    Notebook
+    """
+    from cellshapes.config import notebook_preset
+    from cellshapes.resources import check_device
+
+    check_device(device, where="notebook parameter device")
+    where = paths(profile, data_dir, runs_dir, figures_dir, results_dir)
+    _house_style()
+    nb = Notebook(notebook, profile, device, seeds(profile, seed), *where,
+                  settings=notebook_preset(notebook, profile))
+    if verbose:
+        print(f"{notebook} at {profile}: device {device}, training seeds {nb.seeds}"
+              f"{', settings ' + str(nb.settings) if nb.settings else ''}; figures go to "
+              f"{nb.figures}")
+    return nb
+
+
+def _house_style() -> None:
+    """seaborn's whitegrid theme (where seaborn is installed) and 4-digit pandas tables."""
+    import pandas as pd
+
+    pd.set_option("display.precision", 4)
+    try:
+        import seaborn as sns
+    except ImportError:  # the notebooks extra is not installed: matplotlib defaults
+        return
+    sns.set_theme(style="whitegrid", context="notebook")
