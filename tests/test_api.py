@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
-import warnings
 import sys
+import warnings
 from pathlib import Path
 
 import pytest

@@ -8,6 +8,7 @@ them, :mod:`cellshapes.cli.options` generates config options from the dataclasse
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Sequence
 
 from cellshapes.errors import CellshapesError
@@ -25,6 +26,7 @@ def build_parser():  # noqa: ANN201  (argparse.ArgumentParser; imported lazily)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cellshapes`` console script."""
     args = build_parser().parse_args(argv)
+    previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return int(args.handler(args) or 0)
     except CellshapesError as exc:
@@ -34,3 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cellshapes: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    """Warnings of a command as ``cellshapes: warning: ...`` (no source line)."""
+    return f"cellshapes: warning: {' '.join(str(message).split())}\n"

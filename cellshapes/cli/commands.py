@@ -39,6 +39,7 @@ def prepare(a: argparse.Namespace) -> int:
     summary = prepare_dataset(
         a.inputs, a.out, size=a.size, spacing=a.spacing, cell_type=a.cell_type,
         per_label=a.per_label, label=a.label, align=a.align, overwrite=a.overwrite,
+        keep_border=a.keep_border,
         progress=not a.quiet,
     )
     print(json.dumps(summary, indent=1, default=str))
@@ -79,7 +80,7 @@ def compare(a: argparse.Namespace) -> int:
         report = {"truth": str(a.truth), "other": str(a.other), **table.attrs,
                   "body_radius_um": a.body_radius,
                   "frames": json.loads(table.to_json(orient="records")),
-                  "mean": json.loads(table.drop(columns=["sequence", "frame"]).mean()
+                  "mean": json.loads(table.drop(columns=["sequence", "frame", "cell"]).mean()
                                      .to_json())}
         with atomic_path(a.json, overwrite=a.overwrite) as tmp:
             tmp.write_text(json.dumps(report, indent=1))

@@ -99,6 +99,9 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
     p.add_argument("--per-label", action="store_true",
                    help="each label id that persists over time becomes its own sequence")
+    p.add_argument("--keep-border", action="store_true",
+                   help="with --per-label: keep labels touching the volume border, cropped "
+                        "(default: skip them)")
     p.add_argument("--label", type=int, default=None, help="use this label id only")
     p.add_argument("--align", action="store_true", help="align principal axes")
     _common(p)
@@ -113,7 +116,9 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
     p.add_argument("--per-cell", action="store_true",
-                   help="one row per 26-connected cell of each frame (e.g. each daughter)")
+                   help="one row per cell of each frame: each label id of a label image "
+                        "(touching cells stay apart), each 26-connected component of a "
+                        "binary mask or SDF (e.g. each daughter)")
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
 

@@ -16,7 +16,7 @@ import numpy as np
 from cellshapes.atomic import atomic_path
 from cellshapes.errors import DatasetFormatError, InputError, InputFileNotFoundError
 
-__all__ = ["read_masks", "read_tiff", "as_tzyx", "write_tiff", "natural_key"]
+__all__ = ["read_masks", "read_tiff", "ome_spacing", "as_tzyx", "write_tiff", "natural_key"]
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _UNIT_TO_UM = {"um": 1.0, "micron": 1.0, "microns": 1.0, "\u00b5m": 1.0, "\\u00b5m": 1.0,
@@ -109,7 +109,8 @@ def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, Spacing | None, str]
         The first series, in the file's axis order and dtype.
     spacing : length-3 tuple of floats or None
         (dz, dy, dx) in um from ImageJ metadata (``spacing`` and resolution tags, scaled
-        by ``unit``) or the ``spacing_um`` of a shaped TIFF; None if the file says nothing.
+        by ``unit``), else OME-TIFF ``PhysicalSizeZ/Y/X`` (with their units), else the
+        ``spacing_um`` of a shaped TIFF; None if the file says nothing.
     axes : str
         Axis letters of ``array`` (e.g. ``"TZYX"``) for ImageJ and shaped TIFFs with
         explicit axes; ``""`` for generic TIFFs, whose axes say nothing about T vs Z.
@@ -135,6 +136,8 @@ def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, Spacing | None, str]
             ij = tif.imagej_metadata
             page = tif.pages[0]
             spacing = _imagej_spacing(ij, page)
+            if spacing is None and tif.is_ome:
+                spacing = ome_spacing(tif.ome_metadata)
             shaped = (tif.shaped_metadata or [{}])[0] if tif.is_shaped else {}
             if spacing is None and len(shaped.get("spacing_um", ())) == 3:
                 spacing = tuple(float(v) for v in shaped["spacing_um"])  # our phantoms
@@ -146,6 +149,31 @@ def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, Spacing | None, str]
         raise DatasetFormatError(f"{path} is not a readable TIFF file "
                                  f"({type(exc).__name__}: {exc})") from None
     return arr, spacing, axes
+
+
+def ome_spacing(xml: str | None) -> Spacing | None:
+    """(dz, dy, dx) in um from OME-XML ``Pixels`` attributes ``PhysicalSizeZ/Y/X`` and
+    their ``...Unit`` (default um, as OME says); None when the sizes are not all given
+    or a unit is unknown."""
+    import xml.etree.ElementTree as ET
+
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    pixels = next((el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    if pixels is None:
+        return None
+    out = []
+    for axis in "ZYX":
+        size = pixels.get(f"PhysicalSize{axis}")
+        unit = str(pixels.get(f"PhysicalSize{axis}Unit", "\u00b5m")).strip().lower()
+        if size is None or unit not in _UNIT_TO_UM:
+            return None
+        out.append(float(size) * _UNIT_TO_UM[unit])
+    return (out[0], out[1], out[2])
 
 
 def _imagej_spacing(ij: dict | None, page: Any) -> Spacing | None:

@@ -8,6 +8,7 @@ whether it holds masks or SDFs.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,8 +58,9 @@ def load_volumes(path: str | os.PathLike, spacing: SpacingLike | None = None,
         :func:`cellshapes.io.read_masks`), a prepared dataset ``.h5`` / ``.hdf5`` or a
         reference-implementation ``sdf_vid`` ``.h5``.
     spacing : length-3 sequence of float, optional
-        Voxel size (dz, dy, dx) in um; overrides the file. Default: the masks'
-        ``spacing_um`` metadata, a prepared dataset's isotropic grid spacing ``voxel_um``,
+        Voxel size (dz, dy, dx) in um; overrides the file (a mask file whose own spacing
+        differs gets a warning). Default: the masks' ``spacing_um`` metadata (ImageJ or
+        OME-TIFF), a prepared dataset's isotropic grid spacing ``voxel_um``,
         else (1, 1, 1) (a reference file carries no spacing).
     first_only : bool
         Read only the first sequence (in sorted group order) of a prepared dataset.
@@ -93,5 +95,10 @@ def load_volumes(path: str | os.PathLike, spacing: SpacingLike | None = None,
                                       check_spacing(user_sp, default=grid), True))
         return out
     masks, info = read_masks(path)  # integer labels (T, Z, Y, X): never an SDF
-    sp = check_spacing(user_sp, default=info.get("spacing_um") or _UNIT_SPACING)
+    stored = info.get("spacing_um")
+    if user_sp is not None and stored is not None and not np.allclose(user_sp, stored,
+                                                                       rtol=1e-6):
+        warnings.warn(f"{path}: the given spacing {user_sp.tolist()} um differs from the "
+                      f"file's {list(stored)} um; using the given one", stacklevel=2)
+    sp = check_spacing(user_sp, default=stored or _UNIT_SPACING)
     return [VolumeSequence(path.stem if path.is_file() else path.name, masks, sp, False)]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cellshapes.errors import InputError
+from cellshapes.measure.cells import cells
 from cellshapes.measure.mesh import check_volume, detect_sdf, foreground
 from cellshapes.measure.metrics import dice
 from cellshapes.measure.protrusion import protrusion_recall
@@ -22,7 +23,7 @@ from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["compare_shapes", "compare_path", "COMPARE_COLUMNS"]
 
-COMPARE_COLUMNS = ("sequence", "frame", "dsc", "hd95_um", "assd_um", "surface_dice",
+COMPARE_COLUMNS = ("sequence", "frame", "cell", "dsc", "hd95_um", "assd_um", "surface_dice",
                    "protrusion_recall")
 
 
@@ -66,6 +67,31 @@ def compare_shapes(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 1
                                                    body_radius_um=body_radius_um)}
 
 
+def _frame_scores(truth: np.ndarray, other: np.ndarray, spacing: np.ndarray,
+                  tolerance_um: float | None, body_radius_um: float | None, sdf_t: bool,
+                  sdf_o: bool) -> list[tuple[int | None, dict[str, float]]]:
+    """Scores of one frame: per label id when the truth is a label image
+    (:func:`cellshapes.measure.cells.cells`), else of the whole frame (cell None).
+
+    A label of the truth that the other frame lacks scores DSC 0 and NaN distances."""
+    if sdf_t or sdf_o:
+        return [(None, compare_shapes(truth, other, spacing, tolerance_um, body_radius_um,
+                                      sdf_t, sdf_o))]
+    _, ids, source = cells(np.asarray(truth), False)
+    if source != "label":
+        return [(None, compare_shapes(truth, other, spacing, tolerance_um, body_radius_um,
+                                      False, False))]
+    out = []
+    for k in ids:
+        mine = np.asarray(other) == k
+        if not mine.any():
+            out.append((int(k), {"dsc": 0.0, **dict.fromkeys(COMPARE_COLUMNS[4:], np.nan)}))
+            continue
+        out.append((int(k), compare_shapes(np.asarray(truth) == k, mine, spacing,
+                                           tolerance_um, body_radius_um, False, False)))
+    return out
+
+
 def _pair_sequences(truth: list, other: list, t_path: Any, o_path: Any) -> list:
     """Sequences of two files paired: the only one of each, or by equal names."""
     if len(truth) == 1 and len(other) == 1:
@@ -101,7 +127,9 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COMPARE_COLUMNS`, one row per sequence and frame; ``attrs``
+        Columns :data:`COMPARE_COLUMNS`, one row per sequence and frame, or per
+        sequence, frame and cell when the truth is a label image (``cell`` the label id,
+        each label of the other file compared with the same label; else None); ``attrs``
         holds the ``spacing_um`` used and the ``tolerance_um`` (after defaults).
 
     Raises
@@ -130,11 +158,11 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
             raise InputError(f"frame {frame} out of range: {truth} has {n} frame(s)")
         for k in range(n) if frame is None else [int(frame)]:
             try:
-                m = compare_shapes(t.volumes[k], o.volumes[k], t.spacing, tolerance_um,
-                                   body_radius_um, t.is_sdf, o.is_sdf)
+                for cell, m in _frame_scores(t.volumes[k], o.volumes[k], t.spacing,
+                                             tolerance_um, body_radius_um, t.is_sdf, o.is_sdf):
+                    rows.append({"sequence": t.name, "frame": k, "cell": cell, **m})
             except InputError as exc:
                 raise InputError(f"{where} frame {k}: {exc}") from None
-            rows.append({"sequence": t.name, "frame": k, **m})
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
     sp = pairs[0][0].spacing
     table.attrs = {"spacing_um": sp.tolist(),

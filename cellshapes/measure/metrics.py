@@ -29,6 +29,7 @@ from scipy import ndimage as ndi
 from skimage import measure
 
 from cellshapes.errors import InputError
+from cellshapes.measure.cells import cells, components
 from cellshapes.measure.ks import ks_tests
 from cellshapes.measure.mesh import check_volume, detect_sdf, foreground, isosurface, mesh_volume
 from cellshapes.units import SpacingLike, check_spacing
@@ -51,8 +52,8 @@ _UNIT_SPACING = (1.0, 1.0, 1.0)
 DESCRIPTOR_COLUMNS = ("volume_um3", "surface_um2", "sphericity", "sphericity_wadell",
                       "n_components")
 #: Columns of the per-cell tables (after ``frame``).
-CELL_COLUMNS = ("cell", "volume_um3", "surface_um2", "sphericity", "sphericity_wadell",
-                "centroid_z_um", "centroid_y_um", "centroid_x_um")
+CELL_COLUMNS = ("cell", "cell_from", "volume_um3", "surface_um2", "sphericity",
+                "sphericity_wadell", "centroid_z_um", "centroid_y_um", "centroid_x_um")
 
 
 # ----------------------------------------------------------------------- overlap (DSC)
@@ -184,21 +185,6 @@ def sphericity(volume_um3: float, area_um2: float, kind: str = "paper") -> float
 
 
 # --------------------------------------------------------------------------- describe
-def _components(fg: np.ndarray) -> tuple[np.ndarray, int]:
-    """26-connected components of a foreground (as skimage.measure.label), relabelled
-    1..n by decreasing size, ties by centroid (z, then y, then x)."""
-    lab, n = ndi.label(fg, structure=np.ones((3, 3, 3), dtype=bool))
-    if n <= 1:
-        return lab, int(n)
-    ids = np.arange(1, n + 1)
-    sizes = ndi.sum_labels(np.ones(fg.shape), lab, ids)
-    cents = np.asarray(ndi.center_of_mass(fg, lab, ids))
-    order = np.lexsort((cents[:, 2], cents[:, 1], cents[:, 0], -sizes))
-    rank = np.zeros(n + 1, dtype=lab.dtype)
-    rank[ids[order]] = np.arange(1, n + 1)
-    return rank[lab], int(n)
-
-
 def _descriptors(arr: np.ndarray, sp: np.ndarray, sdf: bool) -> dict[str, float]:
     """Volume, area and sphericities of one object from its one isosurface."""
     verts, faces = isosurface(arr, sp, is_sdf=sdf)
@@ -212,20 +198,19 @@ def _descriptors(arr: np.ndarray, sp: np.ndarray, sdf: bool) -> dict[str, float]
             "sphericity_wadell": sphericity(vol, area, "wadell")}
 
 
-def _cell_rows(arr: np.ndarray, fg: np.ndarray, sp: np.ndarray,
-               sdf: bool) -> list[dict[str, float | int]]:
-    """One descriptor row per 26-connected cell, each cell measured on its own."""
-    lab, n = _components(fg)
-    cents = np.asarray(ndi.center_of_mass(fg, lab, np.arange(1, n + 1))) * sp
+def _cell_rows(arr: np.ndarray, sp: np.ndarray, sdf: bool) -> list[dict[str, Any]]:
+    """One descriptor row per cell (:func:`cells`), each cell measured on its own."""
+    lab, ids, source = cells(arr, sdf)
+    cents = np.asarray(ndi.center_of_mass(lab > 0, lab, ids)).reshape(-1, 3) * sp
     outside = max(float(arr.max()), 1.0) if sdf else 0
     rows = []
-    for k in range(1, n + 1):
+    for k, cent in zip(ids, cents):
         mine = lab == k
-        # the other cells become background: an SDF there is set to "outside" (no other
-        # cell is 26-adjacent to this one, so no edge of this cell's surface changes)
+        # an SDF's other components become "outside" (none is 26-adjacent to this one, so
+        # no edge of this cell's surface changes); a mask cell is measured as its own mask
         alone = np.where(mine | (lab == 0), arr, outside) if sdf else mine
-        z, y, x = (float(c) for c in cents[k - 1])
-        rows.append({"cell": k, **_descriptors(alone, sp, sdf),
+        z, y, x = (float(c) for c in cent)
+        rows.append({"cell": int(k), "cell_from": source, **_descriptors(alone, sp, sdf),
                      "centroid_z_um": z, "centroid_y_um": y, "centroid_x_um": x})
     return rows
 
@@ -241,9 +226,10 @@ def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
         As for :func:`volume`: a (Z, Y, X) mask / labels (foreground > 0) or SDF (inside
         <= 0), its voxel size (dz, dy, dx) in um and the optional forced reading.
     per_cell : bool
-        False: the whole foreground as one object. True: each 26-connected component
-        ("cell", e.g. each daughter after a division, as the paper describes them,
-        Sec 4.4) on its own.
+        False: the whole foreground as one object. True: each cell on its own
+        (:func:`cells`: each label id of a label image, touching or not; each
+        26-connected component of a binary mask or SDF, e.g. each daughter after a
+        division, as the paper describes them, Sec 4.4).
 
     Returns
     -------
@@ -251,10 +237,11 @@ def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
         ``volume_um3`` (mask: voxel count x voxel volume; SDF: volume enclosed by the
         surface), ``surface_um2`` (see :func:`surface_area`), ``sphericity`` (paper's,
         36 pi V^2 / A^3), ``sphericity_wadell``, and ``n_components`` (26-connected).
-        With ``per_cell`` a list, one dict per cell with ``cell`` (1 = largest; ties by
-        centroid), the four descriptors and ``centroid_z_um``, ``centroid_y_um``,
-        ``centroid_x_um`` (voxel (0, 0, 0) at the origin). Cell numbers are not tracks:
-        cell 1 of two frames need not be the same cell.
+        With ``per_cell`` a list, one dict per cell with ``cell`` (the label id of a
+        label image; else the component number, 1 = largest, ties by centroid),
+        ``cell_from`` (``"label"`` or ``"component"``), the four descriptors and ``centroid_z_um``, ``centroid_y_um``,
+        ``centroid_x_um`` (voxel (0, 0, 0) at the origin). Component numbers are not
+        tracks (component 1 of two frames need not be the same cell); label ids are.
 
     Raises
     ------
@@ -265,7 +252,8 @@ def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     -----
     Volume and area come from one surface, so the sphericity of a sphere lies in
     [0.97, 1.005] on both paths (radii 4-16 voxels, ``tests/test_metrics.py``).
-    Touching cells form one component; labels of a label image are not used.
+    Without ``per_cell`` the whole foreground is one object (``n_components`` counts its
+    26-connected components; touching labels count as one).
     """
     arr = check_volume(volume)
     sp = check_spacing(spacing, default=_UNIT_SPACING)
@@ -274,8 +262,8 @@ def describe_volume(volume: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     if not fg.any():
         raise InputError("volume is empty (no foreground voxels)")
     if per_cell:
-        return _cell_rows(arr, fg, sp, sdf)
-    return {**_descriptors(arr, sp, sdf), "n_components": _components(fg)[1]}
+        return _cell_rows(arr, sp, sdf)
+    return {**_descriptors(arr, sp, sdf), "n_components": components(fg)[1]}
 
 
 def describe_sequence(volumes: Any, spacing: SpacingLike | None = _UNIT_SPACING,
@@ -298,7 +286,7 @@ def describe_sequence(volumes: Any, spacing: SpacingLike | None = _UNIT_SPACING,
     pandas.DataFrame
         One row per frame: ``frame``, ``volume_um3``, ``surface_um2``, ``sphericity``,
         ``sphericity_wadell``, ``n_components``. With ``per_cell``: ``frame``, ``cell``,
-        the four descriptors and the centroid ``centroid_z_um``, ``centroid_y_um``,
+        ``cell_from``, the four descriptors and the centroid ``centroid_z_um``, ``centroid_y_um``,
         ``centroid_x_um``.
 
     Raises
@@ -363,15 +351,16 @@ def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
         Voxel size (dz, dy, dx) in um; overrides the file's metadata. Default: from the
         file (``spacing_um`` of masks, ``voxel_um`` of a prepared dataset), else 1 1 1.
     per_cell : bool
-        One row per 26-connected cell of each frame (:func:`describe_sequence`).
+        One row per cell of each frame (:func:`cells`: label ids of a label image,
+        26-connected components of a binary mask or SDF).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``sequence`` and those of :func:`describe_sequence`: ``frame``,
         ``volume_um3``, ``surface_um2``, ``sphericity``, ``sphericity_wadell``,
-        ``n_components``; with ``per_cell``, ``frame``, ``cell``, the descriptors and the
-        centroid in um.
+        ``n_components``; with ``per_cell``, ``frame``, ``cell``, ``cell_from``, the
+        descriptors and the centroid in um.
 
     Raises
     ------

@@ -100,7 +100,8 @@ def _longest_run(present: np.ndarray) -> tuple[int, int]:
 
 
 def _plan_input(path: Path, labels: np.ndarray, per_label: bool, label: int | None,
-                skipped: list[dict], notes: list[str]) -> list[_Cell]:
+                skipped: list[dict], notes: list[str], keep_border: bool = False
+                ) -> list[_Cell]:
     """Decide which cell(s) of one input become sequences (pass 1, no SDFs yet)."""
     T = labels.shape[0]
     if per_label:
@@ -122,10 +123,13 @@ def _plan_input(path: Path, labels: np.ndarray, per_label: bool, label: int | No
                 skipped.append({"source": f"{path}#label={lab}",
                                 "reason": f"present in {n} of {T} frames (< half)"})
                 continue
-            if border[lab]:
+            if border[lab] and not keep_border:
                 skipped.append({"source": f"{path}#label={lab}",
                                 "reason": "touches the volume border in some frame"})
                 continue
+            if border[lab]:
+                notes.append(f"{path}#label={lab}: touches the volume border; kept cropped "
+                             "(its SDF treats the outside of the volume as background)")
             run = _longest_run(present[lab])
             cells.append(_Cell(path, lab, run))
         return cells
@@ -141,9 +145,16 @@ def _plan_input(path: Path, labels: np.ndarray, per_label: bool, label: int | No
 
 def _resolve_spacing(spacing: Sequence[float] | None, file_spacings: dict[Path, Any],
                      notes: list[str]) -> tuple[float, float, float]:
-    if spacing is not None:  # validated by prepare_dataset
-        return tuple(float(x) for x in spacing)  # type: ignore[return-value]
     known = {p: s for p, s in file_spacings.items() if s is not None}
+    if spacing is not None:  # validated by prepare_dataset; it wins over the files
+        given = tuple(float(x) for x in spacing)
+        differ = [p.name for p, s in known.items() if not np.allclose(s, given, rtol=1e-4)]
+        if differ:
+            msg = (f"--spacing {' '.join(f'{x:g}' for x in given)} differs from the spacing "
+                   f"stored in {', '.join(differ)}; using --spacing")
+            say("warning: " + msg)
+            notes.append(msg)
+        return given  # type: ignore[return-value]
     if not known:
         if file_spacings:
             say("warning: no voxel spacing given or stored in the inputs; assuming 1 1 1 um "
@@ -160,6 +171,18 @@ def _resolve_spacing(spacing: Sequence[float] | None, file_spacings: dict[Path, 
     return tuple(float(x) for x in first)  # type: ignore[return-value]
 
 
+def skipped_summary(skipped: Sequence[dict]) -> str:
+    """One line: how many labels were skipped and why (``prepare --per-label``)."""
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        why = ("touch the volume border (--keep-border keeps them, cropped)"
+               if "border" in s["reason"] else "are present in fewer than half the frames"
+               if "frames" in s["reason"] else s["reason"])
+        reasons[why] = reasons.get(why, 0) + 1
+    parts = ", ".join(f"{n} {why}" for why, n in reasons.items())
+    return f"skipped {len(skipped)} label(s): {parts} (the summary's 'skipped' lists each)"
+
+
 def _measure(labels: np.ndarray, cell: _Cell, spacing: Sequence[float], keep: str) -> float:
     m = _cell_masks(labels, cell)
     ext = 0.0
@@ -173,7 +196,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                     spacing: Sequence[float] | None = None, cell_type: str | None = None,
                     per_label: bool = False, label: int | None = None, align: bool = False,
                     overwrite: bool = False, progress: bool = True, margin: float = MARGIN,
-                    ) -> dict:
+                    keep_border: bool = False) -> dict:
     """Prepare one HDF5 SDF dataset from masks and/or reference ``sdf_vid`` files.
 
     Parameters
@@ -193,7 +216,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     per_label : bool
         Every label present in at least half of the frames becomes its own sequence (its
         longest run of consecutive frames); labels touching the volume border in any frame
-        are skipped and reported.
+        are skipped (one summary line says how many and why) unless ``keep_border``.
     label : int, optional
         Use this label id of every mask input.
     align : bool
@@ -202,6 +225,9 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Replace an existing ``out``.
     progress : bool
         tqdm progress bars and notes on stderr.
+    keep_border : bool
+        With ``per_label``: keep labels that touch the volume border, cropped (their SDF
+        treats the outside of the volume as background; a note names each). Off by default.
     margin : float
         Cube half-side = largest cell extent from its centroid * margin (default 1.25).
 
@@ -262,7 +288,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     for p in track(mask_inputs, progress, desc="measure", unit="input", leave=False):
         labels, info = read_masks(p)
         file_spacings[p] = info["spacing_um"]
-        cells = _plan_input(p, labels, per_label, label, skipped, notes)
+        cells = _plan_input(p, labels, per_label, label, skipped, notes, keep_border)
         # The final spacing is settled after all inputs are read, but it can only differ
         # from this one when the inputs disagree, which raises below.
         sp_here = spacing if spacing is not None else (info["spacing_um"] or (1.0, 1.0, 1.0))
@@ -283,6 +309,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     scale_um = max((c.extent_um for c in cells_all), default=0.0) * margin
     for n in plan_notes:  # which label was used, border contact: said even when quiet
         say(n)
+    if skipped:
+        say(skipped_summary(skipped))
 
     # ---- pass 2: SDF cubes
     params = {"size": size, "margin": margin, "align": bool(align), "keep": keep,
