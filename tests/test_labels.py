@@ -138,3 +138,20 @@ def test_prepare_a_3d_label_image_as_a_one_frame_video(tmp_path, capsys):
                  "-q", "--out", str(tmp_path / "d.h5")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_sequences"] == 3
+
+
+def test_evaluate_of_a_label_video_reports_each_label(tmp_path, capsys):
+    from cellshapes.config import model_config, train_config
+    from cellshapes.inference.evaluate import evaluate_run
+    from cellshapes.training.loop import train
+
+    write_tiff(tmp_path / "video.tif", np.stack([_balls()] * 2), spacing=(1.0, 1.0, 1.0))
+    assert main(["prepare", str(tmp_path / "video.tif"), "--per-label", "--size", "16",
+                 "-q", "--out", str(tmp_path / "d.h5")]) == 0
+    train(tmp_path / "d.h5", tmp_path / "run", model_config("smoke"),
+          train_config("smoke", epochs=40), device="cpu",
+          progress=False)
+    report = evaluate_run(tmp_path / "run", tmp_path / "d.h5", device="cpu", progress=False)
+    assert sorted(report["sources"].values()) == [
+        f"{tmp_path / 'video.tif'}#label={k}" for k in (3, 7, 9)]
+    assert set(report["per_sequence"]) == set(report["sources"])

@@ -33,7 +33,8 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     -------
     dict
         ``dsc_mean``, ``dsc_train_frames_mean``, ``dsc_heldout_mean`` (or None),
-        ``per_sequence`` {name: [DSC per frame]}, ``descriptors`` (means of real and
+        ``per_sequence`` {name: [DSC per frame]}, ``sources`` {name: the input and label id
+        it was prepared from, e.g. ``labels.tif#label=7``}, ``descriptors`` (means of real and
         reconstructed) and ``ks`` (KS p-values real vs reconstructed).
     """
     from cellshapes.measure.metrics import describe_sequence, dice_per_frame, ks_tests
@@ -79,6 +80,8 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
         "dsc_train_frames_mean": float(np.mean(train_d)),
         "dsc_heldout_mean": float(np.mean(held_d)) if held_d else None,
         "per_sequence": per_seq,
+        # which cell each sequence is: "labels.tif#label=7" after prepare --per-label
+        "sources": {truth.names[j]: str(truth.attrs[j].get("source", "")) for _, j in matched},
         "descriptors": {"real": {c: float(real[c].mean()) for c in cols},
                         "reconstructed": {c: float(rec[c].mean()) for c in cols}},
         "ks": {r["descriptor"]: {"statistic": float(r["statistic"]), "pvalue": float(r["pvalue"])}
