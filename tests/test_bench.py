@@ -23,7 +23,7 @@ TINY = BenchSizes(data_size=24, data_sequences=2, data_frames=2, frames_per_batc
                   points_per_frame=512, train_reps=2, fit_steps=40, accuracy_seeds=2,
                   matmul_n=256,
                   infer_size=32, infer_frames=2, infer_reps=1, scaling_sizes=(16, 32),
-                  scaling_frames=(1, 2), scaling_size=16,
+                  scaling_frames=(1, 2), scaling_size=16, band_sizes=(32,),
                   compile=False)  # compiling costs ~30 s of CPU; the CLI run covers it
 
 KEYS = ("train_speedup", "train_speedup_fp32", "train_speedup_eager", "train_peak_fraction",
@@ -75,6 +75,11 @@ def test_tiny_run_reports_consistent_measurements(tmp_path):
     assert [(r["frames"], r["size"]) for r in rows] == [(1, 16), (1, 32), (2, 16)]
     assert [r["fraction"] for r in rows if r["size"] == 16] == [1.0, 1.0]  # < 4 x stride
     assert set(res["targets"]) and all("met" in v for v in res["targets"].values())
+    # inference runs on the shipped trained model, and the per-size table is consistent
+    assert res["infer_model"].startswith("shipped growing_quick")
+    (row,) = inf["by_size"]
+    assert row["size"] == 32 and row["identical"] is True and 0 < row["fraction"] <= 1.05
+    assert row["speedup"] == pytest.approx(row["dense_s"] / row["narrow_s"])
     from cellshapes.resources import native_bf16
 
     variants = {"ours_fp32_eager", "ours_fp32"} | (

@@ -256,7 +256,7 @@ class GridOptions:
         Activation memory budget per forward pass [MiB].
     check_gradient : bool
         Measure max |grad f| in every coarse block; a block's slope is at least
-        ``gradient_margin`` times the largest value in it and its neighbours.
+        ``gradient_margin`` times the largest value measured in it.
     gradient_samples : int
         Random points per coarse block at which the gradient is measured.
     gradient_margin : float
@@ -272,7 +272,7 @@ class GridOptions:
     safety: float = bounded(2.0, 0.0)
     memory_mb: float = bounded(256.0, 0.0)
     check_gradient: bool = True
-    gradient_samples: int = bounded(2, 1)
+    gradient_samples: int = bounded(4, 1)
     gradient_margin: float = bounded(1.5, 1.0)
     check_blocks: bool = True
 
