@@ -9,6 +9,7 @@ from cellshapes.errors import DatasetFormatError
 from cellshapes.io import (clamp_units_to_reference, is_reference_sdf, read_dataset,
                            read_reference_sdf, reference_clamp_voxels, reference_to_clamp_units,
                            write_reference_sdf)
+from cellshapes.io.reference import ReferenceUnitsWarning
 
 
 def test_reference_layout(tmp_path):
@@ -80,13 +81,24 @@ def test_frames_deeper_than_the_clamp_get_one_unit():
     np.testing.assert_allclose(back, stored, atol=1e-6)
 
 
-def test_a_frame_that_never_reaches_the_clamp_raises():
+def test_a_frame_that_never_reaches_the_clamp_takes_its_units_from_the_slope():
     n = 64
     clamp = reference_clamp_voxels(n)
     fills = _sphere_vox(n, 50.0)       # box corners only 4.6 voxels outside: clamp unseen
     assert fills.max() < clamp
     stored = np.stack([_as_stored(_sphere_vox(n, 20.0), clamp), _as_stored(fills, clamp)])
-    with pytest.raises(DatasetFormatError, match="frame 1 does not reach"):
-        reference_to_clamp_units(stored, "cell.h5")
+    with pytest.warns(ReferenceUnitsWarning, match=r"frame 1 does not reach .* slope"):
+        units, _ = reference_to_clamp_units(stored, "cell.h5")
+    inside = fills < 0
+    np.testing.assert_allclose(units[1][inside] * clamp, fills[inside], rtol=0.01, atol=0.05)
+    np.testing.assert_allclose(units[0] * clamp, np.minimum(_sphere_vox(n, 20.0), clamp),
+                               atol=1e-4)                  # frame 0 as before
+
+
+def test_a_frame_that_is_no_distance_is_refused():
+    d = _sphere_vox(48, 12.0)
+    squared = np.sign(d) * d ** 2     # slope 2 d: not one per voxel up to a factor
+    with pytest.raises(DatasetFormatError, match="frame 0 is no distance field"):
+        reference_to_clamp_units(_as_stored(squared, 200.0)[None], "cell.h5")
     with pytest.raises(DatasetFormatError, match="frame 0 has no outside"):
         reference_to_clamp_units(-np.ones((1, 8, 8, 8)))

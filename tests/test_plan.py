@@ -122,12 +122,24 @@ def test_measured_fraction_counts_the_frames(tmp_path):
 def test_plan_command_writes_the_paper_plan(tmp_path, capsys):
     out = tmp_path / "P.json"
     assert main(["plan", "--sequences", "33", "--frames", "30", "--size", "256",
-                 "--profile", "paper", "--json", str(out)]) == 0
+                 "--profile", "paper", "--device", "cuda", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["device"] == "cuda" and doc["host_bytes"] <= 32 * GB
     assert doc["volume_bytes"] == 990 * 256**3 * 2 and doc["index_dtype"] == "int32"
     assert doc["host_bytes_on_cpu"] > doc["host_bytes"]
-    assert "host peak" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert text.splitlines()[1].lstrip().startswith("device peak")  # the GPU figure first
+    assert "assumed 2.00 GiB CUDA context" in text
+
+
+def test_plan_defaults_to_the_device_there_is(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "P.json"
+    assert main(["plan", "--sequences", "6", "--frames", "8", "--size", "64",
+                 "--profile", "smoke", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["device"] == "cpu"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("device cpu") and lines[1].lstrip().startswith("host peak")
     assert main(["plan", "--sequences", "2", "--frames", "3", "--size", "16",
                  "--dataset", str(out)]) == 2
     err = capsys.readouterr().err.strip()

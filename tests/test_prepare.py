@@ -152,16 +152,49 @@ def test_reference_frames_of_different_depth_share_one_unit(tmp_path):
     np.testing.assert_allclose(read_reference_sdf(paths[0]), np.stack(frames), atol=1e-6)
 
 
-def test_reference_cell_filling_its_box_is_refused(tmp_path, capsys):
+def test_reference_cell_filling_its_box_takes_units_from_the_slope(tmp_path, capsys):
     z, y, x = _centred_distance(48)
     d = np.sqrt(z * z + y * y + x * x) - 38.0           # corners 3 voxels out, clamp 5.9
     _write_matlab_order(tmp_path / "full.h5", [_stored(d, 32 * 47 / 255)])
-    with pytest.raises(DatasetFormatError, match="frame 0 does not reach"):
-        prepare_dataset([tmp_path / "full.h5"], tmp_path / "ds.h5", size=24, progress=False)
-    assert main(["prepare", str(tmp_path / "full.h5"), "--out", str(tmp_path / "o.h5"),
-                 "-q"]) == 2
-    assert "outside clamp" in _one_error_line(capsys)
-    assert not (tmp_path / "o.h5").exists()
+    s = prepare_dataset([tmp_path / "full.h5"], tmp_path / "ds.h5", size=48, progress=False)
+    assert any("frame 0 does not reach" in n and "slope" in n for n in s["notes"])
+    assert "cellshapes: warning:" in capsys.readouterr().err
+    seq = read_dataset(tmp_path / "ds.h5")[0]
+    vox = seq.sdf[0] * seq.attrs["sdf_unit_um"] / seq.attrs["voxel_um"]
+    inside = d < 0
+    assert np.abs(vox[inside] - d[inside]).max() < 0.5   # true voxels, not clamp-scaled
+
+
+def _radius_in_voxels(path) -> float:
+    from cellshapes.measure.metrics import describe_path
+
+    table = describe_path(path)
+    vox = read_dataset(path)[0].attrs["voxel_um"]
+    return (3 * table["volume_um3"][0] / (4 * np.pi)) ** (1 / 3) / vox
+
+
+def test_reference_40_cube_with_a_32_voxel_clamp(tmp_path, capsys):
+    """A 40^3 reference file written with the 256^3 clamp of 32 voxels (not the
+    32 x 39 / 255 = 4.9 voxels of the rule): the units come from the surface slope, and a
+    sphere of radius 11 voxels comes back at 11 voxels (within half a voxel)."""
+    z, y, x = _centred_distance(40)
+    d = np.sqrt(z * z + y * y + x * x) - 11.0           # outside up to 22.8 voxels
+    _write_matlab_order(tmp_path / "r40.h5", [_stored(d, 32.0)])
+    assert main(["prepare", str(tmp_path / "r40.h5"), "--size", "40", "--spacing", "1", "1",
+                 "1", "--out", str(tmp_path / "ds.h5"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "frame 0 does not reach the 4.89-voxel outside clamp" in err
+    assert abs(_radius_in_voxels(tmp_path / "ds.h5") - 11.0) < 0.5
+
+
+def test_reference_256_layout_keeps_the_clamp_rule(tmp_path, capsys):
+    z, y, x = _centred_distance(64)                      # the rule's clamp at 64^3: 7.9
+    d = np.sqrt(z * z + y * y + x * x) - 14.0
+    _write_matlab_order(tmp_path / "r64.h5", [_stored(d, 32 * 63 / 255)])
+    s = prepare_dataset([tmp_path / "r64.h5"], tmp_path / "ds.h5", size=64,
+                        spacing=(1, 1, 1), progress=False)
+    assert not any("does not reach" in n for n in s["notes"])
+    assert abs(_radius_in_voxels(tmp_path / "ds.h5") - 14.0) < 0.5
 
 
 def test_reference_round_trip_keeps_orientation(tmp_path):

@@ -132,6 +132,7 @@ def plan(a: argparse.Namespace) -> int:
     from cellshapes.atomic import atomic_path, check_output
     from cellshapes.cli.options import config_overrides
     from cellshapes.config import ModelConfig, TrainConfig, model_config, train_config
+    from cellshapes.resources import resolve_device
     from cellshapes.training import loop  # noqa: F401  (the baseline includes training)
     from cellshapes.training.data import load_training_data
     from cellshapes.training.plan import dataset_plan, memory_plan
@@ -146,6 +147,8 @@ def plan(a: argparse.Namespace) -> int:
         check_output(a.json, a.overwrite)
     mcfg = model_config(a.profile, **config_overrides(a, ModelConfig))
     tcfg = train_config(a.profile, **config_overrides(a, TrainConfig))
+    if a.device == "auto":  # cuda only where there is one; an explicit cuda plans for a GPU
+        a.device = resolve_device("auto").type
     source = "given with --near-voxel-fraction"
     if a.dataset is not None:
         plan = dataset_plan(load_training_data(a.dataset, lazy=True), mcfg, tcfg, a.device,

@@ -173,8 +173,9 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="plan for this prepared dataset instead (shape from the file, near-set "
                         "size counted in its frames)")
     _profile(p, "paper", "the settings every option below defaults to")
-    p.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
-                   help="where the run trains (default cuda; cpu: data and model in host RAM)")
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                   help="where the run trains (default auto: cuda where available, else cpu; "
+                        "cpu: data and model in host RAM)")
     p.add_argument("--near-voxel-fraction", type=float, default=None, metavar="X",
                    help="fraction of a frame's voxels in the near set (default: counted in "
                         "--dataset, else assumed from the paper's cell sizes)")

@@ -15,14 +15,19 @@ frame stands for exactly the clamp (``p = 1`` if D <= 32, ``p = 32 / D`` otherwi
 A file of another grid size S is read with the clamp at the same fraction of the cube
 edge, ``32 (S - 1) / 255`` voxels (:func:`reference_clamp_voxels`; exactly 32 at 256).
 
-This fails for a frame whose outside never reaches the clamp (a cell filling its box):
-its ``p`` is its largest outside distance, not the clamp. Such frames are detected
-because the recovered distance then grows faster than one voxel per voxel near the
-surface; they raise :class:`~cellshapes.errors.DatasetFormatError`.
+A frame whose outside never reaches the clamp (a cell filling its box, or a file written
+with another clamp than ``32 (S - 1) / 255``) breaks that rule: its ``p`` is its largest
+outside distance. Such a frame is recognised by the slope of the recovered distance near
+the surface (a distance changes by one voxel per voxel), and its unit is taken from that
+slope instead, with a warning naming the frame and the slope
+(:class:`ReferenceUnitsWarning`). Only a frame whose slope is not one per voxel up to a
+common factor (its |grad| varies by more than ``_SPREAD`` across the band, so it is no
+distance at all) raises :class:`~cellshapes.errors.DatasetFormatError`.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +38,7 @@ from cellshapes.io.hdf5 import open_h5
 
 __all__ = ["is_reference_sdf", "read_reference_sdf", "write_reference_sdf",
            "reference_clamp_voxels", "reference_to_clamp_units", "clamp_units_to_reference",
+           "ReferenceUnitsWarning",
            "REFERENCE_DATASET", "REFERENCE_SIZE", "REFERENCE_CLAMP_VOXELS"]
 
 #: Name of the dataset in a reference file.
@@ -44,8 +50,16 @@ REFERENCE_CLAMP_VOXELS = 32
 #: Accepted range of the median |grad sdf| (voxels per voxel) just outside the surface
 #: after the units are recovered; a true distance has 1.
 _GRADIENT_RANGE = (0.8, 1.25)
+#: Largest factor between the 10th / 90th percentile of |grad| near the surface and its
+#: median for which a frame is still read as a distance field (true distances: 1.00-1.01
+#: on spheres of radius 11-60 voxels and two touching spheres).
+_SPREAD = 1.1
 #: Fewer voxels than this in the band where the gradient is measured: no check.
 _MIN_BAND_VOXELS = 50
+
+
+class ReferenceUnitsWarning(UserWarning):
+    """A reference frame's units were taken from its surface slope, not from the clamp."""
 
 
 def is_reference_sdf(path: str | os.PathLike) -> bool:
@@ -149,12 +163,19 @@ def reference_to_clamp_units(sdf: np.ndarray, where: str = "reference file"
         Largest positive stored value of each frame (1 unless the cell is deeper than the
         clamp, then clamp / D): what each frame was divided by.
 
+    Warns
+    -----
+    ReferenceUnitsWarning
+        A frame whose outside does not reach the clamp (the recovered distance changes by
+        other than ``_GRADIENT_RANGE`` voxels per voxel near the surface): its unit is taken
+        from the measured slope, and the outside is clamped at the clamp.
+
     Raises
     ------
     DatasetFormatError
-        A frame has no outside (no positive value), or its outside never reaches the clamp:
-        the recovered distance then changes by more than ``_GRADIENT_RANGE`` voxels per
-        voxel just outside the surface (a true distance changes by one).
+        A frame has no outside (no positive value), or its values are no distance: the
+        10th and 90th percentiles of |grad| near the surface differ from their median by
+        more than the factor ``_SPREAD``.
 
     Notes
     -----
@@ -176,25 +197,39 @@ def reference_to_clamp_units(sdf: np.ndarray, where: str = "reference file"
                                      "value), so the clamp that fixes its units is missing")
         peaks[t] = peak
         out[t] = frame / peak
-        ratio = _surface_gradient(out[t] * clamp, clamp)
-        if ratio is not None and not _GRADIENT_RANGE[0] <= ratio <= _GRADIENT_RANGE[1]:
+        slope = _surface_gradient(out[t] * clamp, clamp)
+        if slope is None:
+            continue
+        ratio, spread = slope
+        if spread > _SPREAD:
             raise DatasetFormatError(
-                f"{where}: frame {t} does not reach the {clamp:g}-voxel outside clamp (its "
-                f"distance changes by {ratio:.2f} voxels per voxel near the surface, a "
-                "distance by 1), so its units cannot be recovered; is the cell filling its "
-                "box?")
+                f"{where}: frame {t} is no distance field: its slope near the surface varies "
+                f"by a factor {spread:.2f} (a distance has slope 1 everywhere), so its units "
+                "cannot be recovered")
+        if not _GRADIENT_RANGE[0] <= ratio <= _GRADIENT_RANGE[1]:
+            warnings.warn(
+                f"{where}: frame {t} does not reach the {clamp:.3g}-voxel outside clamp (its "
+                f"distance changes by {ratio:.3f} voxels per voxel near the surface); units "
+                f"from that slope: its largest stored value is {clamp / ratio:.3g} voxels",
+                ReferenceUnitsWarning, stacklevel=2)
+            out[t] = np.minimum(out[t] / ratio, 1.0)
+            peaks[t] = peak * ratio
     return out, peaks
 
 
-def _surface_gradient(dist_vox: np.ndarray, clamp: float) -> float | None:
-    """Median |grad| of a (S, S, S) distance in voxels, 1 to clamp / 2 voxels outside."""
+def _surface_gradient(dist_vox: np.ndarray, clamp: float) -> tuple[float, float] | None:
+    """Median |grad| of a (S, S, S) distance in voxels, 1 to clamp / 2 voxels outside,
+    and its spread (the larger of p90 / median and median / p10); None if fewer than
+    ``_MIN_BAND_VOXELS`` voxels lie there."""
     band = (dist_vox >= 1.0) & (dist_vox <= clamp / 2)
     if band.sum() < _MIN_BAND_VOXELS:
         return None
     g2 = np.zeros(int(band.sum()), np.float64)
     for axis in range(3):
         g2 += np.gradient(dist_vox, axis=axis)[band].astype(np.float64) ** 2
-    return float(np.median(np.sqrt(g2)))
+    g = np.sqrt(g2)
+    p10, med, p90 = np.percentile(g, [10, 50, 90])
+    return float(med), float(max(p90 / med, med / max(p10, 1e-12)))
 
 
 def clamp_units_to_reference(sdf: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -18,7 +19,7 @@ from cellshapes.cube import resample_cube
 from cellshapes.errors import InputError
 from cellshapes.io import (SDFSequence, clamp_units_to_reference, read_dataset, read_reference_sdf,
                            reference_clamp_voxels, reference_to_clamp_units, write_reference_sdf)
-from cellshapes.io.reference import REFERENCE_CLAMP_VOXELS
+from cellshapes.io.reference import REFERENCE_CLAMP_VOXELS, ReferenceUnitsWarning
 from cellshapes.progress import say
 
 __all__ = ["import_reference", "export_reference", "REFERENCE_CLAMP_VOXELS"]
@@ -36,7 +37,15 @@ def import_reference(path: Path, size: int, spacing: Sequence[float] | None, cty
     s_in = raw.shape[1]
     if raw.shape[2] != s_in or raw.shape[3] != s_in:
         raise InputError(f"{path}: reference sdf_vid frames must be cubes, got {raw.shape[1:]}")
-    sdf, peaks = reference_to_clamp_units(raw, str(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReferenceUnitsWarning)
+        sdf, peaks = reference_to_clamp_units(raw, str(path))
+    for w in caught:  # units from the surface slope: said even when quiet, and recorded
+        if issubclass(w.category, ReferenceUnitsWarning):
+            notes.append(str(w.message))
+            say("warning: " + str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     del raw
     if spacing is None:
         sp = (1.0, 1.0, 1.0)

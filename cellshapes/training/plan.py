@@ -160,11 +160,15 @@ class MemoryPlan:
                                f"model/optimiser {g(self.model_bytes)} ({self.parameters:,} "
                                f"parameters) + activations {g(self.activation_bytes)} "
                                f"({self.batch_points:,} points/batch)"),
-            ("host peak", f"{g(self.host_bytes)} ({self.host_bytes:,} bytes)"),
         ]
-        if self.device == "cuda":
-            rows += [("device peak", f"{g(self.device_bytes)} ({self.device_bytes:,} bytes)"),
-                     ("on --device cpu", f"{g(self.host_bytes_on_cpu)} of host memory")]
+        host = ("host peak", f"{g(self.host_bytes)} ({self.host_bytes:,} bytes)")
+        if self.device == "cuda":  # what decides whether it fits: the GPU, first
+            rows = [("device peak", f"{g(self.device_bytes)} ({self.device_bytes:,} bytes)"),
+                    (host[0], f"{host[1]}, with an assumed {g(self.context_bytes)} CUDA "
+                              "context"),
+                    *rows, ("on --device cpu", f"{g(self.host_bytes_on_cpu)} of host memory")]
+        else:
+            rows = [host, *rows]
         head = (f"memory plan: {self.sequences} sequences, {self.training_frames} training "
                 f"frames of {self.size}^3, device {self.device}")
         return "\n".join([head] + [f"  {k:<18} {v}" for k, v in rows])
