@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cellshapes.cli import main
-from cellshapes.errors import DatasetFormatError, InputError
+from cellshapes.errors import InputError
 from cellshapes.io import dataset_info, read_dataset, read_reference_sdf, write_tiff
 from cellshapes.prepare import export_reference, prepare_dataset
 
