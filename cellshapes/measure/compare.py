@@ -19,12 +19,14 @@ from cellshapes.measure.mesh import check_volume, detect_sdf, foreground
 from cellshapes.measure.metrics import dice
 from cellshapes.measure.protrusion import protrusion_recall
 from cellshapes.measure.surface import check_tolerance, surface_distances
+from cellshapes.measure.topology import topology_scores
 from cellshapes.units import SpacingLike, check_spacing
 
 __all__ = ["compare_shapes", "compare_path", "COMPARE_COLUMNS"]
 
 COMPARE_COLUMNS = ("sequence", "frame", "cell", "dsc", "hd95_um", "assd_um", "surface_dice",
-                   "protrusion_recall")
+                   "protrusion_recall", "components", "island_fraction",
+                   "connected_protrusion_recall")
 
 
 def compare_shapes(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 1.0, 1.0),
@@ -50,8 +52,10 @@ def compare_shapes(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 1
     Returns
     -------
     dict
-        ``dsc`` (voxel overlap), ``hd95_um``, ``assd_um``, ``surface_dice`` and
-        ``protrusion_recall`` (NaN when the truth has no protrusion).
+        ``dsc`` (voxel overlap), ``hd95_um``, ``assd_um``, ``surface_dice``,
+        ``protrusion_recall`` (NaN when the truth has no protrusion), and the topology of
+        the other shape (:mod:`cellshapes.measure.topology`): ``components``,
+        ``island_fraction``, ``connected_protrusion_recall``.
     """
     va, vb = check_volume(truth, what="truth"), check_volume(other, what="other")
     if va.shape != vb.shape:
@@ -64,7 +68,8 @@ def compare_shapes(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 1
     return {"dsc": dice(fa, fb), "hd95_um": sd.hausdorff(95.0), "assd_um": sd.mean(),
             "surface_dice": sd.dice(tol),
             "protrusion_recall": protrusion_recall(fa, fb, sp, tolerance_um=tol,
-                                                   body_radius_um=body_radius_um)}
+                                                   body_radius_um=body_radius_um),
+            **topology_scores(fa, fb, sp, tol, body_radius_um)}
 
 
 def _frame_scores(truth: np.ndarray, other: np.ndarray, spacing: np.ndarray,
@@ -85,7 +90,8 @@ def _frame_scores(truth: np.ndarray, other: np.ndarray, spacing: np.ndarray,
     for k in ids:
         mine = np.asarray(other) == k
         if not mine.any():
-            out.append((int(k), {"dsc": 0.0, **dict.fromkeys(COMPARE_COLUMNS[4:], np.nan)}))
+            out.append((int(k), {"dsc": 0.0, **dict.fromkeys(COMPARE_COLUMNS[4:], np.nan),
+                                 "components": 0.0, "island_fraction": 0.0}))
             continue
         out.append((int(k), compare_shapes(np.asarray(truth) == k, mine, spacing,
                                            tolerance_um, body_radius_um, False, False)))

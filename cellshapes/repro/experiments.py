@@ -138,7 +138,8 @@ def _describe(sdf: np.ndarray, voxel_um: float, prefix: str = "") -> dict[str, f
 def _surface(truth: np.ndarray, rec: np.ndarray, voxel_um: float) -> dict[str, float]:
     from cellshapes.measure.compare import compare_shapes
 
-    keys = ("hd95_um", "assd_um", "surface_dice", "protrusion_recall")
+    keys = ("hd95_um", "assd_um", "surface_dice", "protrusion_recall", "components",
+            "island_fraction", "connected_protrusion_recall")
     if not _has_surface(rec):
         return {k: float("nan") for k in keys}
     out = compare_shapes(truth, rec, (voxel_um,) * 3, is_sdf_truth=True, is_sdf_other=True)
@@ -175,8 +176,11 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     surface : bool
         Also compare the surfaces on the reference grid
         (:func:`cellshapes.measure.compare.compare_shapes`): ``hd95_um``, ``assd_um``,
-        ``surface_dice`` and ``protrusion_recall`` (NaN where the truth has no
-        protrusion), tolerance one voxel diagonal of the reference grid.
+        ``surface_dice``, ``protrusion_recall`` (NaN where the truth has no
+        protrusion) and the topology of the reconstruction (``components``,
+        ``island_fraction``, ``connected_protrusion_recall``,
+        :mod:`cellshapes.measure.topology`), tolerance one voxel diagonal of the
+        reference grid.
 
     Returns
     -------
