@@ -105,7 +105,8 @@ PAPER_P = {"growing": (0.634, 0.252, 0.387), "dividing": (0.077, 0.472, "< 0.001
 PAPER_DSC = {"growing": (0.958, "0.958 +- 0.012 at t = 30 (DS_Plat, Tab 2, latent 64)"),
              "filopodial": (0.950, "0.950 +- 0.007 at t = 30 (DS_Filo, Sec 5.7)")}
 COLS = ["surface_um2", "volume_um3", "sphericity"]
-SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall"]
+SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall", "components",
+           "island_fraction", "connected_protrusion_recall"]  # topology: measure.topology
 work = Path(runs_dir) / profile / NB
 print(f"profile {profile}: training seeds {SEEDS}, settings {SETTINGS}")
 

@@ -99,7 +99,9 @@ scores = experiments.score_arms(runs, ds, "omega0", device)  # + sph_error; warn
 table = scores.groupby("omega0").agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
     sphericity_sd=("sphericity", "std"), protrusion_recall=("protrusion_recall", "mean"),
-    hd95_um=("hd95_um", "mean"), volume_um3=("volume_um3", "mean"))
+    hd95_um=("hd95_um", "mean"), volume_um3=("volume_um3", "mean"),
+    island_fraction=("island_fraction", "mean"),
+    connected_recall=("connected_protrusion_recall", "mean"))
 real_sph = scores.drop_duplicates("sequence")["real_sphericity"]
 table
 

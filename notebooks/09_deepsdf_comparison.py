@@ -122,7 +122,8 @@ table = scores.groupby("model", sort=False).agg(
     dsc=("dsc", "mean"), dsc_sd=("dsc", "std"), sphericity=("sphericity", "mean"),
     sphericity_sd=("sphericity", "std"), sph_error=("sph_error", "mean"),
     protrusion_recall=("protrusion_recall", "mean"), hd95_um=("hd95_um", "mean"),
-    volume_um3=("volume_um3", "mean"))
+    volume_um3=("volume_um3", "mean"), island_fraction=("island_fraction", "mean"),
+    connected_recall=("connected_protrusion_recall", "mean"))
 table
 
 # %%

@@ -72,3 +72,33 @@ def test_paper_std_reproduces_the_papers_numbers():
         sample_codes(codes, 2, "gaussian", std=0.1, variance=0.1)
     with pytest.raises(InputError, match="std"):
         paper_std(np.zeros((3, 4)), "gaussian")
+
+
+def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tmp_path,
+                                                                 monkeypatch):
+    from cellshapes.inference import generate
+    from cellshapes.inference.generate import generate_run
+
+    rep = generate_run(trained_run, tmp_path / "a", n=2, seed=3, progress=False)
+    assert set(rep["topology"]) == {"gen_0000", "gen_0001"}
+    assert rep["drop_islands_voxels"] == 0 and 0.0 <= rep["island_fraction_mean"] < 1.0
+    assert all(len(v) == 4 for v in rep["topology"].values())
+    # a frame with a detached 1-voxel speck: counted, and removed only with the option
+    speck = np.zeros((8, 8, 8), bool)
+    speck[1:5, 1:5, 1:5] = True
+    speck[7, 7, 7] = True
+    assert generate._frame_topology(speck) == {"components": 2.0,
+                                               "island_fraction": pytest.approx(1 / 65)}
+    from cellshapes.inference import grid  # generate_run imports sequence_sdf from here
+
+    monkeypatch.setattr(grid, "sequence_sdf", lambda *a, **k: (
+        np.where(np.stack([speck] * 4), -1.0, 1.0).astype(np.float32), {}))
+    for drop, expect in ((0, 65), (2, 64)):
+        out = tmp_path / f"d{drop}"
+        rep = generate_run(trained_run, out, n=1, size=8, progress=False,
+                           drop_islands_voxels=drop)
+        mask = tifffile.imread(out / "masks" / "gen_0000.tif")
+        assert int(mask[0].sum()) == expect
+        assert rep["topology"]["gen_0000"][0]["components"] == 2.0  # reported as generated
+        assert json.loads((out / "config.json").read_text())["generate"][
+            "drop_islands_voxels"] == drop

@@ -158,12 +158,19 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                  method: str = "gaussian", seed: int = 0, size: int | None = None,
                  frames: int | None = None, device: str = "auto", overwrite: bool = False,
                  progress: bool = True, variance: float | None = None,
-                 std: float | None = None) -> dict[str, Any]:
+                 std: float | None = None, drop_islands_voxels: int = 0) -> dict[str, Any]:
     """``cellshapes generate``: synthesize ``n`` new sequences.
 
     Writes a run-like folder ``out`` (config, checkpoint with the new codes and
     rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_NNNN.tif`` and
     ``out/sdf.h5`` with the synthesized sequences.
+
+    The report says what was made, islands included: per sequence and frame the number of
+    26-connected ``components`` and the ``island_fraction``, the share of the foreground
+    outside the largest component (a dividing cell's second daughter counts there too;
+    ``components`` tells them apart). ``drop_islands_voxels`` > 0 removes components
+    smaller than that from the written masks only (the SDFs stay as generated); it is off
+    by default, and when used it is recorded in the report and the run's config.
     """
     from cellshapes.atomic import atomic_dir, check_output
     from cellshapes.inference.fit import write_derived_run
@@ -171,6 +178,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                                            sequence_sdf)
     from cellshapes.inference.reconstruct import load_run
     from cellshapes.io import SDFSequence, write_dataset, write_tiff
+    from cellshapes.measure.topology import drop_islands
     from cellshapes.training.sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:
@@ -200,17 +208,37 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                                         "variance": variance, "std": std,
                                         "sampling_std": scale,
                                         "codes_std": float(np.std(learned)),
-                                        "source_codes": source.tolist()}})
+                                        "source_codes": source.tolist(),
+                                        "drop_islands_voxels": int(drop_islands_voxels)}})
         derived, _ = load_run(tmp, dev)
         seqs = []
+        topology: dict[str, list[dict[str, float]]] = {}
         it = track(range(n), progress, desc="generate", unit="seq")
         for i in it:
             sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i)
             attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
-            write_tiff(tmp / "masks" / f"{names[i]}.tif", (sdf <= 0).astype(np.uint8),
+            masks = sdf <= 0
+            topology[names[i]] = [_frame_topology(m) for m in masks]
+            if drop_islands_voxels > 0:
+                masks = np.stack([drop_islands(m, drop_islands_voxels) for m in masks])
+            write_tiff(tmp / "masks" / f"{names[i]}.tif", masks.astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)
             seqs.append(SDFSequence(names[i], sdf, attrs))
         write_dataset(tmp / "sdf.h5", seqs)
     empty = [names[i] for i, q in enumerate(seqs) if not (q.sdf <= 0).any()]
+    fractions = [f["island_fraction"] for frames_ in topology.values() for f in frames_]
     return {"out": str(out), "names": names, "method": method, "seed": seed,
-            "sampling_std": scale, "empty_sequences": empty}
+            "sampling_std": scale, "empty_sequences": empty, "topology": topology,
+            "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
+            "drop_islands_voxels": int(drop_islands_voxels)}
+
+
+def _frame_topology(mask: np.ndarray) -> dict[str, float]:
+    """Components of one generated frame and the share outside the largest."""
+    from cellshapes.measure.cells import components
+
+    lab, n = components(mask)
+    size = int(mask.sum())
+    largest = int((lab == 1).sum()) if n else 0  # 1 = largest (measure.cells)
+    return {"components": float(n),
+            "island_fraction": 0.0 if size == 0 else 1.0 - largest / size}
