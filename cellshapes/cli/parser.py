@@ -23,6 +23,11 @@ def _spacing(p: argparse.ArgumentParser) -> None:
                    help="voxel size in um along z, y, x (default: from the file, else 1 1 1)")
 
 
+def _json(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", type=Path, default=None, help=f"also write {what} as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+
+
 def _common(p: argparse.ArgumentParser, overwrite: bool = True, device: bool = False) -> None:
     if device:
         _device(p)
@@ -135,8 +140,7 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--body-radius", type=float, default=None, metavar="UM",
                    help="cell-body ball radius of the protrusion recall in um (default: "
                         "half the equivalent-sphere radius of the true cell)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    _json(p, "the results")
 
     p = add("mesh", commands.mesh, "marching-cubes mesh of one frame, in um")
     p.add_argument("input", type=Path, help="mask TIFF / folder, SDF .h5 or prepared dataset")
@@ -179,8 +183,7 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--near-voxel-fraction", type=float, default=None, metavar="X",
                    help="fraction of a frame's voxels in the near set (default: counted in "
                         "--dataset, else assumed from the paper's cell sizes)")
-    p.add_argument("--json", type=Path, default=None, help="also write the plan as JSON")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    _json(p, "the plan")
     add_config_options(p, TrainConfig, section="train", aliases={"points_per_frame": ["--points"]},
                        include=["frames_every", "frames_per_batch", "points_per_frame", "amp",
                                 "near_set", "near_surface_um", "storage_dtype"],
