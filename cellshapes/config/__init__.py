@@ -14,7 +14,7 @@ Everything is importable from here: ``from cellshapes.config import train_config
 """
 from __future__ import annotations
 
-from cellshapes.config.fields import (Arch, NearSet, StorageDtype, bound_error, bounded,
+from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bound_error, bounded,
                                       check_bounds, check_choice, check_choices, literal_choices)
 from cellshapes.config.presets import NOTEBOOK_PRESETS, notebook_preset
 from cellshapes.config.profiles import (PROFILE_SEEDS, PROFILES, config_from, data_defaults,
@@ -29,6 +29,6 @@ __all__ = [
     "PROFILES", "model_config", "train_config", "data_defaults", "PROFILE_SEEDS",
     "profile_seeds", "profile_entry", "config_from", "NOTEBOOK_PRESETS", "notebook_preset",
     "bounded", "check_bounds", "bound_error", "literal_choices", "check_choice",
-    "check_choices", "Arch", "NearSet", "StorageDtype",
+    "check_choices", "AngleInit", "Arch", "NearSet", "StorageDtype",
     "to_dict", "from_dict", "check_keys", "LEGACY_KEYS", "UnknownConfigKeyError",
 ]

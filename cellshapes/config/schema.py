@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cellshapes.config.fields import (Arch, NearSet, StorageDtype, bounded, check_bounds,
+from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bounded, check_bounds,
                                       check_choices)
 from cellshapes.errors import InputError
 
@@ -44,6 +44,12 @@ class ModelConfig:
         Standard deviation of the N(0, std^2) initialisation of the codes (paper: 0.01).
     angle_init_std : float
         Standard deviation of the Euler-angle initialisation [rad] (paper: pi/8).
+    angle_init : {"paper", "principal"}
+        ``paper``: Euler angles drawn from N(0, angle_init_std^2); ``principal``: each
+        sequence starts at the principal axes of its first frame (second moments, axis
+        signs by skewness; ``cellshapes.sdf.principal_axes``), so rotated copies of one
+        shape start aligned up to the shape's symmetries (set by the trainer from the
+        data; not in the paper).
     dropout : float
         ``deepsdf`` only: probability of dropping a hidden unit after each ReLU while
         training (DeepSDF, Park et al. 2019: 0.2; no dropout in eval mode). The field
@@ -73,6 +79,7 @@ class ModelConfig:
     equivariant: bool = True
     latent_init_std: float = 0.01
     angle_init_std: float = math.pi / 8
+    angle_init: AngleInit = "paper"
     dropout: float = bounded(0.0, 0.0, 0.9)
     weight_norm: bool = False
     output_tanh: bool = False

@@ -186,12 +186,26 @@ def _build(out: Path, data: TrainingData, model_cfg: ModelConfig, train_cfg: Tra
     torch.manual_seed(train_cfg.seed)
     init_gen = torch.Generator().manual_seed(train_cfg.seed)
     model = AutoDecoder(model_cfg, len(data.names), generator=init_gen).to(dev)
+    if model.angles is not None and model_cfg.angle_init == "principal":
+        with torch.no_grad():
+            model.angles.copy_(principal_angles(data).to(dev))
     bands = [data.band(i, train_cfg.near_surface_um) for i in range(len(data.names))]
     sampler = SDFSampler(data.volumes, bands, train_cfg.frames_every, train_cfg.near_fraction,
                          dev, train_cfg.storage_dtype, train_cfg.near_set)
     gen = torch.Generator(dev).manual_seed(train_cfg.seed + 1000 * rank)
     return _Session(out, data, model_cfg, train_cfg, profile, dev, model, sampler,
                     make_optimizer(model, train_cfg), gen)
+
+
+def principal_angles(data: TrainingData) -> torch.Tensor:
+    """(N, 3) Euler angles of the principal axes of each sequence's first frame
+    (``ModelConfig.angle_init="principal"``): the decoder then sees each sequence in its
+    own principal frame, so rotated copies of one shape start aligned."""
+    from cellshapes.model import matrix_to_euler
+    from cellshapes.sdf import principal_axes
+
+    mats = [principal_axes(np.asarray(v[0]) <= 0, (1.0, 1.0, 1.0)) for v in data.volumes]
+    return matrix_to_euler(torch.tensor(np.stack(mats), dtype=torch.float32))
 
 
 def _restore(s: _Session) -> None:
