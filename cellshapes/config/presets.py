@@ -16,6 +16,10 @@ from cellshapes.errors import InputError
 __all__ = ["NOTEBOOK_PRESETS", "notebook_preset"]
 
 _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
+#: Notebook 04's equivariant models start at each sequence's principal axes: with the
+#: paper's random init the rotations were not learned at these scales (README deviations,
+#: ``benchmarks/rotation_init.py``); the non-equivariant arm has no rotations to start.
+_ALIGNED = dict(angle_init="principal")
 
 #: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
 NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -27,12 +31,14 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "04_latent_compactness": {
         "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
-                      model={}, train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
+                      model=_ALIGNED,
+                      train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
         "quick": dict(sequences=6, copies=4, frames=5, size=32, latent_sizes=[4, 64], main=64,
-                      model=_SMALL_DECODER,
+                      model={**_SMALL_DECODER, **_ALIGNED},
                       train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024)),
         "study": dict(sequences=16, copies=4, frames=2, size=32,
-                      latent_sizes=[4, 8, 16, 32, 64], main=64, model=_SMALL_DECODER,
+                      latent_sizes=[4, 8, 16, 32, 64], main=64,
+                      model={**_SMALL_DECODER, **_ALIGNED},
                       train=dict(epochs=40, frames_per_batch=20, points_per_frame=1024)),
         "paper": dict(sequences=25, copies=4, frames=30, size=256,
                       latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
