@@ -23,16 +23,20 @@ def _spacing(p: argparse.ArgumentParser) -> None:
                    help="voxel size in um along z, y, x (default: from the file, else 1 1 1)")
 
 
+def _flag(p: argparse.ArgumentParser, name: str, help_: str) -> None:
+    p.add_argument(name, action="store_true", help=help_)
+
+
 def _json(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", type=Path, default=None, help=f"also write {what} as JSON here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    _flag(p, "--overwrite", "replace an existing --json file")
 
 
 def _common(p: argparse.ArgumentParser, overwrite: bool = True, device: bool = False) -> None:
     if device:
         _device(p)
     if overwrite:
-        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        _flag(p, "--overwrite", "replace existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -102,13 +106,11 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--size", type=int_min(4), default=64, help="output cube edge S (default 64)")
     _spacing(p)
     p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
-    p.add_argument("--per-label", action="store_true",
-                   help="each label id that persists over time becomes its own sequence")
-    p.add_argument("--keep-border", action="store_true",
-                   help="with --per-label: keep labels touching the volume border, cropped "
-                        "(default: skip them)")
+    _flag(p, "--per-label", "each label id that persists over time becomes its own sequence")
+    _flag(p, "--keep-border", "with --per-label: keep labels touching the volume border, cropped "
+          "(default: skip them)")
     p.add_argument("--label", type=int, default=None, help="use this label id only")
-    p.add_argument("--align", action="store_true", help="align principal axes")
+    _flag(p, "--align", "align principal axes")
     _common(p)
 
     p = add("export-reference", commands.export_reference,
@@ -120,12 +122,11 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("describe", commands.describe, "volume, surface area and sphericity per frame")
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
-    p.add_argument("--per-cell", action="store_true",
-                   help="one row per cell of each frame: each label id of a label image "
-                        "(touching cells stay apart), each 26-connected component of a "
-                        "binary mask or SDF (e.g. each daughter)")
+    _flag(p, "--per-cell", "one row per cell of each frame: each label id of a label image "
+          "(touching cells stay apart), each 26-connected component of a "
+          "binary mask or SDF (e.g. each daughter)")
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+    _flag(p, "--overwrite", "replace an existing --csv file")
 
     p = add("compare", commands.compare,
             "DSC, HD95, ASSD, surface Dice and protrusion recall of a shape against the truth")
@@ -134,12 +135,12 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _spacing(p)
     p.add_argument("--frame", type=int_min(0), default=None,
                    help="compare this time point only (default: every frame)")
-    p.add_argument("--tolerance", type=float, default=None, metavar="UM",
-                   help="tolerance of surface Dice and protrusion recall in um "
-                        "(default: one voxel diagonal)")
-    p.add_argument("--body-radius", type=float, default=None, metavar="UM",
-                   help="cell-body ball radius of the protrusion recall in um (default: "
-                        "half the equivalent-sphere radius of the true cell)")
+    for name, what in (("--tolerance", "tolerance of surface Dice and protrusion recall in "
+                                         "um (default: one voxel diagonal)"),
+                       ("--body-radius", "cell-body ball radius of the protrusion recall in um "
+                                         "(default: half the equivalent-sphere radius of the "
+                                         "true cell)")):
+        p.add_argument(name, type=float, default=None, metavar="UM", help=what)
     _json(p, "the results")
 
     p = add("mesh", commands.mesh, "marching-cubes mesh of one frame, in um")
@@ -147,7 +148,7 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="FILE.ply, .stl, .vtk or .obj")
     p.add_argument("--frame", type=int_min(0), default=0, help="time point (default 0)")
     _spacing(p)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    _flag(p, "--overwrite", "replace an existing file")
 
 
 def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -157,9 +158,8 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory")
     _profile(p, "paper", "the settings every option below defaults to")
     _device(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue from checkpoints/latest.pt (the run's stored config wins, "
-                        "except --epochs, which may extend the run)")
+    _flag(p, "--resume", "continue from checkpoints/latest.pt (the run's stored config wins, "
+          "except --epochs, which may extend the run)")
     _common(p)
     add_config_options(p, TrainConfig, section="train", aliases={"points_per_frame": ["--points"]},
                        profiles={k: to_dict(train_config(k)) for k in PROFILES},
@@ -202,8 +202,7 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--frames", type=int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
-    p.add_argument("--dense", action="store_true",
-                   help="evaluate every voxel (default: the checked narrow band, same masks)")
+    _flag(p, "--dense", "evaluate every voxel (default: the checked narrow band, same masks)")
     _common(p, device=True)
 
     p = add("evaluate", commands.evaluate, "DSC and descriptors of a run against a dataset")
@@ -241,7 +240,7 @@ def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Subcommands of the checkout tools: benchmarks, notebooks, results."""
     p = add("bench", commands.bench,
             "training/inference throughput as ratios to baselines")
-    p.add_argument("--quick", action="store_true", help="small sizes, a few minutes on CPU")
+    _flag(p, "--quick", "small sizes, a few minutes on CPU")
     _device(p)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
@@ -252,11 +251,9 @@ def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="folder for executed copies, data, runs, figures, results "
                         "(default <repo>/out/<profile>, git-ignored)")
     p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 00,02")
-    p.add_argument("--publish", action="store_true",
-                   help="write figures and results to the committed figures/ and results/")
-    p.add_argument("--sync", action="store_true",
-                   help="only re-pair NN_topic.py and NN_topic.ipynb (jupytext) and strip "
-                        "outputs; runs nothing")
+    _flag(p, "--publish", "write figures and results to the committed figures/ and results/")
+    _flag(p, "--sync", "only re-pair NN_topic.py and NN_topic.ipynb (jupytext) and strip "
+          "outputs; runs nothing")
     _device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -266,8 +263,7 @@ def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="folder of results files (default results)")
     p.add_argument("--readme", type=Path, default=None,
                    help="rewrite the table between the markers of this README")
-    p.add_argument("--check", action="store_true",
-                   help="with --readme: only compare; exit 1 when the README differs")
+    _flag(p, "--check", "with --readme: only compare; exit 1 when the README differs")
 
 
 def _synthesis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -285,7 +281,7 @@ def _synthesis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--resume", action="store_true", help="continue from checkpoints/latest.pt")
+    _flag(p, "--resume", "continue from checkpoints/latest.pt")
     _common(p, device=True)
 
     p = add("texture", commands.texture, "textured 2D+t images of masks with a texture run")
