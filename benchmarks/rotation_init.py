@@ -3,7 +3,7 @@
 6 growing phantom cells x 4 uniformly random rotations (2 frames, 32^3), a 64 x 5 sine
 decoder with latent 64, 40 epochs of 20 frames x 1024 points, float32, 3 training seeds,
 for each of: the paper's rotation init, the principal-axes init, more epochs, a 10x code
-and angle learning rate, and a non-equivariant model. Reported per run: the median
+and angle learning rate, a wide (near-uniform) init, and a non-equivariant model. Reported per run: the median
 geodesic error of the learned relative rotation of each pair of copies
 (:mod:`cellshapes.measure.rotation`), how many of the 36 pairs are within 20 degrees, and
 the nearest-neighbour score of the copies' codes (:func:`cellshapes.latent.
@@ -36,6 +36,7 @@ VARIANTS = {
     "principal init": (40, {"angle_init": "principal"}, {}),
     "paper init, 200 epochs": (200, {}, {}),
     "paper init, 10x lr_latent": (40, {}, {"lr_latent": 0.05}),
+    "wide init (std pi, near uniform)": (40, {"angle_init_std": 3.14159}, {}),
     "non-equivariant": (40, {"equivariant": False}, {}),
 }
 SEEDS = (0, 1, 2)

@@ -299,6 +299,26 @@ for v in VARIANTS:
                        path=fig_path(f"render_{v}"));
 
 # %% [markdown]
+# The same copies' reconstructions turned back into the first copy's frame by the
+# equivariant model's **learned** relative rotation R_0 R_i^T: if the rotations were
+# learned, the four turned shapes look alike (and like the first copy's truth); the DSC
+# of each against that truth is `measure.rotation.turned_dsc`.
+
+# %%
+from cellshapes.cube import rotate_sdf_sequence
+from cellshapes.measure.rotation import turned_dsc
+
+model, _ = reconstruct.load_run(runs["equivariant", SETTINGS["main"], SEEDS[0]], device)
+rmat = model.rotations(torch.tensor(idx)).detach().cpu().numpy()
+rel = [rmat[0] @ r.T for r in rmat]
+turned = [rotate_sdf_sequence(rec[None], q, float(rec.max()))[0]
+          for rec, q in zip(recs["equivariant"], rel)]
+dsc_back = [turned_dsc(rec, seqs[idx[0]].sdf[-1], q) for rec, q in zip(recs["equivariant"], rel)]
+plot.show_volumes(turned, (voxel,) * 3,
+                   labels=[f"{lab} turned back, DSC {d:.2f}" for lab, d in zip(labels, dsc_back)],
+                   path=fig_path("render_turned_back"));
+
+# %% [markdown]
 # ## Claims: paper vs this run
 #
 # Each claim pairs the two arms by training seed and is decided by `stats.claim_record`
