@@ -48,6 +48,9 @@ def test_describe_per_cell_of_a_label_image_and_of_a_binary_mask(tmp_path, capsy
     binary = (lab > 0).astype(np.uint8)
     rows = describe_sequence(binary[None], per_cell=True)
     assert rows["cell"].tolist() == [1, 2] and set(rows["cell_from"]) == {"component"}
+    merged = rows.iloc[0]  # labels 3 and 7 as one component: what a label image must not give
+    assert merged["volume_um3"] == np.count_nonzero((lab == 3) | (lab == 7))
+    assert merged["sphericity"] < table["sphericity"].min() - 0.1
 
 
 def test_label_video_gives_one_row_per_label_and_frame():

@@ -178,7 +178,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                                            sequence_sdf)
     from cellshapes.inference.reconstruct import load_run
     from cellshapes.io import SDFSequence, write_dataset, write_tiff
-    from cellshapes.measure.topology import drop_islands
+    from cellshapes.measure.topology import drop_islands, largest_component_share
     from cellshapes.training.sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:
@@ -218,7 +218,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
             sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i)
             attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
             masks = sdf <= 0
-            topology[names[i]] = [_frame_topology(m) for m in masks]
+            topology[names[i]] = [largest_component_share(m) for m in masks]
             if drop_islands_voxels > 0:
                 masks = np.stack([drop_islands(m, drop_islands_voxels) for m in masks])
             write_tiff(tmp / "masks" / f"{names[i]}.tif", masks.astype(np.uint8),
@@ -231,14 +231,3 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
             "sampling_std": scale, "empty_sequences": empty, "topology": topology,
             "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
             "drop_islands_voxels": int(drop_islands_voxels)}
-
-
-def _frame_topology(mask: np.ndarray) -> dict[str, float]:
-    """Components of one generated frame and the share outside the largest."""
-    from cellshapes.measure.cells import components
-
-    lab, n = components(mask)
-    size = int(mask.sum())
-    largest = int((lab == 1).sum()) if n else 0  # 1 = largest (measure.cells)
-    return {"components": float(n),
-            "island_fraction": 0.0 if size == 0 else 1.0 - largest / size}

@@ -26,7 +26,7 @@ from cellshapes.measure.cells import cells, components
 from cellshapes.measure.protrusion import protrusion_recall
 from cellshapes.units import SpacingLike
 
-__all__ = ["matched_foreground", "topology_scores", "drop_islands"]
+__all__ = ["matched_foreground", "topology_scores", "largest_component_share", "drop_islands"]
 
 
 def matched_foreground(truth: Any, other: Any) -> tuple[np.ndarray, int]:
@@ -91,6 +91,17 @@ def topology_scores(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 
                                tolerance_um=tolerance_um, body_radius_um=body_radius_um)
     return {"components": float(n), "island_fraction": islands,
             "connected_protrusion_recall": recall}
+
+
+def largest_component_share(mask: Any) -> dict[str, float]:
+    """Topology of a shape without a truth (a synthesized cell): its number of
+    26-connected ``components`` and the ``island_fraction`` outside the largest one."""
+    m = np.asarray(mask, dtype=bool)
+    lab, n = components(m)
+    size = int(m.sum())
+    largest = int((lab == 1).sum()) if n else 0  # 1 = largest (measure.cells.components)
+    return {"components": float(n),
+            "island_fraction": 0.0 if size == 0 else 1.0 - largest / size}
 
 
 def drop_islands(mask: Any, min_voxels: int) -> np.ndarray:

@@ -69,7 +69,6 @@ CUDA_CONTEXT_DEVICE = 2**29
 BATCH_BYTES_PER_POINT = 64
 
 
-
 @dataclass
 class MemoryPlan:
     """Peak memory of a training run, in bytes, with the parts it is made of.
