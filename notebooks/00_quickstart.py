@@ -46,27 +46,21 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("00_quickstart", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/00_quickstart_render.png
 
 # %%
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io
+from cellshapes import io, plot
 from cellshapes.inference import evaluate, reconstruct
 from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run, describe_dataset
 
-NB = nb.name
 kind = "dividing"
-work = Path(runs_dir) / profile / NB          # this notebook's own outputs
+work = nb.work()          # this notebook's own outputs
 
 
 
@@ -79,13 +73,13 @@ work = Path(runs_dir) / profile / NB          # this notebook's own outputs
 # notebooks reuse them. Here are the raw binary masks of the first sequence.
 
 # %%
-dataset = workflow.phantom_dataset(kind, data_dir, profile, seed)
+dataset = workflow.phantom_dataset(kind, nb.data, profile, seed)
 mask_files = sorted(dataset.with_name(dataset.stem + "_masks").glob("*.tif"))
 masks, mask_info = io.read_masks(mask_files[0])
 print(f"{len(mask_files)} sequences; sequence 0 has shape {masks.shape} (T, Z, Y, X), "
       f"voxel size {mask_info.get('spacing_um')} um")
 fig = plot.slice_grid({"mask": masks}, title=f"{kind} phantom, sequence 0: central z-slices")
-plot.save_figure(fig, fig_path("masks"))
+plot.save_figure(fig, nb.figure("masks"))
 
 # %% [markdown]
 # ## 2 · Prepared dataset: signed distance cubes
@@ -101,7 +95,7 @@ attrs = real[0].attrs
 print(f"{len(real)} sequences of shape {real[0].sdf.shape}; cube side {2 * attrs['scale_um']:.1f} um, "
       f"grid spacing {attrs['voxel_um']:.3f} um, SDF unit {attrs['sdf_unit_um']:.2f} um")
 fig = plot.slice_grid({"SDF": real[0].sdf}, title="prepared SDF, sequence 0 (zero contour = surface)")
-plot.save_figure(fig, fig_path("sdf"))
+plot.save_figure(fig, nb.figure("sdf"))
 
 # %% [markdown]
 # ## 3 · Train (or load) the model
@@ -111,7 +105,7 @@ plot.save_figure(fig, fig_path("sdf"))
 # model of this profile when there is one).
 
 # %%
-dataset, run, how = base_run(kind, data_dir, runs_dir, profile, device, seed, train, progress=True)
+dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train, progress=True)
 print(how)
 config = json.loads((run / "config.json").read_text())
 print("model:", {k: config["model"][k] for k in ("hidden", "layers", "latent_dim", "omega0", "equivariant")},
@@ -125,7 +119,7 @@ if log_file.exists():
     ax.set_xlabel("epoch")
     ax.legend()
     ax.set_title(f"training, {profile} profile ({log['time_s'].sum():.0f} s)")
-    plot.save_figure(fig, fig_path("loss"))
+    plot.save_figure(fig, nb.figure("loss"))
 else:
     print("pretrained model: the training log is not shipped, only the weights")
 
@@ -140,7 +134,7 @@ reconstruct.reconstruct_run(run, work / "reconstruction", device=device, overwri
 rec = io.read_dataset(work / "reconstruction" / "sdf.h5")
 fig = plot.slice_grid({"real": real[0].sdf <= 0, "reconstructed": rec[0].sdf <= 0},
                        title="sequence 0: real vs reconstructed (central z-slices)")
-plot.save_figure(fig, fig_path("slices"))
+plot.save_figure(fig, nb.figure("slices"))
 
 # %% [markdown]
 # ## 5 · Evaluate: Dice similarity per sequence and frame
@@ -165,7 +159,7 @@ if skipped:
     print(f"reconstructed sequences with an empty frame, left out: {skipped}")
 fig = plot.descriptor_curves({"real": real_df, "reconstructed": rec_df},
                               title=f"{kind} cells: descriptors per time point (mean, IQR)")
-plot.save_figure(fig, fig_path("descriptors"))
+plot.save_figure(fig, nb.figure("descriptors"))
 ks = metrics.ks_tests(real_df, rec_df)
 display(ks.round(4))
 
@@ -175,7 +169,7 @@ display(ks.round(4))
 # %%
 voxel = float(attrs["voxel_um"])
 plot.show_volumes([real[0].sdf[-1], rec[0].sdf[-1]], (voxel,) * 3,
-                   labels=["real", "reconstructed"], path=fig_path("render"));
+                   labels=["real", "reconstructed"], path=nb.figure("render"));
 
 # %% [markdown]
 # ## Paper vs this run

@@ -47,27 +47,20 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("01_data_preparation", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/01_data_preparation_render.png
 
 # %%
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io, phantoms, prepare
-from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.repro import workflow
+from cellshapes import io, phantoms, plot, prepare
 from cellshapes.config import data_defaults
+from cellshapes.measure import metrics
+from cellshapes.phantoms import KINDS, STANDS_IN_FOR
 from cellshapes.repro.workflow import describe_dataset
 
-NB = nb.name
-KINDS = ["growing", "dividing", "filopodial"]
-PAPER_NAME = {"growing": "DS_Plat", "dividing": "DS_Cele", "filopodial": "DS_Filo"}
-work = Path(runs_dir) / profile / NB
+work = nb.work()
 work.mkdir(parents=True, exist_ok=True)
 
 
@@ -85,20 +78,20 @@ def mask_files(dataset):
 # `prepare_dataset`, as real data would be.
 
 # %%
-datasets = {k: workflow.phantom_dataset(k, data_dir, profile, seed) for k in KINDS}
+datasets = {k: workflow.phantom_dataset(k, nb.data, profile, seed) for k in KINDS}
 masks, spacing = {}, {}
 for k, ds in datasets.items():
     masks[k], info = io.read_masks(mask_files(ds)[0])
     spacing[k] = info.get("spacing_um")
 fig = plot.slice_grid(masks, title="sequence 0 of each kind: central z-slices over time")
-plot.save_figure(fig, fig_path("kinds"))
+plot.save_figure(fig, nb.figure("kinds"))
 
 # %%
 vols, labels = [], []
 for k in KINDS:
     vols += [masks[k][0], masks[k][-1]]
     labels += [f"{k}, first frame", f"{k}, last frame"]
-plot.show_volumes(vols, spacing["growing"], labels=labels, path=fig_path("render"),
+plot.show_volumes(vols, spacing["growing"], labels=labels, path=nb.figure("render"),
                    window=(230 * len(vols), 260));
 
 # %% [markdown]
@@ -112,7 +105,7 @@ plot.show_volumes(vols, spacing["growing"], labels=labels, path=fig_path("render
 real = {k: io.read_dataset(ds)[0] for k, ds in datasets.items()}
 fig = plot.slice_grid({k: s.sdf for k, s in real.items()},
                        title="prepared SDFs, sequence 0 (zero contour = cell surface)")
-plot.save_figure(fig, fig_path("sdf"))
+plot.save_figure(fig, nb.figure("sdf"))
 
 # %% [markdown]
 # ## 3 · Spacing, scale and volume check
@@ -132,7 +125,7 @@ for k, ds in datasets.items():
     truth = pd.read_json(ds.with_name(ds.stem + "_masks") / "phantoms.json", typ="series")["sequences"]
     mask_vol = np.array([v for s in truth for v in s["volume_um3"]])
     sdf_vol = tables[k]["volume_um3"].to_numpy()
-    rows.append({"kind": k, "stands in for": PAPER_NAME[k], "sequences x frames": f"{len(seqs)} x {seqs[0]['shape'][0]}",
+    rows.append({"kind": k, "stands in for": STANDS_IN_FOR[k], "sequences x frames": f"{len(seqs)} x {seqs[0]['shape'][0]}",
                  "grid": f"{seqs[0]['shape'][1]}^3", "input spacing [um]": round(spacing[k][0], 3),
                  "scale_um": round(a["scale_um"], 2), "voxel_um": round(a["voxel_um"], 3),
                  "sdf_unit_um": round(a["sdf_unit_um"], 2),
@@ -176,7 +169,7 @@ cols = ["volume_um3", "surface_um2", "sphericity", "sphericity_wadell", "n_compo
 summary = pd.concat({k: t[cols].agg(["mean", "std", "min", "max"]) for k, t in tables.items()})
 display(summary.round(3))
 fig = plot.descriptor_curves(tables, title="prepared data: descriptors per time point (mean, IQR)")
-plot.save_figure(fig, fig_path("descriptors"))
+plot.save_figure(fig, nb.figure("descriptors"))
 
 # %% [markdown]
 # ## 6 · A label video with several cells: `per_label`
@@ -210,7 +203,7 @@ per_label = io.read_dataset(work / "label_video.h5")
 voxel = float(per_label[0].attrs["voxel_um"])
 plot.show_volumes([video[-1] > 0] + [q.sdf[-1] for q in per_label],
                    labels=["label video (all labels)"] + [f"sequence {q.name}" for q in per_label],
-                   path=fig_path("per_label"), window=(260 * (1 + len(per_label)), 260));
+                   path=nb.figure("per_label"), window=(260 * (1 + len(per_label)), 260));
 
 # %% [markdown]
 # ## Paper vs this run

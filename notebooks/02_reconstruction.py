@@ -62,8 +62,6 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("02_reconstruction", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/02_reconstruction_render.png
 
 # %% [markdown]
 # ## Settings
@@ -81,24 +79,18 @@ fig_path = nb.figure  # fig_path("render") -> <figures>/02_reconstruction_render
 # and figures ~40 s: about 11-12 minutes.
 
 # %%
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io, pretrained
+from cellshapes import io, plot, pretrained
+from cellshapes.errors import InputError
 from cellshapes.inference import generate, reconstruct
 from cellshapes.measure import compare, metrics
-from cellshapes import plot
-from cellshapes.errors import InputError
+from cellshapes.phantoms import KINDS, STANDS_IN_FOR
 from cellshapes.repro.cache import is_cached
 from cellshapes.repro.stats import claim_record
 
-NB = nb.name
-SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
-SEEDS = nb.seeds
-KINDS = ["growing", "dividing", "filopodial"]
-PAPER_NAME = {"growing": "DS_Plat", "dividing": "DS_Cele", "filopodial": "DS_Filo"}
 METHOD = {"growing": "gaussian", "dividing": "gaussian", "filopodial": "near"}
 PAPER_P = {"growing": (0.634, 0.252, 0.387), "dividing": (0.077, 0.472, "< 0.001"),
            "filopodial": (0.064, 0.230, "< 0.001")}
@@ -107,8 +99,8 @@ PAPER_DSC = {"growing": (0.958, "0.958 +- 0.012 at t = 30 (DS_Plat, Tab 2, laten
 COLS = ["surface_um2", "volume_um3", "sphericity"]
 SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall", "components",
            "island_fraction", "connected_protrusion_recall"]  # topology: measure.topology
-work = Path(runs_dir) / profile / NB
-print(f"profile {profile}: training seeds {SEEDS}, settings {SETTINGS}")
+work = nb.work()
+print(f"profile {profile}: training seeds {nb.seeds}, settings {nb.settings}")
 
 
 
@@ -155,12 +147,12 @@ def describe_file(path, per_daughter):
 # %%
 datasets, runs = {}, {}
 for kind in KINDS:
-    datasets[kind] = workflow.phantom_dataset(kind, data_dir, profile, seed,
-                                              sequences=SETTINGS["sequences"],
-                                              frames=SETTINGS["frames"])
-    for s in SEEDS:
+    datasets[kind] = workflow.phantom_dataset(kind, nb.data, profile, seed,
+                                              sequences=nb.settings["sequences"],
+                                              frames=nb.settings["frames"])
+    for s in nb.seeds:
         shipped = pretrained.available().get(f"{kind}_{profile}")
-        if (not train and profile != "study" and SETTINGS["sequences"] is None
+        if (not train and profile != "study" and nb.settings["sequences"] is None
                 and shipped is not None and int(shipped["seed"]) == s):
             runs[kind, s] = pretrained.load(f"{kind}_{profile}")
             print(f"{kind}, seed {s}: pretrained model {kind}_{profile}")
@@ -187,7 +179,7 @@ for kind in KINDS:
     per_daughter = kind == "dividing"
     real_seqs = {q.name: q for q in io.read_dataset(datasets[kind])}
     desc[kind, "real"], _ = describe_file(datasets[kind], per_daughter)
-    for s in SEEDS:
+    for s in nb.seeds:
         rec_dir = work / kind / f"reconstruction_seed{s}"
         reconstruct.reconstruct_run(runs[kind, s], rec_dir, device=device, overwrite=True,
                                     progress=False)
@@ -215,7 +207,7 @@ if "dividing" in KINDS:
     cells = desc["dividing", "real"].groupby("frame")["cells"].mean()
     print("dividing, real: mean number of cells per frame (2 = divided):",
           cells.round(2).to_dict())
-    for s in SEEDS:
+    for s in nb.seeds:
         c = desc["dividing", s].groupby("frame")["cells"].mean()
         print(f"dividing, reconstructed seed {s}: mean number of cells per frame:",
               c.round(2).to_dict())
@@ -230,7 +222,7 @@ if "dividing" in KINDS:
 
 # %%
 for kind in KINDS:
-    s0 = SEEDS[0]
+    s0 = nb.seeds[0]
     gen_dir = work / kind / f"synthesized_{METHOD[kind]}_seed{s0}"
     n_train = len(io.dataset_info(datasets[kind]))
     generate.generate_run(runs[kind, s0], gen_dir, n=n_train, method=METHOD[kind], seed=seed,
@@ -239,12 +231,12 @@ for kind in KINDS:
     if gone:
         print(f"{kind}: synthesized sequences with an empty frame, left out: {gone}")
     curves = {"real": desc[kind, "real"],
-              **{f"reconstructed (seed {s})": desc[kind, s] for s in SEEDS},
+              **{f"reconstructed (seed {s})": desc[kind, s] for s in nb.seeds},
               f"synthesized (seed {s0})": desc[kind, "synthesized"]}
     fig = plot.descriptor_curves(curves, columns=COLS,
-                                  title=f"{kind} cells ({PAPER_NAME[kind]} stand-in), "
+                                  title=f"{kind} cells ({STANDS_IN_FOR[kind]} stand-in), "
                                         f"{profile} profile")
-    plot.save_figure(fig, fig_path(f"{kind}_descriptors"))
+    plot.save_figure(fig, nb.figure(f"{kind}_descriptors"))
 
 # %% [markdown]
 # ## 4 · KS tests real vs reconstructed, per seed, next to Tab 1
@@ -259,14 +251,14 @@ for kind in KINDS:
 # %%
 ks_rows = []
 for kind in KINDS:
-    for arm in [*SEEDS, "synthesized"]:
+    for arm in [*nb.seeds, "synthesized"]:
         ks = metrics.ks_tests(desc[kind, "real"], desc[kind, arm], columns=COLS)
         ks = ks.set_index("descriptor")
         for col, paper in zip(COLS, PAPER_P[kind]):
             ks_rows.append({"kind": kind,
                             "comparison": ("real vs synthesized" if arm == "synthesized"
                                            else "real vs reconstructed"),
-                            "seed": SEEDS[0] if arm == "synthesized" else arm,
+                            "seed": nb.seeds[0] if arm == "synthesized" else arm,
                             "descriptor": col, "paper p (Tab 1)": paper,
                             "our p": float(ks.loc[col, "pvalue"]),
                             "KS statistic": float(ks.loc[col, "statistic"]),
@@ -281,7 +273,7 @@ display(ks_table.pivot_table(index=["kind", "comparison", "seed"], columns="desc
 
 # %%
 for kind in KINDS:
-    s0 = SEEDS[0]
+    s0 = nb.seeds[0]
     real = io.read_dataset(datasets[kind])[0]
     rec = io.read_dataset(work / kind / f"reconstruction_seed{s0}" / "sdf.h5", [real.name])[0]
     syn = io.read_dataset(work / kind / f"synthesized_{METHOD[kind]}_seed{s0}" / "sdf.h5")[0]
@@ -289,7 +281,7 @@ for kind in KINDS:
     plot.show_volumes([real.sdf[-1], rec.sdf[-1], syn.sdf[-1]], (voxel,) * 3,
                        labels=[f"{kind}: real", f"reconstructed (seed {s0})",
                                f"synthesized ({METHOD[kind]})"],
-                       path=fig_path(f"{kind}_render"), window=(780, 260));
+                       path=nb.figure(f"{kind}_render"), window=(780, 260));
 
 # %% [markdown]
 # ## Claims: paper vs this run
@@ -318,20 +310,20 @@ last = scores.groupby(["kind", "seed"])["DSC last"].mean()
 for kind, (value, text) in PAPER_DSC.items():
     if kind in KINDS:
         claims.append(claim_record(
-            f"{kind} ({PAPER_NAME[kind]} stand-in): DSC of the reconstructions at the last "
+            f"{kind} ({STANDS_IN_FOR[kind]} stand-in): DSC of the reconstructions at the last "
             "frame equals the paper's within 0.05", text,
-            [last[kind, s] for s in SEEDS], value, "equal", tol=0.05,
+            [last[kind, s] for s in nb.seeds], value, "equal", tol=0.05,
             labels=("this run", "paper")))
 for kind in KINDS:
     sub = ks_table[(ks_table.kind == kind) & (ks_table.comparison == "real vs reconstructed")]
     for col, paper in zip(COLS, PAPER_P[kind]):
         p = [float(sub[(sub.seed == s) & (sub.descriptor == col)]["our p"].iloc[0])
-             for s in SEEDS]
+             for s in nb.seeds]
         rejects = isinstance(paper, str)
         claims.append(claim_record(
-            f"{kind} ({PAPER_NAME[kind]} stand-in): KS real vs reconstructed {col}: "
+            f"{kind} ({STANDS_IN_FOR[kind]} stand-in): KS real vs reconstructed {col}: "
             + ("difference found (p < 0.05)" if rejects else "no difference found (p > 0.05)"),
             (f"p {paper}" if rejects else f"p = {paper}") + " (Tab 1)", p, 0.05,
             "less" if rejects else "greater",
             labels=("KS p-value", "level 0.05")))
-workflow.write_claims(NB, profile, SEEDS, claims, results_dir)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)

@@ -53,11 +53,8 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("03_synthesis", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/03_synthesis_render.png
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -66,19 +63,16 @@ import seaborn as sns
 import torch
 from IPython.display import display
 
-from cellshapes import io
+from cellshapes import io, plot
 from cellshapes.inference import generate, grid, reconstruct
 from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.repro import workflow
 from cellshapes.model import euler_to_matrix
 from cellshapes.repro.workflow import base_run, describe_dataset
 from cellshapes.training.sampling import frame_times
 
-NB = nb.name
 METHODS = ["gaussian", "near", "gmm"]
 COLS = ["surface_um2", "volume_um3", "sphericity"]
-work = Path(runs_dir) / profile / NB / kind
+work = nb.work(kind)
 
 
 
@@ -88,7 +82,7 @@ work = Path(runs_dir) / profile / NB / kind
 # As many new sequences per method as there are training sequences (the paper: 33 for 33).
 
 # %%
-dataset, run, how = base_run(kind, data_dir, runs_dir, profile, device, seed, train)
+dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train)
 print(how)
 n_new = len(io.dataset_info(dataset))
 tables = {"real": describe_dataset(dataset)[0]}
@@ -106,7 +100,7 @@ for method in METHODS:
 
 # %%
 fig = plot.descriptor_curves(tables, columns=COLS, title=f"{kind} cells: real vs synthesized ({profile} profile)")
-plot.save_figure(fig, fig_path("descriptors"))
+plot.save_figure(fig, nb.figure("descriptors"))
 
 # %%
 long = pd.concat([t[COLS].assign(population=name) for name, t in tables.items()], ignore_index=True)
@@ -117,7 +111,7 @@ for ax, col in zip(axes, COLS):
     ax.set_xlabel("")
 fig.suptitle("descriptor distributions, all frames pooled", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, fig_path("distributions"))
+plot.save_figure(fig, nb.figure("distributions"))
 
 # %%
 ks = pd.concat({m: metrics.ks_tests(tables["real"], tables[m], columns=COLS).set_index("descriptor")
@@ -135,7 +129,7 @@ for method in METHODS:
         vols.append(q.sdf[-1])
         labels.append(f"{method} {q.name[-1]}")
 voxel = float(io.read_dataset(dataset)[0].attrs["voxel_um"])
-plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"), window=(220 * len(vols), 250));
+plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=nb.figure("render"), window=(220 * len(vols), 250));
 
 # %% [markdown]
 # ## 4 · Random rotations
@@ -155,7 +149,7 @@ turned = [grid.sequence_sdf(model, t_last, size, code=code0, rotation=R, options
 display(pd.DataFrame(np.degrees(generate.random_rotations(4, seed)).astype(float).round(1),
                      columns=["angle 1 [deg]", "angle 2 [deg]", "angle 3 [deg]"]))
 plot.show_volumes(turned, (voxel,) * 3, labels=[f"rotation {i}" for i in range(4)],
-                   path=fig_path("rotations"), window=(880, 250));
+                   path=nb.figure("rotations"), window=(880, 250));
 
 # %% [markdown]
 # ## 5 · Linear interpolation between two learned codes
@@ -168,7 +162,7 @@ codes = model.codes.detach().numpy()
 path = generate.interpolate_codes(codes[0], codes[1], steps=6)
 strip = [grid.sequence_sdf(model, t_last, size, code=torch.tensor(z), options=dense)[0][0] for z in path]
 plot.show_volumes(strip, (voxel,) * 3, labels=[f"w = {w:.1f}" for w in np.linspace(0, 1, len(path))],
-                   path=fig_path("interpolation"), window=(200 * len(path), 230));
+                   path=nb.figure("interpolation"), window=(200 * len(path), 230));
 along = pd.DataFrame([metrics.describe_volume(v, (voxel,) * 3, is_sdf=True) if (v <= 0).any() else {}
                       for v in strip], index=np.linspace(0, 1, len(path)).round(2))
 along.index.name = "w"

@@ -58,28 +58,21 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("04_latent_compactness", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/04_latent_compactness_render.png
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import display
 
-from cellshapes import io, latent
+from cellshapes import io, latent, plot
 from cellshapes.inference import grid, reconstruct
 from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.repro import workflow
 from cellshapes.repro.stats import claim_record
 from cellshapes.training.sampling import frame_times
 
-NB = nb.name
 # Sizes per profile. The paper trained with 20 frames per step and 250k points per
 # epoch; quick uses a smaller decoder (64 x 5) and two latent sizes so that its 4 models
 # fit in minutes on two CPU cores. study: the same small decoder (64 x 5 instead of
@@ -91,15 +84,13 @@ NB = nb.name
 # on a loaded machine), i.e. ~350k points/s from the study model's ~160k: 5.2M points,
 # ~15 s + ~3 s setup per model, 30 models ~9 min; data ~20 s, DSC of 64 last frames per
 # model ~2 s each (~1 min), PCA, t-SNE, renders ~30 s: about 11-13 minutes in all.
-SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
-SEEDS = nb.seeds
 VARIANTS = {"equivariant": True, "non-equivariant": False}
 PAPER_TAB2 = {"equivariant": {4: 0.780, 8: 0.867, 16: 0.924, 32: 0.954, 64: 0.958, 128: 0.959},
               "non-equivariant": {4: 0.684, 8: 0.789, 16: 0.872, 32: 0.934, 64: 0.959, 128: 0.958}}
 
 
 
-SETTINGS
+nb.settings
 
 # %% [markdown]
 # ## 1 · Randomly rotated training set
@@ -109,19 +100,19 @@ SETTINGS
 # from outside the cube get the SDF clamp value.
 
 # %%
-source = workflow.phantom_dataset("growing", data_dir, profile, seed,
-                                  sequences=SETTINGS["sequences"], frames=SETTINGS["frames"],
-                                  size=SETTINGS["size"])
-dataset = workflow.rotated_dataset(source, copies=SETTINGS["copies"], seed=seed)
+source = workflow.phantom_dataset("growing", nb.data, profile, seed,
+                                  sequences=nb.settings["sequences"], frames=nb.settings["frames"],
+                                  size=nb.settings["size"])
+dataset = workflow.rotated_dataset(source, copies=nb.settings["copies"], seed=seed)
 seqs = io.read_dataset(dataset)
 groups = np.array([s.attrs["source_sequence"] for s in seqs])
 voxel = float(seqs[0].attrs["voxel_um"])
-print(f"{len(seqs)} sequences = {len(set(groups))} cells x {SETTINGS['copies']} rotations, "
-      f"{seqs[0].sdf.shape[0]} frames, {SETTINGS['size']}^3")
+print(f"{len(seqs)} sequences = {len(set(groups))} cells x {nb.settings['copies']} rotations, "
+      f"{seqs[0].sdf.shape[0]} frames, {nb.settings['size']}^3")
 copies0 = [s for s in seqs if s.attrs["source_sequence"] == groups[0]]
 fig = plot.slice_grid({s.name: s.sdf for s in copies0}, frames=[seqs[0].sdf.shape[0] - 1],
                        title="rotated copies of one cell, last frame (central z-slice)")
-plot.save_figure(fig, fig_path("rotated_copies"))
+plot.save_figure(fig, nb.figure("rotated_copies"))
 
 # %% [markdown]
 # ## 2 · Training: equivariant and non-equivariant models, every latent size and seed
@@ -131,16 +122,16 @@ plot.save_figure(fig, fig_path("rotated_copies"))
 
 # %%
 runs = {}
-for s in SEEDS:
-    for dim in SETTINGS["latent_sizes"]:
+for s in nb.seeds:
+    for dim in nb.settings["latent_sizes"]:
         for variant, eq in VARIANTS.items():
-            run = Path(runs_dir) / profile / f"{NB}_{variant}_z{dim}_seed{s}"
+            run = nb.run(f"{variant}_z{dim}_seed{s}")
             runs[variant, dim, s] = workflow.train_or_load(
                 dataset, run, profile, device, s, progress=False,
-                model={**SETTINGS["model"], "equivariant": eq, "latent_dim": dim},
-                **SETTINGS["train"])
-codes = {(v, s): latent.run_codes(runs[v, SETTINGS["main"], s])[0]
-         for v in VARIANTS for s in SEEDS}
+                model={**nb.settings["model"], "equivariant": eq, "latent_dim": dim},
+                **nb.settings["train"])
+codes = {(v, s): latent.run_codes(runs[v, nb.settings["main"], s])[0]
+         for v in VARIANTS for s in nb.seeds}
 print(f"{len(runs)} runs, e.g. {runs[next(iter(runs))]}")
 
 # %% [markdown]
@@ -159,8 +150,8 @@ from cellshapes.measure.rotation import relative_rotation_errors
 
 applied = np.stack([np.asarray(q.attrs["rotation"]) for q in seqs])
 rot_rows = []
-for s in SEEDS:
-    model, _ = reconstruct.load_run(runs["equivariant", SETTINGS["main"], s], device)
+for s in nb.seeds:
+    model, _ = reconstruct.load_run(runs["equivariant", nb.settings["main"], s], device)
     learned = model.rotations(torch.arange(len(seqs))).detach().cpu().numpy()
     rot_rows += [{"seed": s, **r} for r in relative_rotation_errors(learned, applied, groups)]
 rot_err = pd.DataFrame(rot_rows)
@@ -188,14 +179,14 @@ fig, ax = plt.subplots(figsize=(5, 3.4))
 colours = dict(zip(VARIANTS, ("C0", "C1")))
 for (v, s), c in cum.items():
     ax.plot(np.arange(1, len(c) + 1), 100 * c, marker="o", ms=2, color=colours[v], alpha=0.8,
-            label=v if s == SEEDS[0] else None)
+            label=v if s == nb.seeds[0] else None)
 ax.axvline(k20, color="grey", lw=0.8, ls=":")
 ax.set_xlabel("principal components")
 ax.set_ylabel("cumulative explained variance [%]")
-ax.set_title(f"PCA of {n_codes} latent codes (latent size {SETTINGS['main']}), "
-             f"seeds {SEEDS}", fontsize=9)
+ax.set_title(f"PCA of {n_codes} latent codes (latent size {nb.settings['main']}), "
+             f"seeds {nb.seeds}", fontsize=9)
 ax.legend()
-plot.save_figure(fig, fig_path("pca"))
+plot.save_figure(fig, nb.figure("pca"))
 pca_table = pd.DataFrame({f"{v}, seed {s}": {
     f"variance in first {k_small} PCs [%]": 100 * c[k_small - 1],
     f"variance in first {k20} PCs [%]": 100 * c[k20 - 1],
@@ -214,7 +205,7 @@ pca_table.round(2)
 # clustering).
 
 # %%
-emb = {v: latent.tsne_embedding(codes[v, SEEDS[0]], seed=seed) for v in VARIANTS}
+emb = {v: latent.tsne_embedding(codes[v, nb.seeds[0]], seed=seed) for v in VARIANTS}
 cells = sorted(set(groups))
 copy_idx = np.array([int(s.attrs["rotation_copy"]) for s in seqs])
 palette = sns.color_palette("tab20", len(cells))
@@ -224,12 +215,12 @@ for ax, (v, e) in zip(axes, emb.items()):
     for i, g in enumerate(groups):
         ax.scatter(e[i, 0], e[i, 1], color=palette[cells.index(g) % len(palette)],
                    marker=markers[copy_idx[i] % len(markers)], s=40, edgecolor="k", lw=0.3)
-    ax.set_title(f"{v} model (seed {SEEDS[0]})")
+    ax.set_title(f"{v} model (seed {nb.seeds[0]})")
     ax.set_xticks([])
     ax.set_yticks([])
 fig.suptitle("t-SNE of latent codes: colour = cell, marker = rotated copy")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("tsne"))
+plot.save_figure(fig, nb.figure("tsne"))
 scores = pd.DataFrame({f"{v}, seed {s}": latent.rotation_invariance_scores(c, groups)
                        for (v, s), c in codes.items()})
 scores.round(3)
@@ -243,13 +234,13 @@ scores.round(3)
 # standard deviation of that average over seeds.
 
 # %%
-last_t = frame_times(SETTINGS["frames"])[-1:]
+last_t = frame_times(nb.settings["frames"])[-1:]
 lip = grid.lipschitz_bound(seqs[0].attrs)  # narrow band
 dsc_rows = []
 for (variant, dim, s), run in runs.items():
     model, _ = reconstruct.load_run(run, device)
     for i, q in enumerate(seqs):
-        rec, _ = grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)
+        rec, _ = grid.sequence_sdf(model, last_t, nb.settings["size"], seq=i, lipschitz=lip)
         dsc_rows.append({"model": variant, "latent size": dim, "seed": s, "sequence": q.name,
                          "DSC": metrics.dice(rec[0] <= 0, q.sdf[-1] <= 0)})
 dsc = pd.DataFrame(dsc_rows)
@@ -267,15 +258,15 @@ ax.set_xscale("log", base=2)
 ax.set_xlabel("latent size")
 ax.set_ylabel("DSC, last frame")
 ax.legend(fontsize=7)
-plot.save_figure(fig, fig_path("dsc_vs_latent"))
+plot.save_figure(fig, nb.figure("dsc_vs_latent"))
 table2 = pd.DataFrame({
-    f"{v} (this run, {len(SEEDS)} seed(s))": [
-        f"{tab2['mean'][v][d]:.3f} ± {tab2['std'][v][d]:.3f}" if len(SEEDS) > 1
-        else f"{tab2['mean'][v][d]:.3f}" for d in SETTINGS["latent_sizes"]]
+    f"{v} (this run, {len(nb.seeds)} seed(s))": [
+        f"{tab2['mean'][v][d]:.3f} ± {tab2['std'][v][d]:.3f}" if len(nb.seeds) > 1
+        else f"{tab2['mean'][v][d]:.3f}" for d in nb.settings["latent_sizes"]]
     for v in VARIANTS})
 for v in VARIANTS:
-    table2[f"{v} (paper)"] = [PAPER_TAB2[v].get(d, "") for d in SETTINGS["latent_sizes"]]
-table2.index = pd.Index(SETTINGS["latent_sizes"], name="latent size")
+    table2[f"{v} (paper)"] = [PAPER_TAB2[v].get(d, "") for d in nb.settings["latent_sizes"]]
+table2.index = pd.Index(nb.settings["latent_sizes"], name="latent size")
 table2
 
 # %% [markdown]
@@ -288,15 +279,15 @@ table2
 idx = [i for i, g in enumerate(groups) if g == groups[0]]
 recs = {}
 for v in VARIANTS:
-    model, _ = reconstruct.load_run(runs[v, SETTINGS["main"], SEEDS[0]], device)
-    recs[v] = [grid.sequence_sdf(model, last_t, SETTINGS["size"], seq=i, lipschitz=lip)[0][0]
+    model, _ = reconstruct.load_run(runs[v, nb.settings["main"], nb.seeds[0]], device)
+    recs[v] = [grid.sequence_sdf(model, last_t, nb.settings["size"], seq=i, lipschitz=lip)[0][0]
                for i in idx]
 labels = [f"copy {copy_idx[i]}" for i in idx]
 plot.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
-                   labels=[f"truth, {lab}" for lab in labels], path=fig_path("render_truth"));
+                   labels=[f"truth, {lab}" for lab in labels], path=nb.figure("render_truth"));
 for v in VARIANTS:
     plot.show_volumes(recs[v], (voxel,) * 3, labels=[f"{v}, {lab}" for lab in labels],
-                       path=fig_path(f"render_{v}"));
+                       path=nb.figure(f"render_{v}"));
 
 # %% [markdown]
 # The same copies' reconstructions turned back into the first copy's frame by the
@@ -308,7 +299,7 @@ for v in VARIANTS:
 from cellshapes.cube import rotate_sdf_sequence
 from cellshapes.measure.rotation import turned_dsc
 
-model, _ = reconstruct.load_run(runs["equivariant", SETTINGS["main"], SEEDS[0]], device)
+model, _ = reconstruct.load_run(runs["equivariant", nb.settings["main"], nb.seeds[0]], device)
 rmat = model.rotations(torch.tensor(idx)).detach().cpu().numpy()
 rel = [rmat[0] @ r.T for r in rmat]
 turned = [rotate_sdf_sequence(rec[None], q, float(rec.max()))[0]
@@ -316,7 +307,7 @@ turned = [rotate_sdf_sequence(rec[None], q, float(rec.max()))[0]
 dsc_back = [turned_dsc(rec, seqs[idx[0]].sdf[-1], q) for rec, q in zip(recs["equivariant"], rel)]
 plot.show_volumes(turned, (voxel,) * 3,
                    labels=[f"{lab} turned back, DSC {d:.2f}" for lab, d in zip(labels, dsc_back)],
-                   path=fig_path("render_turned_back"));
+                   path=nb.figure("render_turned_back"));
 
 # %% [markdown]
 # ## Claims: paper vs this run
@@ -344,27 +335,27 @@ plot.show_volumes(turned, (voxel,) * 3,
 
 # %%
 eq, ne = "equivariant", "non-equivariant"
-dims = SETTINGS["latent_sizes"]
-setup = (f"{profile}: decoder {SETTINGS['model'].get('hidden', 'default')} x "
-         f"{SETTINGS['model'].get('layers', 'default')}, {n_codes} codes, "
-         f"{SETTINGS['frames']} frames at {SETTINGS['size']}^3")
+dims = nb.settings["latent_sizes"]
+setup = (f"{profile}: decoder {nb.settings['model'].get('hidden', 'default')} x "
+         f"{nb.settings['model'].get('layers', 'default')}, {n_codes} codes, "
+         f"{nb.settings['frames']} frames at {nb.settings['size']}^3")
 claims = [
     claim_record(f"PCA: variance in the first {k20} PCs, equivariant > non-equivariant "
-                 f"(latent {SETTINGS['main']}; {setup})",
+                 f"(latent {nb.settings['main']}; {setup})",
                  "99.9 % vs 61.2 % in the first 20 PCs of 100 codes (Fig 7a)",
                  # rounded to 1e-6: float noise must not break a tie (both 100 %)
-                 [round(float(cum[eq, s][k20 - 1]), 6) for s in SEEDS],
-                 [round(float(cum[ne, s][k20 - 1]), 6) for s in SEEDS],
+                 [round(float(cum[eq, s][k20 - 1]), 6) for s in nb.seeds],
+                 [round(float(cum[ne, s][k20 - 1]), 6) for s in nb.seeds],
                  "greater", labels=(eq, ne)),
     claim_record("learned rotations recover the applied ones: median relative-rotation "
                  "error of rotated copies (degrees, per seed) < 20, equivariant model",
                  "one code per cell for randomly rotated copies (Sec 3.5, 5.2)",
-                 [float(rot_seed[s]) for s in SEEDS], 20.0, "less",
+                 [float(rot_seed[s]) for s in nb.seeds], 20.0, "less",
                  labels=(eq, "20 degrees")),
     claim_record("rotated copies cluster: nearest-neighbour score, equivariant > "
                  "non-equivariant", "copies together for the equivariant model only (Fig 6)",
-                 [scores[f"{eq}, seed {s}"]["nn_accuracy"] for s in SEEDS],
-                 [scores[f"{ne}, seed {s}"]["nn_accuracy"] for s in SEEDS],
+                 [scores[f"{eq}, seed {s}"]["nn_accuracy"] for s in nb.seeds],
+                 [scores[f"{ne}, seed {s}"]["nn_accuracy"] for s in nb.seeds],
                  "greater", labels=(eq, ne)),
 ]
 for v in VARIANTS:
@@ -372,16 +363,16 @@ for v in VARIANTS:
         f"{v}: DSC at the last frame rises with latent size ({dims[-1]} > {dims[0]})",
         f"{PAPER_TAB2[v].get(dims[-1], '')} at {dims[-1]} vs "
         f"{PAPER_TAB2[v].get(dims[0], '')} at {dims[0]} (Tab 2)",
-        [dsc_seed[v, dims[-1], s] for s in SEEDS], [dsc_seed[v, dims[0], s] for s in SEEDS],
+        [dsc_seed[v, dims[-1], s] for s in nb.seeds], [dsc_seed[v, dims[0], s] for s in nb.seeds],
         "greater", labels=(f"latent {dims[-1]}", f"latent {dims[0]}")))
 claims.append(claim_record(
     f"DSC at latent size {dims[0]}: equivariant > non-equivariant",
     f"{PAPER_TAB2[eq].get(dims[0], '')} vs {PAPER_TAB2[ne].get(dims[0], '')} (Tab 2)",
-    [dsc_seed[eq, dims[0], s] for s in SEEDS], [dsc_seed[ne, dims[0], s] for s in SEEDS],
+    [dsc_seed[eq, dims[0], s] for s in nb.seeds], [dsc_seed[ne, dims[0], s] for s in nb.seeds],
     "greater", labels=(eq, ne)))
 if 64 in dims:
     claims.append(claim_record(
         "DSC at latent size 64: equivariant equals non-equivariant within 0.02",
-        "0.958 vs 0.959 (Tab 2)", [dsc_seed[eq, 64, s] for s in SEEDS],
-        [dsc_seed[ne, 64, s] for s in SEEDS], "equal", tol=0.02, labels=(eq, ne)))
-workflow.write_claims(NB, profile, SEEDS, claims, results_dir)
+        "0.958 vs 0.959 (Tab 2)", [dsc_seed[eq, 64, s] for s in nb.seeds],
+        [dsc_seed[ne, 64, s] for s in nb.seeds], "equal", tol=0.02, labels=(eq, ne)))
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)

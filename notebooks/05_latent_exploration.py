@@ -47,27 +47,21 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("05_latent_exploration", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/05_latent_exploration_render.png
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import display
 
-from cellshapes import latent
+from cellshapes import latent, plot
 from cellshapes.inference import generate, grid, reconstruct
 from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.repro import workflow
 from cellshapes.repro.workflow import base_run
 from cellshapes.training.sampling import frame_times
 
-NB = nb.name
-kind = "growing"
 steps = {"smoke": 2, "quick": 4, "paper": 8}[profile]   # points per path segment (ends excluded)
+kind = "growing"
 DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
 
 
@@ -76,7 +70,7 @@ DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
 # ## 1 · The model and its codes
 
 # %%
-dataset, run, how = base_run(kind, data_dir, runs_dir, profile, device, seed, train)
+dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train)
 print(how)
 model, config = reconstruct.load_run(run, device)
 codes = model.codes.detach().cpu().numpy()
@@ -119,7 +113,7 @@ for ax, col in zip(axes, DESCRIPTORS):
     ax.set_title(f"mean {col.split('_')[0]}")
 fig.suptitle(f"t-SNE of {len(names)} latent codes ({kind} phantoms), coloured by descriptors")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("tsne_descriptors"))
+plot.save_figure(fig, nb.figure("tsne_descriptors"))
 # How local is the colouring? Rank correlation of descriptor differences with code distance.
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
@@ -158,7 +152,7 @@ for ax, col in zip(axes, DESCRIPTORS):
 axes[0].legend(fontsize=8)
 fig.suptitle("descriptors (mean over frames) along the triangle 1 -> 3 -> 5 -> 1")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("path_descriptors"))
+plot.save_figure(fig, nb.figure("path_descriptors"))
 step = along[DESCRIPTORS].diff().abs().iloc[1:]
 smooth = pd.DataFrame({"mean |change| per step": step.mean(), "max |change| per step": step.max(),
                        "max / mean": step.max() / step.mean()})
@@ -172,7 +166,7 @@ first_side = list(range(steps + 2))
 tag = {0: "(1) ", steps + 1: "(3) "}
 labels = [tag.get(i, "") + f"{along['volume_um3'][i]:.0f} um3" for i in first_side]
 plot.show_volumes([decoded[i][0][-1] for i in first_side], (voxel,) * 3, labels=labels,
-                   path=fig_path("path_render"));
+                   path=nb.figure("path_render"));
 
 # %% [markdown]
 # ## Paper vs this run

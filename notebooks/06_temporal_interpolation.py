@@ -40,8 +40,6 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("06_temporal_interpolation", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/06_temporal_interpolation_render.png
 
 # %%
 from pathlib import Path
@@ -52,11 +50,10 @@ import pandas as pd
 
 from cellshapes import plot
 from cellshapes.inference import reconstruct
-from cellshapes.repro import experiments, workflow
-from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
+from cellshapes.repro import experiments
+from cellshapes.repro.stats import claim_record
 from cellshapes.training.sampling import frame_times
-
 
 # %% [markdown]
 # ## Settings per profile
@@ -71,18 +68,17 @@ from cellshapes.training.sampling import frame_times
 # seed only ~2 min; renders and the 25-frame reconstruction ~1.5 min: **~11 min**.
 
 # %%
-NB = nb.name
 EVERY = 4  # train on frames 0, 4, 8, ... (the paper's time points 1, 5, 9, ...)
 cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=cfg["sequences"],
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
                               frames=cfg["frames"], size=cfg["size"])
 runs = {}
 for s in seeds:
-    run = workflow.run_dir(runs_dir, profile, "filopodial_nb06", cfg["sequences"],
+    run = workflow.run_dir(nb.runs, profile, "filopodial_nb06", cfg["sequences"],
                               cfg["frames"], cfg["size"], cfg["epochs"], frames_every=EVERY,
                               seed=s)
     runs[s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
@@ -119,7 +115,7 @@ ax.set(xlabel="time point", ylabel="DSC (mean +- sd, sequences x seeds)",
              f"{len(seeds)} seed(s) ({profile} profile)")
 ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 ax.legend(loc="lower left")
-plot.save_figure(fig, fig_path("dsc_per_frame"))
+plot.save_figure(fig, nb.figure("dsc_per_frame"))
 
 # %%
 held, trn = scores[~scores["trained"]], scores[scores["trained"]]
@@ -160,14 +156,14 @@ _ = plot.show_volumes(
     [truth.sdf[k], rec[0], rec[1]], spacing=(voxel,) * 3,
     labels=[f"truth, time point {k + 1}", f"interpolated {k + 1} (held out)",
             f"interpolated {k + 1.5:g} (between frames)"],
-    path=fig_path("render_heldout"))
+    path=nb.figure("render_heldout"))
 
 # %%
 fig = plot.slice_grid({"truth": truth.sdf, "model": experiments.rebuild(run, name, times)[0]},
                        frames=list(range(0, len(times), 2)),
                        title=f"central z slices (zero contour); time points 1, {1 + EVERY}, "
                              f"{1 + 2 * EVERY}, ... trained, the others held out")
-plot.save_figure(fig, fig_path("slices"))
+plot.save_figure(fig, nb.figure("slices"))
 
 # %% [markdown]
 # ## A higher frame rate than the data
@@ -176,7 +172,7 @@ plot.save_figure(fig, fig_path("slices"))
 # sequence at that frame rate against the real frames:
 
 # %%
-fine_dir = Path(runs_dir) / profile / f"{run.name}_frames{cfg['fine_frames']}"
+fine_dir = Path(nb.runs) / profile / f"{run.name}_frames{cfg['fine_frames']}"
 if not (fine_dir / "sdf.h5").exists():
     reconstruct.reconstruct_run(run, fine_dir, frames=cfg["fine_frames"], sequences=[0],
                                 device=device, progress=False)
@@ -198,7 +194,7 @@ axes[0].legend(fontsize=8)
 fig.suptitle(f"{name}: {len(fine_d)} reconstructed frames from {len(times)} data frames "
              f"({len(times[::EVERY])} trained)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, fig_path("higher_frame_rate"))
+plot.save_figure(fig, nb.figure("higher_frame_rate"))
 
 # %% [markdown]
 # ## Claims over seeds
@@ -249,4 +245,4 @@ claims = [
                  "DSC decreases toward the end of the sequence (Fig 9b)",
                  last_third, first_third, "less", labels=("last third", "first third")),
 ]
-workflow.write_claims(NB, profile, seeds, claims, results_dir)
+workflow.write_claims(nb.name, profile, seeds, claims, nb.results)

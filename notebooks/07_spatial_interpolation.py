@@ -41,20 +41,16 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("07_spatial_interpolation", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/07_spatial_interpolation_render.png
 
 # %%
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from cellshapes import plot
-from cellshapes.repro import experiments, workflow
-from cellshapes.repro.stats import claim_record
 from cellshapes.io import read_dataset
-
+from cellshapes.repro import experiments
+from cellshapes.repro.stats import claim_record
 
 # %% [markdown]
 # ## Settings per profile
@@ -77,7 +73,6 @@ from cellshapes.io import read_dataset
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000).
 
 # %%
-NB = nb.name
 cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 epochs = {g: cfg["epochs"][g] if isinstance(cfg["epochs"], dict) else cfg["epochs"]
           for g in cfg["train_grids"]}
@@ -88,7 +83,7 @@ seeds = nb.seeds
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-base_ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed,
+base_ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed,
                                    sequences=cfg["sequences"], frames=cfg["frames"], size=top)
 truth_ds = base_ds if truth_grid == top else experiments.regrid_dataset(base_ds, truth_grid)
 train_ds = {g: base_ds if g == top else experiments.regrid_dataset(base_ds, g)
@@ -96,7 +91,7 @@ train_ds = {g: base_ds if g == top else experiments.regrid_dataset(base_ds, g)
 runs = {}  # (seed, training grid) -> run directory
 for s in seeds:
     for g in cfg["train_grids"]:
-        run = workflow.run_dir(runs_dir, profile, "filopodial_nb07", cfg["sequences"],
+        run = workflow.run_dir(nb.runs, profile, "filopodial_nb07", cfg["sequences"],
                                   cfg["frames"], g, epochs[g], seed=s)
         runs[s, g] = workflow.train_or_load(train_ds[g], run, profile, device, s,
                                             progress=False, epochs=epochs[g])
@@ -127,7 +122,7 @@ ax.set(xlabel="reconstruction grid (edge)", ylabel=f"DSC vs {truth_grid}$^3$ tru
        title=f"Spatial interpolation ({profile} profile, {len(seeds)} seed(s), "
              "nearest upsampling)")
 ax.legend(fontsize=8)
-plot.save_figure(fig, fig_path("dsc_vs_grid"))
+plot.save_figure(fig, nb.figure("dsc_vs_grid"))
 
 # %% [markdown]
 # ## Renders
@@ -145,7 +140,7 @@ for g, s in ((top, low), (top, high), (coarse, high)):
     vols.append(experiments.resample_nearest(sdf[0], high))
     labels.append(f"model {g}, grid {s}^3" + (" (nearest up)" if s < high else ""))
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=fig_path("render_grids"))
+                   path=nb.figure("render_grids"))
 
 # %% [markdown]
 # ## Claims over seeds
@@ -186,4 +181,4 @@ claims.append(claim_record(
     "model 384 best, denser training grid better (Fig 10c)",
     dsc(top, truth_grid), dsc(coarse, truth_grid), "greater",
     labels=(f"model {top}", f"model {coarse}")))
-workflow.write_claims(NB, profile, seeds, claims, results_dir)
+workflow.write_claims(nb.name, profile, seeds, claims, nb.results)

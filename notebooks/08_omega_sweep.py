@@ -35,22 +35,16 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("08_omega_sweep", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/08_omega_sweep_render.png
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from cellshapes import plot
-from cellshapes.inference import reconstruct
-from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
-from cellshapes.training.sampling import frame_times
-
+from cellshapes.repro import experiments, stats
 
 # %% [markdown]
 # ## Settings per profile
@@ -69,19 +63,18 @@ from cellshapes.training.sampling import frame_times
 #   256^3 for 2000 epochs; one low w0 (10) and one high (60) is what fits the study budget.
 
 # %%
-NB = nb.name
 cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=cfg["sequences"],
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
                               frames=cfg["frames"], size=cfg["size"])
 runs = {}  # (w0, training seed) -> run directory
 for s in seeds:
     for w in cfg["omegas"]:
         model = {"omega0": float(w)}
-        run = workflow.run_dir(runs_dir, profile, "filopodial", cfg["sequences"],
+        run = workflow.run_dir(nb.runs, profile, "filopodial", cfg["sequences"],
                                   cfg["frames"], cfg["size"], cfg["epochs"], model=model, seed=s)
         run = run.with_name(run.name + "_nb08")  # this notebook's own runs
         runs[w, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
@@ -127,7 +120,7 @@ for ax in axes:
 fig.suptitle(f"$\\omega_0$ sweep, {scores['sequence'].nunique()} sequences x {len(seeds)} "
              f"training seed(s), mean +- sd over both ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, fig_path("sphericity_dsc_vs_w0"))
+plot.save_figure(fig, nb.figure("sphericity_dsc_vs_w0"))
 
 # %% [markdown]
 # ## Renders
@@ -146,7 +139,7 @@ for w in cfg["omegas"]:
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"w0 = {w:g}" + ("" if ok else ": no surface"))
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=fig_path("render_w0"))
+                   path=nb.figure("render_w0"))
 
 # %% [markdown]
 # ## Claims and verdicts
@@ -206,7 +199,7 @@ for w in [w for w in cfg["omegas"] if w > ref]:
     add_claim(f"w0 = {w:g} is no closer to the real sphericity than w0 = 30 "
               "(|d error| <= 0.01)", "w0 > 30: no improvement of sphericity (Fig 11b)",
               "sph_error", w, ref, "equal", tol=0.01)
-workflow.write_claims(NB, profile, seeds, claims, results_dir)
+workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %% [markdown]
 # ## Paper vs this run (numbers)

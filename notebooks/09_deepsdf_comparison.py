@@ -41,11 +41,10 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("09_deepsdf_comparison", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/09_deepsdf_comparison_render.png
 
 # %%
-from pathlib import Path
+
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,12 +52,8 @@ import pandas as pd
 import seaborn as sns
 
 from cellshapes import plot
-from cellshapes.inference import reconstruct
-from cellshapes.repro import experiments, stats, workflow
 from cellshapes.io import read_dataset
-from cellshapes.training.sampling import frame_times
-
-import json
+from cellshapes.repro import experiments, stats
 
 # %% [markdown]
 # ## Settings per profile
@@ -84,18 +79,17 @@ import json
 #   4 x 6 x 3.5 s = ~1.5 min; phantoms and renders under a minute).
 
 # %%
-NB = nb.name
+E = nb.settings["epochs"]
 cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
-E = cfg["epochs"]
 deepsdf = {"arch": "deepsdf", **cfg["deepsdf"]}
 seeds = nb.seeds
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", data_dir, profile, seed, sequences=cfg["sequences"],
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
                               frames=cfg["frames"], size=cfg["size"])
-point = dict(runs_dir=runs_dir, profile=profile, kind="filopodial", sequences=cfg["sequences"],
+point = dict(runs_dir=nb.runs, profile=profile, kind="filopodial", sequences=cfg["sequences"],
              frames=cfg["frames"], size=cfg["size"], epochs=E)
 ARMS = {"sine": None, "DeepSDF": deepsdf}
 runs = {}  # (arm, training seed) -> run directory
@@ -149,7 +143,7 @@ axes[3].legend()
 fig.suptitle(f"Sine vs ReLU (DeepSDF), {scores['sequence'].nunique()} sequences x "
              f"{len(seeds)} training seed(s), {E} epochs each ({profile} profile)", fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, fig_path("dsc_sphericity_loss"))
+plot.save_figure(fig, nb.figure("dsc_sphericity_loss"))
 
 # %% [markdown]
 # ## Renders: the sequence with the lowest real sphericity, last frame (first seed)
@@ -164,7 +158,7 @@ for arm in ARMS:
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"{arm}, {E} ep" if ok else f"{arm}: no surface")
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
-                   path=fig_path("render"))
+                   path=nb.figure("render"))
 
 
 # %% [markdown]
@@ -214,7 +208,7 @@ for claim, paper, col, direction in CLAIMS:
         print(f"left out: {claim!r} ({col} undefined for every sequence: {a} vs {b})")
         continue
     claims.append(stats.claim_record(claim, paper, a, b, direction, labels=("sine", "DeepSDF")))
-workflow.write_claims(NB, profile, seeds, claims, results_dir)
+workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %% [markdown]
 # ## Paper vs this run (numbers)

@@ -43,8 +43,6 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("10_classification", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/10_classification_render.png
 
 # %%
 from pathlib import Path
@@ -53,19 +51,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import display
 
-from cellshapes import io, latent
+from cellshapes import io, latent, plot
 from cellshapes.inference import grid, reconstruct
-from cellshapes import plot
-from cellshapes.repro import workflow
 from cellshapes.phantoms import KINDS
 
-NB = nb.name
 # The combined model sees 3x the sequences of one base model. At quick it uses the same
 # small decoder (64 x 5) and large frame batches as notebook 04, on every 2nd frame, so
 # it trains in minutes on two CPU cores; the closing table says so.
-SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
 
 
 
@@ -73,8 +66,8 @@ SETTINGS = nb.settings  # cellshapes.config.NOTEBOOK_PRESETS
 # ## 1 · One dataset with all three kinds
 
 # %%
-parts = [workflow.phantom_dataset(k, data_dir, profile, seed) for k in KINDS]
-dataset = workflow.combined_dataset(parts, Path(data_dir) / f"all_kinds_{parts[0].stem}.h5",
+parts = [workflow.phantom_dataset(k, nb.data, profile, seed) for k in KINDS]
+dataset = workflow.combined_dataset(parts, Path(nb.data) / f"all_kinds_{parts[0].stem}.h5",
                                     prefixes=list(KINDS))
 info = io.dataset_info(dataset)
 kinds = np.array([d["attrs"]["cell_type"] for d in info])
@@ -84,9 +77,9 @@ print(f"{len(info)} sequences:", pd.Series(kinds).value_counts().to_dict())
 # ## 2 · Train one model on all of them
 
 # %%
-run = workflow.train_or_load(dataset, Path(runs_dir) / profile / f"{NB}_all_kinds", profile,
-                             device, seed, progress=False, model=SETTINGS["model"],
-                             **SETTINGS["train"])
+run = workflow.train_or_load(dataset, nb.run(f"all_kinds"), profile,
+                             device, seed, progress=False, model=nb.settings["model"],
+                             **nb.settings["train"])
 codes, names = latent.run_codes(run)
 print(f"{codes.shape[0]} codes of size {codes.shape[1]}")
 
@@ -100,7 +93,7 @@ sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=kinds, style=kinds, s=70, ax=ax)
 ax.set_xticks([])
 ax.set_yticks([])
 ax.set_title(f"t-SNE of {len(kinds)} latent codes, one model for all kinds")
-plot.save_figure(fig, fig_path("tsne"))
+plot.save_figure(fig, nb.figure("tsne"))
 scores = latent.rotation_invariance_scores(codes, kinds)   # same-kind clustering score
 pd.Series(scores).round(3)
 
@@ -120,7 +113,7 @@ sns.heatmap(pd.DataFrame(clf["confusion"], index=clf["classes"], columns=clf["cl
 ax.set_xlabel("predicted")
 ax.set_ylabel("true")
 ax.set_title("out-of-fold confusion matrix")
-plot.save_figure(fig, fig_path("confusion"))
+plot.save_figure(fig, nb.figure("confusion"))
 
 # %% [markdown]
 # ## 5 · 3D render: one reconstructed cell per kind (last frame)
@@ -139,7 +132,7 @@ for i in first:
     vols.append(sdf[0])
     labels.append(kinds[i])
 voxel = float(config["data"]["attrs"][first[0]]["voxel_um"])
-plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=fig_path("render"));
+plot.show_volumes(vols, (voxel,) * 3, labels=labels, path=nb.figure("render"));
 
 # %% [markdown]
 # ## Paper vs this run

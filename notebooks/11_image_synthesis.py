@@ -52,11 +52,8 @@ from cellshapes.repro import workflow
 
 nb = workflow.setup("11_image_synthesis", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
-data_dir, runs_dir, figures_dir, results_dir = nb.dirs
-fig_path = nb.figure  # fig_path("render") -> <figures>/11_image_synthesis_render.png
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,21 +61,18 @@ import pandas as pd
 from IPython.display import display
 from skimage.filters import threshold_otsu
 
+from cellshapes import io, plot
 from cellshapes.errors import InputError
-from cellshapes import io
 from cellshapes.inference import generate
 from cellshapes.measure import metrics
-from cellshapes import plot
-from cellshapes.synthesis import ctc, imaging, microscopy, texture, texture_train
-from cellshapes.repro import workflow
-from cellshapes.repro.workflow import base_run
 from cellshapes.phantoms import write_phantoms
+from cellshapes.repro.workflow import base_run
+from cellshapes.synthesis import ctc, imaging, microscopy, texture, texture_train
 
-NB = nb.name
 SIZES = {"smoke": dict(size=32, frames=4, train=2, held=1, generated=1),
          "quick": dict(size=48, frames=8, train=6, held=2, generated=2),
          "paper": dict(size=64, frames=30, train=24, held=9, generated=33)}[profile]
-work = Path(runs_dir) / profile / NB
+work = nb.work()
 
 
 
@@ -121,7 +115,7 @@ for ax, (title, img) in zip(axes, panels):
     ax.set_title(title, fontsize=9)
     ax.axis("off")
 fig.suptitle(f"simulator, last frame (after the division), voxel {spacing[0]:.2f} um", fontsize=10)
-plot.save_figure(fig, fig_path("simulator"), dpi=110)
+plot.save_figure(fig, nb.figure("simulator"), dpi=110)
 
 # %% [markdown]
 # ## 2 · Training the texture GAN on simulated pairs
@@ -144,7 +138,7 @@ ax[1].plot(log["epoch"], log["disc"], label="discriminator")
 ax[1].set(xlabel="epoch", title="GAN losses")
 ax[1].legend(fontsize=8)
 fig.tight_layout()
-plot.save_figure(fig, fig_path("training"), dpi=110)
+plot.save_figure(fig, nb.figure("training"), dpi=110)
 
 # %% [markdown]
 # ## 3 · Held-out pairs: untrained vs trained generator
@@ -184,7 +178,7 @@ for r, t in enumerate(frames):
         ax.set_title(f"{title}, t={t}", fontsize=8)
         ax.axis("off")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("heldout"), dpi=110)
+plot.save_figure(fig, nb.figure("heldout"), dpi=110)
 
 # %% [markdown]
 # ## 4 · Generated shapes → textured 2D+t images
@@ -194,7 +188,7 @@ plot.save_figure(fig, fig_path("heldout"), dpi=110)
 # frame conditioned on the previous generated frame.
 
 # %%
-dataset, run, how = base_run("dividing", data_dir, runs_dir, profile, device, seed, train)
+dataset, run, how = base_run("dividing", nb.data, nb.runs, profile, device, seed, train)
 print(how)
 gen_dir = work / "generated"
 generate.generate_run(run, gen_dir, n=SIZES["generated"], seed=seed, size=SIZES["size"],
@@ -219,11 +213,11 @@ for c, t in enumerate(cols):
 for ax in axes.ravel():
     ax.axis("off")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("generated"), dpi=110)
+plot.save_figure(fig, nb.figure("generated"), dpi=110)
 
 # %%
 _ = plot.show_volumes([mm[0], mm[-1]], minfo["spacing_um"] or (1.0, 1.0, 1.0),
-                   labels=[f"{name} t=0", f"t={T - 1}"], path=fig_path("render"))
+                   labels=[f"{name} t=0", f"t={T - 1}"], path=nb.figure("render"))
 
 # %% [markdown]
 # ## 5 · Cell Tracking Challenge export
@@ -286,7 +280,7 @@ for c, t in enumerate(cols):
 for ax in axes:
     ax.axis("off")
 fig.tight_layout()
-plot.save_figure(fig, fig_path("ctc"), dpi=110)
+plot.save_figure(fig, nb.figure("ctc"), dpi=110)
 
 # %% [markdown]
 # ## 6 · Paper vs this run

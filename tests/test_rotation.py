@@ -96,8 +96,8 @@ def test_principal_init_aligns_rotated_copies():
     not find: median error 125-133 degrees in 3 seeds, see the README)."""
     from types import SimpleNamespace
 
-    from cellshapes.training.loop import principal_angles
     from cellshapes.model import euler_to_matrix
+    from cellshapes.training.loop import principal_angles
 
     size = 40
     shape = _shape(_grid(size)).numpy()

@@ -40,12 +40,15 @@ from cellshapes.phantoms.growing import draw_growing
 from cellshapes.progress import track
 from cellshapes.resources import check_memory
 
-__all__ = ["KINDS", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES", "GENERATOR_VERSION", "make_sequence",
+__all__ = ["KINDS", "STANDS_IN_FOR", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES", "GENERATOR_VERSION", "make_sequence",
            "write_phantoms", "sequence_seed"]
 
 #: Kinds of phantom cells, in the order of the paper's data sets.
 KINDS: tuple[str, ...] = ("growing", "dividing", "filopodial")
 #: Edge of the field of view per kind, in um (lateral spacing = FOV / size).
+#: The paper's data set each kind stands in for (Sec 4.1).
+STANDS_IN_FOR: dict[str, str] = {"growing": "DS_Plat", "dividing": "DS_Cele",
+                                 "filopodial": "DS_Filo"}
 FOV_UM: dict[str, float] = {"growing": 40.0, "dividing": 40.0, "filopodial": 40.0}
 #: Smallest grid edge (voxels) that still holds a recognisable cell.
 MIN_SIZE = 16

@@ -308,6 +308,14 @@ class Notebook:
         """``<figures>/<name>_<what>.png`` (folder created)."""
         return figure_path(self.name, what, self.figures)
 
+    def work(self, *parts: str) -> Path:
+        """This notebook's own run folder, ``<runs>/<profile>/<name>[/parts...]`` (not created)."""
+        return Path(self.runs, self.profile, self.name, *parts)
+
+    def run(self, suffix: str) -> Path:
+        """A run folder of this notebook beside the shared ones: ``<runs>/<profile>/<name>_<suffix>``."""
+        return Path(self.runs, self.profile, f"{self.name}_{suffix}")
+
 
 def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
           data_dir: str | os.PathLike | None = None, runs_dir: str | os.PathLike | None = None,
