@@ -154,6 +154,24 @@ def test_mixed_precision_gradients_match_float32():
         assert cos > 0.99, cos
 
 
+def test_mixed_precision_sine_keeps_its_cosine_in_bfloat16():
+    """The bf16 path's sine saves cos(pre) as bfloat16 (2 bytes) and its gradient is
+    grad * cos(pre) to bfloat16's relative precision."""
+    from cellshapes.model import _SineKeepCos
+
+    pre = (torch.rand(1000) * 12 - 6).requires_grad_()
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out = _SineKeepCos.apply(pre, torch.bfloat16)
+    assert torch.equal(out, torch.sin(pre.detach()))
+    assert [t.dtype for t in saved] == [torch.bfloat16]
+    g = torch.randn(1000)
+    out.backward(g)
+    exact = g * torch.cos(pre.detach())
+    assert torch.allclose(pre.grad, exact, rtol=2.0**-8, atol=1e-6)
+    assert not torch.equal(pre.grad, exact)  # the cosine really is rounded
+
+
 def test_rotation_runs_in_float32_under_autocast():
     torch.manual_seed(0)
     model = AutoDecoder(ModelConfig(hidden=16, layers=3, latent_dim=4, latent_layers=(0,)), 2)

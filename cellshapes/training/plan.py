@@ -196,8 +196,8 @@ def activation_bytes_per_point(model_cfg: ModelConfig, amp: bool) -> float:
     """Peak autograd memory of the decoder per point of a batch, bytes (eager mode).
 
     Counts what backward needs (as in :class:`cellshapes.model.Decoder`): per hidden
-    layer the float32 pre-activation kept by ``sin`` (SIREN) or the ReLU output
-    (DeepSDF), the layer input [h; x] kept by the matmul (with ``amp``: h in bfloat16), the
+    layer the float32 pre-activation kept by ``sin`` (SIREN; with ``amp`` its cosine in
+    bfloat16 instead) or the ReLU output (DeepSDF), the layer input [h; x] kept by the matmul (with ``amp``: h in bfloat16), the
     last hidden state kept by the output layer (DeepSDF's dropout adds its float32 mask
     and output per layer, ``output_tanh`` its output), plus a backward transient of three
     hidden-width float32 tensors and :data:`BATCH_BYTES_PER_POINT`.
@@ -211,7 +211,7 @@ def activation_bytes_per_point(model_cfg: ModelConfig, amp: bool) -> float:
     total = 0.0
     for i in range(c.layers):
         n_x = 3 if (i == 0 or c.coords_every_layer or i in c.latent_layers) else 0
-        kept = 4 * h  # sin's input, or the ReLU output
+        kept = 2 * h if (siren and amp) else 4 * h  # sin's bf16 cosine / input, or ReLU output
         if drop:
             kept += 4 * h  # dropout's float32 mask
         if i > 0:
