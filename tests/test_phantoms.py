@@ -474,3 +474,40 @@ def test_options_are_deterministic_and_recorded(tmp_path, kind, opts):
     assert meta["generator_version"] == index["generator_version"]
     if kind == "filopodial":
         assert entry["filopodia"] == meta["filopodia"]
+
+
+# --- oriented cells (rotation experiment) --------------------------------------------------
+
+def _best_half_turn_dsc(mask):
+    """Largest DSC of a cell with itself turned 180 degrees about one of its principal axes."""
+    from scipy import ndimage as ndi
+
+    from cellshapes.measure.metrics import dice
+
+    pts = np.argwhere(mask).astype(float)
+    c = pts.mean(0)
+    _, axes = np.linalg.eigh(np.cov((pts - c).T))
+    best = 0.0
+    for a in axes.T:
+        rot = 2 * np.outer(a, a) - np.eye(3)
+        turned = ndi.affine_transform(mask.astype(float), rot, offset=c - rot @ c, order=1)
+        best = max(best, dice(mask > 0, turned > 0.5))
+    return best
+
+
+def test_oriented_cells_are_one_cell_and_less_symmetric_than_growing():
+    """The lobe and the knob stay attached (one 26-connected component, inside the field of
+    view) and break the near-symmetry of the growing body: turned by a half turn about its
+    best principal axis, an oriented cell overlaps itself less than the growing cell drawn
+    from the same seed, for every seed."""
+    from scipy import ndimage as ndi
+
+    for seed in range(4):
+        grow, _ = phantoms.make_sequence("growing", 2, 40, seed)
+        masks, meta = phantoms.make_sequence("oriented", 2, 40, seed)
+        assert meta["kind"] == "oriented" and meta["fov_um"] == phantoms.FOV_UM["oriented"]
+        for m in masks:
+            assert ndi.label(m, np.ones((3, 3, 3)))[1] == 1
+            assert not (m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any()
+                        or m[:, :, 0].any() or m[:, :, -1].any())
+        assert _best_half_turn_dsc(masks[-1]) < _best_half_turn_dsc(grow[-1]) - 0.02

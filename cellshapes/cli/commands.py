@@ -123,6 +123,17 @@ def train(a: argparse.Namespace) -> int:
     return 0
 
 
+def model(a: argparse.Namespace) -> int:
+    from cellshapes.pipeline import build_model
+
+    result = build_model(a.inputs, a.out, spacing=a.spacing, profile=a.profile,
+                         from_pretrained=a.from_pretrained, synthesize=a.synthesize,
+                         ctc=a.ctc, tracks=a.tracks, seed=a.seed, device=a.device,
+                         overwrite=a.overwrite, progress=not a.quiet)
+    print(f"{result['verdict']['line']}\nreport: {result['report']}")
+    return 0
+
+
 def plan(a: argparse.Namespace) -> int:
     """Print the memory plan of a training run; write it to ``--json``.
 

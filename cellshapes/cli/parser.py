@@ -91,7 +91,8 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _common(p, device=True)
 
     p = add("phantoms", commands.phantoms, "write seeded procedural 3D+t cell masks (TIFF)")
-    p.add_argument("kind", choices=["growing", "dividing", "filopodial"])
+    p.add_argument("kind", choices=["growing", "dividing", "filopodial", "oriented"],
+                   help="oriented: growing cells with two off-centre lobes (one orientation)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--sequences", type=int, default=4, help="number of sequences (default 4)")
     p.add_argument("--frames", type=int, default=10, help="time points per sequence (default 10)")
@@ -168,6 +169,27 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                        profiles={k: to_dict(model_config(k)) for k in PROFILES},
                        title="model (ModelConfig; default: the profile's value; "
                              "--arch deepsdf starts from the DeepSDF baseline)")
+
+    p = add("model", commands.model,
+            "label video(s) -> checked labels, dataset, trained model, report.html, and "
+            "optionally new sequences and a CTC data set; rerun to continue")
+    p.add_argument("inputs", nargs="+", type=Path,
+                   help="label videos: (T, Z, Y, X) integer TIFF / folder of per-frame TIFFs "
+                        "/ .npy, one id per cell over time")
+    p.add_argument("--out", required=True, type=Path, help="output folder (resumable)")
+    _spacing(p)
+    _profile(p, "smoke", "data grid and training settings")
+    p.add_argument("--from-pretrained", default=None, metavar="NAME",
+                   help="start the decoder from this shipped model (cellshapes.pretrained; "
+                        "its model settings are used, the codes are new)")
+    p.add_argument("--synthesize", type=int_min(0), default=0, metavar="N",
+                   help="generate N new sequences after training (default 0)")
+    _flag(p, "--ctc", "also export the new sequences as a Cell Tracking Challenge data set "
+          "(masks, man_track.txt, simulated images)")
+    p.add_argument("--tracks", type=Path, default=None, metavar="MAN_TRACK",
+                   help="CTC man_track.txt: daughters join their mother's sequence")
+    p.add_argument("--seed", type=int, default=0, help="seed of training and synthesis")
+    _common(p, device=True)
 
     p = add("plan", commands.plan, "host and device memory a training run needs, without data")
     p.add_argument("--sequences", type=int_min(1), metavar="N", help="number of sequences")

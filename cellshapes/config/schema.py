@@ -167,6 +167,11 @@ class TrainConfig:
         Numbered ``epoch_NNNN.pt`` files kept besides ``latest.pt``.
     seed : int
         Seed of every random number generator (weights, codes, sampling).
+    init_decoder : str or None
+        Start the decoder from the weights of this run directory, or of a shipped model
+        given as ``pretrained:NAME`` (:mod:`cellshapes.pretrained`); the codes and angles
+        of the new sequences start fresh. The model settings must match that run's.
+        None: the usual random initialisation.
     """
 
     epochs: int = bounded(2000, 1)
@@ -189,6 +194,7 @@ class TrainConfig:
     checkpoint_every: int = bounded(1, 1)
     keep_checkpoints: int = 2
     seed: int = 0
+    init_decoder: str | None = None
 
     def __post_init__(self) -> None:
         check_choices(self)

@@ -16,6 +16,10 @@ Three kinds, each a binary mask sequence (T, Z, Y, X):
     branch through the whole sequence (count and length never decrease), at least 3 voxels
     thick at 64^3, so the sphericity falls over time. One 26-connected component per frame.
 
+A fourth kind, ``oriented`` (:mod:`.oriented`), is not one of the paper's: a growing cell
+with a lobe and a knob attached in two directions 60-100 degrees apart, so that it has a
+single orientation (for the rotation experiment of notebook 04).
+
 Shapes are implicit functions evaluated on the whole voxel grid at once; geometry is
 drawn in micrometres, so the same seed gives the same cell at every grid size. Only the
 voxel-level safety margins (filopodium radius, cleavage neck, daughter gap, distance to
@@ -37,19 +41,26 @@ from cellshapes.phantoms.dividing import draw_dividing
 from cellshapes.phantoms.filopodial import draw_filopodial
 from cellshapes.phantoms.geometry import Grid
 from cellshapes.phantoms.growing import draw_growing
+from cellshapes.phantoms.oriented import draw_oriented
 from cellshapes.progress import track
 from cellshapes.resources import check_memory
 
-__all__ = ["KINDS", "STANDS_IN_FOR", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES", "GENERATOR_VERSION", "make_sequence",
+__all__ = ["KINDS", "ALL_KINDS", "STANDS_IN_FOR", "FOV_UM", "MIN_SIZE", "MIN_Z_SLICES",
+           "GENERATOR_VERSION", "make_sequence",
            "write_phantoms", "sequence_seed"]
 
 #: Kinds of phantom cells, in the order of the paper's data sets.
 KINDS: tuple[str, ...] = ("growing", "dividing", "filopodial")
+#: Every kind :func:`make_sequence` draws: the paper's three plus ``oriented`` (growing
+#: cells with two off-centre lobes, for the rotation experiment;
+#: :mod:`cellshapes.phantoms.oriented`).
+ALL_KINDS: tuple[str, ...] = KINDS + ("oriented",)
 #: Edge of the field of view per kind, in um (lateral spacing = FOV / size).
 #: The paper's data set each kind stands in for (Sec 4.1).
 STANDS_IN_FOR: dict[str, str] = {"growing": "DS_Plat", "dividing": "DS_Cele",
                                  "filopodial": "DS_Filo"}
-FOV_UM: dict[str, float] = {"growing": 40.0, "dividing": 40.0, "filopodial": 40.0}
+FOV_UM: dict[str, float] = {"growing": 40.0, "dividing": 40.0, "filopodial": 40.0,
+                            "oriented": 48.0}
 #: Smallest grid edge (voxels) that still holds a recognisable cell.
 MIN_SIZE = 16
 #: Version of the shapes drawn for a seed; bumped whenever a seed draws a different cell.
@@ -72,8 +83,9 @@ def make_sequence(kind: str, frames: int, size: int, seed: int | np.random.Gener
 
     Parameters
     ----------
-    kind : {"growing", "dividing", "filopodial"}
-        Which data set to imitate (see the module docstring).
+    kind : {"growing", "dividing", "filopodial", "oriented"}
+        Which data set to imitate (see the module docstring); ``oriented``: growing
+        cells with two off-centre lobes (:mod:`cellshapes.phantoms.oriented`).
     frames : int
         Number of time points T >= 1 (>= 2 for ``"dividing"``). Frame k of T is at
         normalised time tau = k / (T - 1) in [0, 1] (tau = 0 when T == 1).
@@ -119,6 +131,8 @@ def make_sequence(kind: str, frames: int, size: int, seed: int | np.random.Gener
     extra: dict = {}
     if kind == "growing":
         masks = draw_growing(rng, taus, grid)
+    elif kind == "oriented":
+        masks = draw_oriented(rng, taus, grid)
     elif kind == "filopodial":
         masks, extra = draw_filopodial(rng, taus, grid)
     else:
@@ -272,8 +286,8 @@ def _grid(kind: str, size: int, z_spacing_um: float | None) -> Grid:
 
 def _check_args(kind: str, frames: int, size: int, z_spacing_um: float | None = None,
                 align_daughters: bool = False) -> None:
-    if kind not in KINDS:
-        raise InputError(f"unknown phantom kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind not in ALL_KINDS:
+        raise InputError(f"unknown phantom kind {kind!r}; choose one of {', '.join(ALL_KINDS)}")
     for name, value in (("frames", frames), ("size", size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise InputError(f"{name} must be an integer, got {value!r}")

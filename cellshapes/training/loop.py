@@ -50,6 +50,7 @@ from cellshapes.training.rundir import RunLog, prepare_run_dir, stop_requests
 from cellshapes.training.sampling import SDFSampler
 from cellshapes.training.step import (Rollback, TrainingDivergedError, compile_model,  # noqa: F401
                                       make_optimizer, set_lr, train_step)
+from cellshapes.training.warmstart import load_decoder
 
 __all__ = ["train", "LOG_FIELDS", "compile_model", "make_optimizer", "train_step",
            "TrainingDivergedError"]
@@ -189,6 +190,8 @@ def _build(out: Path, data: TrainingData, model_cfg: ModelConfig, train_cfg: Tra
     if model.angles is not None and model_cfg.angle_init == "principal":
         with torch.no_grad():
             model.angles.copy_(principal_angles(data).to(dev))
+    if train_cfg.init_decoder:
+        load_decoder(model, train_cfg.init_decoder)
     bands = [data.band(i, train_cfg.near_surface_um) for i in range(len(data.names))]
     sampler = SDFSampler(data.volumes, bands, train_cfg.frames_every, train_cfg.near_fraction,
                          dev, train_cfg.storage_dtype, train_cfg.near_set)

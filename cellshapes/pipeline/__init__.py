@@ -1,0 +1,12 @@
+"""From a user's label video to a model, a report and new annotated cells.
+
+:func:`build_model` (``cellshapes model``) chains prepare, train, reconstruct, score,
+report, generate and CTC export, resumable at every stage
+(:mod:`cellshapes.pipeline.stages`); :mod:`cellshapes.pipeline.labels` checks the label
+videos before any work; :mod:`cellshapes.pipeline.report` holds the verdict thresholds and
+writes ``report.html``.
+"""
+from cellshapes.pipeline.report import THRESHOLDS, verdict
+from cellshapes.pipeline.stages import ModelRequest, build_model
+
+__all__ = ["build_model", "ModelRequest", "THRESHOLDS", "verdict"]
