@@ -23,6 +23,16 @@ _ALIGNED = dict(angle_init="principal")
 
 #: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
 NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "12_explorer": {
+        "smoke": dict(size=24, components=2, times=[-1.0, 1.0], values=[-2.0, 2.0],
+                      timed_updates=2),
+        "quick": dict(size=32, components=3, times=[-1.0, 0.0, 1.0], values=[-2.0, 0.0, 2.0],
+                      timed_updates=5),
+        "study": dict(size=32, components=3, times=[-1.0, 0.0, 1.0], values=[-2.0, 0.0, 2.0],
+                      timed_updates=10),
+        "paper": dict(size=48, components=4, times=[-1.0, -0.5, 0.0, 0.5, 1.0],
+                      values=[-2.0, 0.0, 2.0], timed_updates=10),
+    },
     "02_reconstruction": {
         "smoke": dict(sequences=None, frames=None),
         "quick": dict(sequences=None, frames=None),

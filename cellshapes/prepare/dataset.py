@@ -88,7 +88,7 @@ def _check_prepare_memory(frames: int, size: int) -> None:
 
 
 def _longest_run(present: np.ndarray) -> tuple[int, int]:
-    best, start, run = (0, -1), None, 0
+    best, start = (0, -1), None
     for t, p in enumerate(list(present) + [False]):
         if p and start is None:
             start = t
