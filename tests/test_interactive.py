@@ -10,6 +10,7 @@ Chromium with Playwright and finds the vtk.js canvas of notebook 00's 3D render:
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -185,37 +186,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _notebook_copy(dest: Path, out: Path) -> Path:
-    """notebooks/00 with its parameters pointed at ``out`` (the browser saves the copy)."""
+def _notebook_copy(dest: Path, out: Path, name: str = "00_quickstart") -> Path:
+    """notebooks/``name`` with its parameters pointed at ``out`` (the browser saves the copy)."""
     import nbformat
 
-    nb = nbformat.read(REPO / "notebooks" / "00_quickstart.ipynb", as_version=4)
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source += "".join(f"\n{k} = {str(out / k)!r}" for k in
                                    ("data_dir", "runs_dir", "figures_dir", "results_dir"))
             break
     else:
-        raise AssertionError("notebook 00 has no parameters cell")
-    path = dest / "00_quickstart.ipynb"
+        raise AssertionError(f"notebook {name} has no parameters cell")
+    path = dest / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path
 
 
-@pytest.mark.slow
-def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
-    """JupyterLab + headless Chromium: notebook 00's render is a vtk.js canvas that turns."""
+def _needs_browser():
+    """Playwright's sync API, or skip when the browser stack is not installed."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    chromium = _chromium()
-    if chromium is None:
+    if _chromium() is None:
         pytest.skip("no Chromium (apt-get install chromium, or set CELLSHAPES_CHROMIUM)")
     if not interactive.trame_available():
         pytest.skip("trame not installed (pip install 'cellshapes[notebooks]')")
     if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("jupyterlab not installed in this environment")
-    work = tmp_path / "lab"
-    work.mkdir()
-    _notebook_copy(work, tmp_path / "out")
+    return sync_api
+
+
+@contextlib.contextmanager
+def _lab_page(sync_api, work: Path, tmp_path: Path, notebook: str):
+    """A JupyterLab server on ``work`` and a headless Chromium page with ``notebook`` open."""
     port, token = _free_port(), "cellshapes-test"
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
@@ -228,9 +230,6 @@ def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
          f"--ServerApp.root_dir={work}", "--allow-root", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
-    # the screenshot goes to tmp_path; CELLSHAPES_UPDATE_SCREENSHOT=1 also refreshes the
-    # committed docs/img/interactive_3d.png (so a plain run leaves git status clean)
-    shot = tmp_path / "interactive_3d.png"
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -244,44 +243,15 @@ def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
                 time.sleep(0.5)
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path=chromium, headless=True,
+                executable_path=_chromium(), headless=True,
                 args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader",
                       "--ignore-gpu-blocklist", "--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/00_quickstart.ipynb?token={token}")
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                    timeout=120_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            t0 = time.time()
-            frame = page.frame_locator("iframe.pyvista")
-            canvas = frame.locator("canvas").first
-            canvas.wait_for(state="visible", timeout=600_000)
-            print(f"\nvtk.js canvas in notebook 00 after {time.time() - t0:.0f} s of Run All")
-            time.sleep(3)  # let vtk.js draw the scene
-            box = canvas.bounding_box()
-            assert box and box["width"] > 100 and box["height"] > 100, box
-            before = canvas.screenshot()
-            cx, cy = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5
-            page.mouse.move(cx, cy)
-            page.mouse.down()
-            for k in range(1, 11):
-                page.mouse.move(cx + 8 * k, cy + 3 * k)
-            page.mouse.up()
-            time.sleep(1)
-            after = canvas.screenshot()
-            changed = _pixel_change(before, after)
-            print(f"canvas {box['width']:.0f}x{box['height']:.0f} px; dragging it changed "
-                  f"{changed:.1%} of the pixels")
-            assert changed > 0.005, "the view did not turn when dragged"
-            cell = page.locator(".jp-CodeCell", has=page.locator("iframe.pyvista")).first
-            cell.scroll_into_view_if_needed()
-            cell.screenshot(path=str(shot))
-            print(f"screenshot {shot} ({shot.stat().st_size // 1024} KB)")
-            if os.environ.get("CELLSHAPES_UPDATE_SCREENSHOT") == "1":
-                shutil.copyfile(shot, REPO / "docs" / "img" / "interactive_3d.png")
-                print("copied to docs/img/interactive_3d.png")
+            yield page
             browser.close()
     finally:
         lab.terminate()
@@ -290,6 +260,89 @@ def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
         except subprocess.TimeoutExpired:
             lab.kill()
         log.close()
+
+
+def _run_all(page) -> None:
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+
+
+@pytest.mark.slow
+def test_jupyterlab_shows_turnable_canvas_in_notebook_00(tmp_path):
+    """JupyterLab + headless Chromium: notebook 00's render is a vtk.js canvas that turns."""
+    sync_api = _needs_browser()
+    work = tmp_path / "lab"
+    work.mkdir()
+    _notebook_copy(work, tmp_path / "out")
+    # the screenshot goes to tmp_path; CELLSHAPES_UPDATE_SCREENSHOT=1 also refreshes the
+    # committed docs/img/interactive_3d.png (so a plain run leaves git status clean)
+    shot = tmp_path / "interactive_3d.png"
+    with _lab_page(sync_api, work, tmp_path, "00_quickstart.ipynb") as page:
+        _run_all(page)
+        t0 = time.time()
+        frame = page.frame_locator("iframe.pyvista")
+        canvas = frame.locator("canvas").first
+        canvas.wait_for(state="visible", timeout=600_000)
+        print(f"\nvtk.js canvas in notebook 00 after {time.time() - t0:.0f} s of Run All")
+        time.sleep(3)  # let vtk.js draw the scene
+        box = canvas.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100, box
+        before = canvas.screenshot()
+        cx, cy = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(cx + 8 * k, cy + 3 * k)
+        page.mouse.up()
+        time.sleep(1)
+        after = canvas.screenshot()
+        changed = _pixel_change(before, after)
+        print(f"canvas {box['width']:.0f}x{box['height']:.0f} px; dragging it changed "
+              f"{changed:.1%} of the pixels")
+        assert changed > 0.005, "the view did not turn when dragged"
+        cell = page.locator(".jp-CodeCell", has=page.locator("iframe.pyvista")).first
+        cell.scroll_into_view_if_needed()
+        cell.screenshot(path=str(shot))
+        print(f"screenshot {shot} ({shot.stat().st_size // 1024} KB)")
+        if os.environ.get("CELLSHAPES_UPDATE_SCREENSHOT") == "1":
+            shutil.copyfile(shot, REPO / "docs" / "img" / "interactive_3d.png")
+            print("copied to docs/img/interactive_3d.png")
+
+
+@pytest.mark.slow
+def test_jupyterlab_explorer_slider_changes_the_cell(tmp_path):
+    """Notebook 12 in JupyterLab: moving the PC 1 slider re-evaluates the model, changes
+    the vtk.js view's pixels and the displayed volume."""
+    sync_api = _needs_browser()
+    work = tmp_path / "lab"
+    work.mkdir()
+    _notebook_copy(work, tmp_path / "out", "12_explorer")
+    with _lab_page(sync_api, work, tmp_path, "12_explorer.ipynb") as page:
+        _run_all(page)
+        slider = page.locator(".widget-slider", has_text="PC 1").first
+        slider.wait_for(timeout=300_000)
+        slider.scroll_into_view_if_needed()  # an iframe out of view may never load
+        canvas = page.frame_locator("iframe.pyvista").locator("canvas").first
+        canvas.wait_for(state="visible", timeout=120_000)
+        readout = page.locator(".widget-html-content", has_text="volume").first
+        readout.wait_for(timeout=60_000)
+        time.sleep(3)
+        before, text_before = canvas.screenshot(), readout.inner_text()
+        value = slider.locator(".widget-readout").first
+        value.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("2.5")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "([el, old]) => el.innerText !== old",
+            arg=[readout.element_handle(), text_before], timeout=60_000)
+        time.sleep(3)  # the trame view pushes the new mesh to vtk.js
+        after, text_after = canvas.screenshot(), readout.inner_text()
+        changed = _pixel_change(before, after)
+        print(f"\nreadout before: {text_before}\nreadout after:  {text_after}\n"
+              f"pixels changed: {changed:.1%}")
+        assert "PC1 +2.5" in text_after
+        assert changed > 0.005, "the 3D view did not change with the slider"
 
 
 def _pixel_change(png_a: bytes, png_b: bytes) -> float:
