@@ -33,7 +33,8 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     -------
     dict
         ``dsc_mean``, ``dsc_train_frames_mean``, ``dsc_heldout_mean`` (or None),
-        ``per_sequence`` {name: [DSC per frame]}, ``sources`` {name: the input and label id
+        ``per_sequence`` {name: [DSC per frame]}, ``empty_reconstructed_frames``
+        (``name#frame`` of reconstructions without a surface: DSC 0, no descriptors), ``sources`` {name: the input and label id
         it was prepared from, e.g. ``labels.tif#label=7``}, ``descriptors`` (means of real and
         reconstructed) and ``ks`` (KS p-values real vs reconstructed).
     """
@@ -50,6 +51,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
     _check_same_scale(config["data"].get("attrs", []), truth, matched, dataset)
     per_seq: dict[str, list[float]] = {}
     train_d, held_d, real_rows, rec_rows = [], [], [], []
+    empty: list[tuple[str, int]] = []  # reconstructed frames without a surface
     it = track(matched, progress, desc="evaluate", unit="seq")
     for i, j in it:
         gt = truth.volumes[j]
@@ -64,14 +66,22 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
             (train_d if k % every == 0 else held_d).append(float(v))
         voxel = float(attrs.get("voxel_um", 1.0))
         for rows, vol in ((real_rows, gt), (rec_rows, sdf)):
-            df = describe_sequence(vol, (voxel,) * 3, is_sdf=True)
-            df["sequence"] = truth.names[j]
-            rows.append(df)
+            shaped = [k for k in range(vol.shape[0]) if (vol[k] <= 0).any() and not
+                      (vol[k] <= 0).all()]  # an under-trained model may rebuild nothing
+            empty.extend((truth.names[j], k) for k in range(vol.shape[0]) if k not in shaped
+                         and vol is sdf)
+            if shaped:
+                df = describe_sequence(vol[shaped], (voxel,) * 3, is_sdf=True)
+                df["frame"] = shaped
+                df["sequence"] = truth.names[j]
+                rows.append(df)
     import pandas as pd
 
-    real, rec = pd.concat(real_rows), pd.concat(rec_rows)
     cols = ["volume_um3", "surface_um2", "sphericity"]
-    ks = ks_tests(real, rec, columns=cols)
+    real = pd.concat(real_rows)
+    rec = pd.concat(rec_rows) if rec_rows else pd.DataFrame(columns=["frame", *cols])
+    ks = ks_tests(real, rec, columns=cols) if len(rec) else pd.DataFrame(
+        [{"descriptor": c, "statistic": float("nan"), "pvalue": float("nan")} for c in cols])
     all_d = train_d + held_d
     return {
         "run": str(run), "dataset": str(dataset),
@@ -82,6 +92,7 @@ def evaluate_run(run: str | os.PathLike, dataset: str | os.PathLike, size: int |
         "per_sequence": per_seq,
         # which cell each sequence is: "labels.tif#label=7" after prepare --per-label
         "sources": {truth.names[j]: str(truth.attrs[j].get("source", "")) for _, j in matched},
+        "empty_reconstructed_frames": [f"{n}#{k}" for n, k in empty],
         "descriptors": {"real": {c: float(real[c].mean()) for c in cols},
                         "reconstructed": {c: float(rec[c].mean()) for c in cols}},
         "ks": {r["descriptor"]: {"statistic": float(r["statistic"]), "pvalue": float(r["pvalue"])}

@@ -39,22 +39,14 @@ def _add_ball(mask: np.ndarray, grid: Grid, centre: np.ndarray, radius: float) -
 
 
 def draw_oriented(rng: np.random.Generator, taus: np.ndarray, grid: Grid) -> np.ndarray:
-    """Draw one oriented cell at normalised times ``taus``.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        Source of every random choice (advanced).
-    taus : (T,) ndarray of float
-        Normalised times in [0, 1].
-    grid : Grid
-        Where to sample the shape.
+    """Draw one oriented cell: the growing cell of :func:`draw_growing` (same arguments,
+    ``rng`` advanced further) plus a lobe and a knob on its surface, each centred at 0.9 of
+    the body's extent from its centroid in its direction.
 
     Returns
     -------
     (T, Z, Y, X) uint8 ndarray
-        Binary masks: a growing body plus a lobe and a knob on its surface, each centred
-        at 0.9 of the body's extent in its direction.
+        Binary masks.
     """
     masks = draw_growing(rng, taus, grid)
     d1 = random_dirs(rng, 1)[0]
