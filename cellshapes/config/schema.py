@@ -167,6 +167,13 @@ class TrainConfig:
         Numbered ``epoch_NNNN.pt`` files kept besides ``latest.pt``.
     seed : int
         Seed of every random number generator (weights, codes, sampling).
+    plateau_epochs : int
+        Stop before ``epochs`` (then a cap) once the best mean epoch loss of the last
+        ``plateau_epochs`` epochs is less than ``plateau_tol`` below the best before them
+        (:mod:`cellshapes.training.stopping`); the run records it in ``converged.json``.
+        0: train exactly ``epochs``.
+    plateau_tol : float
+        Relative loss improvement that still counts as progress.
     init_decoder : str or None
         Start the decoder from the weights of this run directory, or of a shipped model
         given as ``pretrained:NAME`` (:mod:`cellshapes.pretrained`); the codes and angles
@@ -194,6 +201,8 @@ class TrainConfig:
     checkpoint_every: int = bounded(1, 1)
     keep_checkpoints: int = 2
     seed: int = 0
+    plateau_epochs: int = bounded(0, 0)
+    plateau_tol: float = bounded(0.01, 0.0, 1.0)
     init_decoder: str | None = None
 
     def __post_init__(self) -> None:

@@ -114,7 +114,7 @@ def _pair_sequences(truth: list, other: list, t_path: Any, o_path: Any) -> list:
 def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
                  spacing: SpacingLike | None = None, frame: int | None = None,
                  tolerance_um: float | None = None,
-                 body_radius_um: float | None = None) -> pd.DataFrame:
+                 body_radius_um: float | None = None, progress: bool = False) -> pd.DataFrame:
     """Compare the shapes of two files frame by frame (``cellshapes compare``).
 
     Parameters
@@ -129,6 +129,8 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
         Compare only this time point (0-based); default every frame.
     tolerance_um, body_radius_um : float, optional
         As for :func:`compare_shapes`.
+    progress : bool
+        A progress bar over the sequences.
 
     Returns
     -------
@@ -151,7 +153,9 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
     pairs = _pair_sequences(load_volumes(truth, spacing), load_volumes(other, spacing),
                             truth, other)
     rows = []
-    for t, o in pairs:
+    from cellshapes.progress import track
+
+    for t, o in track(pairs, progress, desc="compare", unit="seq"):
         where = f"{truth} vs {other} (sequence {t.name})"
         if not np.allclose(t.spacing, o.spacing, rtol=1e-6):
             raise InputError(f"{where}: spacings differ ({t.spacing.tolist()} vs "

@@ -177,7 +177,7 @@ def _scores_stage(out: Path, device: str, progress: bool):
     if path.exists():
         return pd.read_csv(path)
     _say("scoring every cell and frame (DSC, surface distances, islands)", progress)
-    scores = compare_path(out / "data.h5", rec / "sdf.h5")
+    scores = compare_path(out / "data.h5", rec / "sdf.h5", progress=progress)
     with atomic_path(path) as tmp:
         scores.to_csv(tmp, index=False)
     return scores

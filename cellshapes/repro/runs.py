@@ -20,15 +20,16 @@ __all__ = ["run_is_complete", "run_key", "train_or_load", "run_dir", "continue_r
 
 
 def run_is_complete(run: str | os.PathLike) -> bool:
-    """True if ``run`` has a config and its log reached the configured epochs."""
+    """True if ``run`` has a config and its log reached the configured epochs, or it
+    stopped on a loss plateau (``converged.json``, ``TrainConfig.plateau_epochs``)."""
     run = Path(run)
     try:
         cfg = json.loads((run / "config.json").read_text())
         lines = (run / "log.csv").read_text().strip().splitlines()
     except (OSError, json.JSONDecodeError):
         return False
-    return len(lines) - 1 >= int(cfg["train"]["epochs"]) and (
-        run / "checkpoints" / "latest.pt").exists()
+    done = len(lines) - 1 >= int(cfg["train"]["epochs"]) or (run / "converged.json").exists()
+    return done and (run / "checkpoints" / "latest.pt").exists()
 
 
 def run_key(dataset: str | os.PathLike, profile: str = "smoke", seed: int = 0,

@@ -46,10 +46,11 @@ from cellshapes.training.distributed import (any_rank, broadcast_int, check_repl
                                              gather_rng_states, mean_over_ranks, process_group,
                                              rank_world, restore_rng_states)
 from cellshapes.training.plan import plan_for_training
-from cellshapes.training.rundir import RunLog, prepare_run_dir, stop_requests
+from cellshapes.training.rundir import RunLog, mark_converged, prepare_run_dir, stop_requests
 from cellshapes.training.sampling import SDFSampler
 from cellshapes.training.step import (Rollback, TrainingDivergedError, compile_model,  # noqa: F401
                                       make_optimizer, set_lr, train_step)
+from cellshapes.training.stopping import plateau_reached, stop_record
 from cellshapes.training.warmstart import load_decoder
 
 __all__ = ["train", "LOG_FIELDS", "compile_model", "make_optimizer", "train_step",
@@ -261,19 +262,28 @@ def _run_epochs(s: _Session, net: Any, progress: bool) -> list[dict[str, float]]
     epochs_left = track(range(s.start, cfg.epochs + 1), progress and rank == 0,
                         total=cfg.epochs, initial=s.start - 1, desc="train", unit="epoch")
     rollback = Rollback(s.model, s.optimizer, s.gen)
+    if plateau_reached([r["loss"] for r in s.history], cfg.plateau_epochs, cfg.plateau_tol):
+        return s.history  # a resumed run that had converged: nothing left to do
     with stop_requests() as stop:
         for epoch in epochs_left:
             row, s.lr_scale = rollback.epoch(
                 lambda scale, e=epoch: _run_epoch(net, s, e, steps, scale), epoch, s.lr_scale)
             s.history.append(row)
             stopping = any_rank(stop.requested)  # every rank stops after the same epoch
-            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stopping:
+            losses = [r["loss"] for r in s.history]
+            converged = plateau_reached(losses, cfg.plateau_epochs, cfg.plateau_tol)
+            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stopping or converged:
                 _checkpoint(s, epoch, log)
             elif rank == 0:
                 log.append(row)
             if hasattr(epochs_left, "set_postfix"):
                 epochs_left.set_postfix(loss=f"{row['loss']:.4g}",
                                         pts_s=f"{row['points_per_s']:.3g}")
+            if converged:  # the loss has plateaued: epochs was the cap
+                if rank == 0:
+                    mark_converged(s.out, stop_record(losses, cfg.plateau_epochs,
+                                                      cfg.plateau_tol, cfg.epochs))
+                break
             if stopping:
                 if rank == 0:
                     stop.announce(epoch)

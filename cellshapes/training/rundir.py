@@ -81,6 +81,18 @@ def prepare_run_dir(out: str | os.PathLike, resume: bool, overwrite: bool) -> bo
     return False
 
 
+def mark_converged(out: str | os.PathLike, record: dict) -> Path:
+    """Write ``out/converged.json`` (atomically): the run stopped on a loss plateau."""
+    import json
+
+    from cellshapes.atomic import atomic_path
+
+    path = Path(out) / "converged.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    return path
+
+
 class RunLog:
     """The ``log.csv`` of a run: a header, then one row per finished epoch.
 
