@@ -36,7 +36,8 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "02_reconstruction": {
         "smoke": dict(sequences=None, frames=None),
         "quick": dict(sequences=None, frames=None),
-        "study": dict(sequences=4, frames=5),
+        "study": dict(sequences=4, frames=5,
+                      train=dict(epochs=400, plateau_epochs=50, plateau_tol=0.01)),
         "paper": dict(sequences=None, frames=None),
     },
     "04_latent_compactness": {
