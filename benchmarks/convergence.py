@@ -10,6 +10,10 @@ the plateau rule (``TrainConfig.plateau_epochs`` = 50, 1 %) would have stopped. 
 training seeds. About 12 minutes on 2 CPU cores.
 
     python benchmarks/convergence.py --out benchmarks/convergence.json
+
+Committed so far: ``benchmarks/convergence_seed0.log``, the printed rows of seed 0 up to 400
+epochs (the run was stopped there, before 600 epochs and seed 1, to free the cores for the
+study notebooks of 2026-12-06); each line is ``seed {row}`` as :func:`curve` prints it.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ nb = workflow.setup("02_reconstruction", profile, device, seed,
 # frame, 64^3, bf16): 4 sequences x 5 frames per kind (the dividing phantoms divide at the
 # third frame, so three frames show two daughters; the paper: 33 x 30 at 256^3, 2000
 # epochs). **400 epochs, chosen from the measured convergence curve** of the study
-# filopodial model (`benchmarks/convergence.py`, seed 0: last-frame DSC 0.758 / 0.902 /
+# filopodial model (`benchmarks/convergence_seed0.log`: last-frame DSC 0.758 / 0.902 /
 # 0.967 / 0.980 after 50 / 100 / 200 / 400 epochs, island fraction 0.025 at 100 epochs and
 # 0 from 200 on): the earlier 100 epochs left the filopodia in fragments. The plateau rule
 # (`plateau_epochs=50`, 1 %) would stop a converged run before the cap; at 400 it had not
