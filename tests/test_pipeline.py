@@ -45,8 +45,10 @@ def built(tmp_path_factory):
 def test_model_command_writes_every_stage(built):
     video, out, rc = built
     assert rc == 0
-    assert (out / "report.html").read_text().count("<img") >= 1
-    assert "Verdict" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert page.count("<img") >= 1 and "Verdict" in page
+    assert "Synthesized sequences" in page
+    assert ("Made although the verdict above is negative" in page) == ("NOT good" in page)
     config = json.loads((out / "run" / "config.json").read_text())
     assert len(config["data"]["names"]) == 3  # one sequence per label
     scores = pd.read_csv(out / "scores.csv")

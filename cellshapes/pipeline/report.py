@@ -108,7 +108,11 @@ def write_report(path: Path, title: str, facts: Sequence[tuple[str, str]],
         rel = rel.relative_to(path.parent) if rel.is_absolute() else rel
         parts += [f"<h2>{html.escape(caption)}</h2>", f"<img src='{html.escape(str(rel))}'>"]
     if synthesis is not None:
-        parts += ["<h2>Synthesized sequences</h2>", _table(synthesis)]
+        parts += ["<h2>Synthesized sequences</h2>"]
+        if not judged["good"]:
+            parts += ["<p><b>Made although the verdict above is negative</b>: these cells come "
+                      "from a model that does not yet rebuild its training cells well.</p>"]
+        parts += [_table(synthesis)]
     parts += ["<h2>Every frame</h2>", _table(scores)]
     path.write_text("\n".join(parts) + "\n")
     return path
