@@ -17,20 +17,18 @@ study notebooks of 2026-12-06); each line is ``seed {row}`` as :func:`curve` pri
 """
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-import time
 from pathlib import Path
-
-import torch
 
 from cellshapes.config import model_config, train_config
 from cellshapes.inference.reconstruct import reconstruct_run
 from cellshapes.measure.compare import compare_path
-from cellshapes.repro import workflow
-from cellshapes.training.loop import train
 from cellshapes.training.stopping import plateau_reached
+
+try:
+    from benchmarks.studies import continued_run, out_argument, phantom_data
+except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
+    from studies import continued_run, out_argument, phantom_data
 
 EPOCHS = (50, 100, 200, 400, 600)
 SEEDS = (0, 1)
@@ -39,28 +37,24 @@ PLATEAU = (50, 0.01)
 
 def curve(ds: Path, work: Path, seed: int) -> dict:
     run = work / f"seed{seed}"
-    rows, seconds = [], 0.0
-    for k, epochs in enumerate(EPOCHS):
-        t0 = time.perf_counter()
-        if k == 0:
-            tcfg = train_config("study", epochs=epochs, seed=seed, checkpoint_every=50)
-            train(ds, run, model_config("study"), tcfg, device="cpu", progress=False,
-                  profile="study")
-        else:
-            train(ds, run, device="cpu", resume=True, epochs=epochs, progress=False)
-        seconds += time.perf_counter() - t0
+
+    def score(epochs: int) -> dict:
         rec = work / f"rec_{seed}_{epochs}"
         reconstruct_run(run, rec, device="cpu", progress=False)
-        last = int(json.loads((run / "config.json").read_text())["data"]["frames"][0]) - 1
+        cfg = json.loads((run / "config.json").read_text())
+        last = int(cfg["data"]["frames"][0]) - 1
         scores = compare_path(ds, rec / "sdf.h5", frame=last)
         log = (run / "log.csv").read_text().strip().splitlines()
-        loss = float(dict(zip(log[0].split(","), log[-1].split(",")))["loss"])
-        rows.append({"epochs": epochs, "train_s": seconds, "loss": loss,
-                     "dsc_last": float(scores["dsc"].mean()),
-                     "island_fraction_last": float(scores["island_fraction"].mean()),
-                     "connected_protrusion_recall_last":
-                         float(scores["connected_protrusion_recall"].mean())})
-        print(seed, json.dumps(rows[-1]), flush=True)
+        row = {"loss": float(dict(zip(log[0].split(","), log[-1].split(",")))["loss"]),
+               "dsc_last": float(scores["dsc"].mean()),
+               "island_fraction_last": float(scores["island_fraction"].mean()),
+               "connected_protrusion_recall_last":
+                   float(scores["connected_protrusion_recall"].mean())}
+        print(seed, json.dumps({"epochs": epochs, **row}), flush=True)
+        return row
+
+    first = train_config("study", seed=seed, checkpoint_every=50)
+    rows, _ = continued_run(ds, run, model_config("study"), first, EPOCHS, "study", score)
     header, *lines = (run / "log.csv").read_text().strip().splitlines()
     losses = [float(dict(zip(header.split(","), ln.split(",")))["loss"]) for ln in lines]
     stop = next((e for e in range(1, len(losses) + 1)
@@ -69,17 +63,11 @@ def curve(ds: Path, work: Path, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("convergence.json"))
-    a = parser.parse_args()
-    torch.set_num_threads(2)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ds = workflow.phantom_dataset("filopodial", work / "data", "study", 0, sequences=4,
-                                      frames=5)
+    out = out_argument(__doc__, "convergence.json")
+    with phantom_data("filopodial", "study", 0, sequences=4, frames=5) as (ds, work):
         results = [curve(ds, work, s) for s in SEEDS]
-    a.out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "epochs": list(EPOCHS),
-                                 "plateau": list(PLATEAU), "results": results}, indent=1))
+    out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "epochs": list(EPOCHS),
+                               "plateau": list(PLATEAU), "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -13,19 +13,17 @@ run (exact resume). 3 training seeds per arm. About 8 minutes on 2 CPU cores.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-import time
 from pathlib import Path
-
-import torch
 
 from cellshapes.config import train_config
 from cellshapes.inference.evaluate import evaluate_run
-from cellshapes.repro import workflow
-from cellshapes.training.loop import train
 from cellshapes.training.warmstart import source_model_config
+
+try:
+    from benchmarks.studies import continued_run, out_argument, phantom_data
+except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
+    from studies import continued_run, out_argument, phantom_data
 
 SOURCE = "pretrained:growing_quick"
 EPOCHS = (10, 30, 100)
@@ -33,38 +31,25 @@ SEEDS = (0, 1, 2)
 
 
 def one_arm(ds: Path, work: Path, pretrained: bool, seed: int) -> dict:
-    mcfg = source_model_config(SOURCE)
     run = work / f"{'pre' if pretrained else 'scratch'}_seed{seed}"
-    dsc, seconds = {}, 0.0
-    for k, epochs in enumerate(EPOCHS):
-        t0 = time.perf_counter()
-        if k == 0:
-            tcfg = train_config("quick", epochs=epochs, seed=seed, checkpoint_every=10,
-                                init_decoder=SOURCE if pretrained else None)
-            train(ds, run, mcfg, tcfg, device="cpu", progress=False, profile="quick")
-        else:
-            train(ds, run, device="cpu", resume=True, epochs=epochs, progress=False)
-        seconds += time.perf_counter() - t0
-        dsc[epochs] = float(evaluate_run(run, ds, device="cpu", progress=False)["dsc_mean"])
-    return {"seed": seed, "dsc": dsc, "train_s": seconds}
+    first = train_config("quick", seed=seed, checkpoint_every=10,
+                         init_decoder=SOURCE if pretrained else None)
+    rows, seconds = continued_run(ds, run, source_model_config(SOURCE), first, EPOCHS, "quick",
+                                  lambda n: {"dsc": float(evaluate_run(
+                                      run, ds, device="cpu", progress=False)["dsc_mean"])})
+    return {"seed": seed, "dsc": {r["epochs"]: r["dsc"] for r in rows}, "train_s": seconds}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("finetune.json"))
-    a = parser.parse_args()
-    torch.set_num_threads(2)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ds = workflow.phantom_dataset("growing", work / "data", "quick", 7, sequences=4,
-                                      frames=6, size=48)
+    out = out_argument(__doc__, "finetune.json")
+    with phantom_data("growing", "quick", 7, sequences=4, frames=6, size=48) as (ds, work):
         results = {}
         for arm, pre in (("pretrained", True), ("scratch", False)):
             results[arm] = [one_arm(ds, work, pre, s) for s in SEEDS]
             print(arm, json.dumps(results[arm]), flush=True)
-    a.out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "source": SOURCE,
-                                 "epochs": list(EPOCHS), "seeds": list(SEEDS),
-                                 "results": results}, indent=1))
+    out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "source": SOURCE,
+                               "epochs": list(EPOCHS), "seeds": list(SEEDS),
+                               "results": results}, indent=1))
 
 
 if __name__ == "__main__":
