@@ -70,13 +70,15 @@ from cellshapes.repro import experiments, stats
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DeepSDF 4 x 64: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs.
-# - `study`: 4 sequences x 6 frames at 64^3, 100 epochs, the study sine model (9 x 128,
+# - `study`: 4 sequences x 6 frames at 64^3, **400 epochs for both arms** (the budget at
+#   which the study filopodial sine model's convergence curve flattens, README "Training to
+#   convergence"; 100 epochs left DeepSDF a round blob), the study sine model (9 x 128,
 #   latent 64, 4096 points per frame, bf16) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds
-#   = 6 models. **Estimate on 2 idle CPU cores: about 10 minutes** (sine ~65 s per model
-#   from the measured ~150k points/s: 24 frames x 4096 points x 100 epochs = 9.8M points;
-#   DeepSDF about 1.3x that per point (dropout masks, weight norm; measured under load, so
-#   approximate): ~7.5 min for 6 models; surface scoring ~3.5 s per sequence and model,
-#   4 x 6 x 3.5 s = ~1.5 min; phantoms and renders under a minute).
+#   = 6 models. **Estimate on 2 idle CPU cores: about 20 minutes** (sine ~140 s per
+#   model: 24 frames x 4096 points x 400 epochs = 39M points at the measured ~280k bf16
+#   points/s; DeepSDF about 1.3x that per point (dropout masks, weight norm; measured under
+#   load, so approximate): ~16 min for 6 models; surface scoring ~3.5 s per sequence and
+#   model, ~1.5 min; phantoms and renders under a minute).
 
 # %%
 E = nb.settings["epochs"]
@@ -207,7 +209,9 @@ for claim, paper, col, direction in CLAIMS:
     if not np.all(np.isfinite(a + b)):
         print(f"left out: {claim!r} ({col} undefined for every sequence: {a} vs {b})")
         continue
-    claims.append(stats.claim_record(claim, paper, a, b, direction, labels=("sine", "DeepSDF")))
+    budget = f" (both trained {E} epochs of the same points, {profile} profile)"
+    claims.append(stats.claim_record(claim + budget, paper, a, b, direction,
+                                     labels=("sine", "DeepSDF")))
 workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %% [markdown]

@@ -84,7 +84,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       deepsdf=dict(hidden=64, layers=4, latent_dim=16, latent_layers=[0, 2])),
         "quick": dict(sequences=4, frames=4, size=48, epochs=80,
                       deepsdf=dict(hidden=128, latent_dim=64)),
-        "study": dict(sequences=4, frames=6, size=64, epochs=100,
+        "study": dict(sequences=4, frames=6, size=64, epochs=400,
                       deepsdf=dict(hidden=128, latent_dim=64)),
         "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
     },
