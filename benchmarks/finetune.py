@@ -1,10 +1,9 @@
 """Does starting from a shipped decoder help? DSC after K epochs, pretrained vs from scratch.
 
 Held-out phantoms: 4 growing cells x 6 frames at 48^3 drawn with seed 7 (the shipped
-``growing_quick`` model was trained on other cells: seed 0, and the phantom generator of
-release 1). Both arms have the shipped model's architecture (128 x 9 sine decoder, latent
+``growing_study`` model was trained on other cells: seed 0, 4 x 5 frames at 64^3). Both arms have the shipped model's architecture (128 x 9 sine decoder, latent
 64, equivariant) and the ``quick`` training settings; "pretrained" starts the decoder from
-``growing_quick`` (``TrainConfig.init_decoder``, new codes and angles), "scratch" from the
+``growing_study`` (``TrainConfig.init_decoder``, new codes and angles), "scratch" from the
 SIREN initialisation. Each run is evaluated (``evaluate_run``: mean DSC of every training
 frame, reconstructed on the training grid) after 10, 30 and 100 epochs of one continued
 run (exact resume). 3 training seeds per arm. About 8 minutes on 2 CPU cores.
@@ -25,7 +24,7 @@ try:
 except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
     from studies import continued_run, out_argument, phantom_data
 
-SOURCE = "pretrained:growing_quick"
+SOURCE = "pretrained:growing_study"
 EPOCHS = (10, 30, 100)
 SEEDS = (0, 1, 2)
 

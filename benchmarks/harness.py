@@ -497,7 +497,7 @@ def _inference_model(model: AutoDecoder, device: torch.device) -> AutoDecoder:
 #: The shipped model inference is measured on: trained (100 epochs, 48^3 phantoms of
 #: growing cells), the kind users reconstruct, and of the three shipped models the one
 #: whose narrow band evaluates the most points (0.14 vs 0.08-0.09 of a 128^3 grid).
-INFERENCE_MODEL = "growing_quick"
+INFERENCE_MODEL = "growing_study"
 
 
 def trained_model(device: torch.device) -> AutoDecoder:

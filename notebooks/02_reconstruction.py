@@ -87,12 +87,11 @@ nb = workflow.setup("02_reconstruction", profile, device, seed,
 import pandas as pd
 from IPython.display import display
 
-from cellshapes import io, plot, pretrained
+from cellshapes import io, plot
 from cellshapes.errors import InputError
 from cellshapes.inference import generate, reconstruct
 from cellshapes.measure import compare, metrics
 from cellshapes.phantoms import KINDS, STANDS_IN_FOR
-from cellshapes.repro.cache import is_cached
 from cellshapes.repro.stats import claim_record
 
 METHOD = {"growing": "gaussian", "dividing": "gaussian", "filopodial": "near"}
@@ -151,23 +150,10 @@ def describe_file(path, per_daughter):
 # %%
 datasets, runs = {}, {}
 for kind in KINDS:
-    datasets[kind] = workflow.phantom_dataset(kind, nb.data, profile, seed,
-                                              sequences=nb.settings["sequences"],
-                                              frames=nb.settings["frames"])
-    for s in nb.seeds:
-        shipped = pretrained.available().get(f"{kind}_{profile}")
-        if (not train and profile != "study" and nb.settings["sequences"] is None
-                and shipped is not None and int(shipped["seed"]) == s):
-            runs[kind, s] = pretrained.load(f"{kind}_{profile}")
-            print(f"{kind}, seed {s}: pretrained model {kind}_{profile}")
-            continue
-        run = work / "runs" / f"{kind}_seed{s}"
-        extra = nb.settings.get("train", {})  # study: epochs from the convergence curve
-        hit = is_cached(run, workflow.run_key(datasets[kind], profile, s, **extra),
-                        workflow.run_is_complete)
-        runs[kind, s] = workflow.train_or_load(datasets[kind], run, profile, device, s,
-                                               progress=False, **extra)
-        print(f"{kind}, seed {s}: {'cached' if hit else 'trained'} {run}")
+    for s in nb.seeds:  # the shared base models (workflow.base_run; study: BASE_RUNS)
+        datasets[kind], runs[kind, s], how = workflow.base_run(
+            kind, nb.data, nb.runs, profile, device, seed, train, train_seed=s)
+        print(f"{kind}, seed {s}: {how}")
 
 # %% [markdown]
 # ## 2 · Reconstructions and their scores, per seed

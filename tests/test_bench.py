@@ -77,7 +77,7 @@ def test_tiny_run_reports_consistent_measurements(tmp_path):
     assert [r["fraction"] for r in rows if r["size"] == 16] == [1.0, 1.0]  # < 4 x stride
     assert set(res["targets"]) and all("met" in v for v in res["targets"].values())
     # inference runs on the shipped trained model, and the per-size table is consistent
-    assert res["infer_model"].startswith("shipped growing_quick")
+    assert res["infer_model"].startswith("shipped growing_study")
     (row,) = inf["by_size"]
     assert row["size"] == 32 and row["identical"] is True and 0 < row["fraction"] <= 1.05
     assert row["speedup"] == pytest.approx(row["dense_s"] / row["narrow_s"])

@@ -102,3 +102,20 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
         assert rep["topology"]["gen_0000"][0]["components"] == 2.0  # reported as generated
         assert json.loads((out / "config.json").read_text())["generate"][
             "drop_islands_voxels"] == drop
+
+
+def test_island_share_keeps_as_many_cells_as_asked():
+    """Two daughters are cells, not islands, when keep=2; a third speck is an island."""
+    from cellshapes.errors import InputError
+    from cellshapes.measure.topology import largest_component_share
+
+    m = np.zeros((12, 12, 12), bool)
+    m[1:5, 1:5, 1:5] = True      # 64 voxels
+    m[7:10, 7:10, 7:10] = True   # 27 voxels, the second daughter
+    m[11, 0, 11] = True          # 1-voxel island
+    assert largest_component_share(m)["island_fraction"] == pytest.approx(28 / 92)
+    two = largest_component_share(m, keep=2)
+    assert two == {"components": 3.0, "island_fraction": pytest.approx(1 / 92)}
+    assert largest_component_share(np.zeros((4, 4, 4), bool), keep=2)["island_fraction"] == 0
+    with pytest.raises(InputError, match="keep"):
+        largest_component_share(m, keep=0)

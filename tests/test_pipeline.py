@@ -169,11 +169,11 @@ def test_warm_start_copies_the_decoder_and_records_it(tmp_path):
     from cellshapes.training.checkpoint import load_checkpoint
     from cellshapes.training.warmstart import load_decoder, source_model_config
 
-    source = "pretrained:growing_quick"
+    source = "pretrained:growing_study"
     mcfg = source_model_config(source)
     model = AutoDecoder(mcfg, 5)
     load_decoder(model, source)
-    shipped = load_checkpoint(pretrained.load("growing_quick"))["model"]
+    shipped = load_checkpoint(pretrained.load("growing_study"))["model"]
     for k, v in model.decoder.state_dict().items():
         assert torch.equal(v, shipped[f"decoder.{k}"])
     assert model.codes.shape == (5, mcfg.latent_dim)  # new codes, one per new sequence
@@ -184,16 +184,16 @@ def test_warm_start_copies_the_decoder_and_records_it(tmp_path):
 def test_model_from_pretrained_starts_from_that_decoder(tmp_path):
     write_tiff(tmp_path / "v.tif", _video(3, 32), (1.0, 1.0, 1.0))
     result = build_model([tmp_path / "v.tif"], tmp_path / "m", profile="smoke",
-                         from_pretrained="growing_quick", progress=False)
+                         from_pretrained="growing_study", progress=False)
     config = json.loads((tmp_path / "m" / "run" / "config.json").read_text())
-    assert config["train"]["init_decoder"] == "pretrained:growing_quick"
+    assert config["train"]["init_decoder"] == "pretrained:growing_study"
     shipped = json.loads((pretrained_run() / "config.json").read_text())["model"]
     assert config["model"]["hidden"] == shipped["hidden"]
-    assert "pretrained decoder growing_quick" in (tmp_path / "m" / "report.html").read_text()
+    assert "pretrained decoder growing_study" in (tmp_path / "m" / "report.html").read_text()
     assert result["verdict"]["dsc_mean"] > 0
 
 
 def pretrained_run():
     from cellshapes import pretrained
 
-    return pretrained.load("growing_quick")
+    return pretrained.load("growing_study")

@@ -87,3 +87,25 @@ def test_shipped_model(name, tmp_path):
     assert meta["command"] and meta["profile"] and meta["seed"] is not None
     model, config = load_run(run, "cpu")
     assert model.n_sequences == len(config["data"]["names"])
+
+
+def test_at_least_one_model_per_kind_is_shipped():
+    from cellshapes.phantoms import KINDS
+
+    assert {n.rsplit("_", 1)[0] for n in SHIPPED} >= set(KINDS)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_learnt_todays_phantoms(name):
+    """The run recorded the phantom generator it learnt; it is the current one."""
+    from cellshapes.phantoms import GENERATOR_VERSION
+
+    config = json.loads((pretrained.load(name) / "config.json").read_text())
+    assert config["phantoms"]["generator_version"] == GENERATOR_VERSION
+    assert config["phantoms"] == pretrained.available()[name]["phantoms"]
+    assert config["phantoms"]["kind"] == name.rsplit("_", 1)[0]
+
+
+def test_phantom_record_of_a_run_not_trained_on_phantoms(trained_run):
+    config = json.loads((trained_run / "config.json").read_text())
+    assert pretrained.phantom_record(config) is None

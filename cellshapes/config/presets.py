@@ -13,13 +13,22 @@ from typing import Any
 
 from cellshapes.errors import InputError
 
-__all__ = ["NOTEBOOK_PRESETS", "notebook_preset"]
+__all__ = ["BASE_RUNS", "NOTEBOOK_PRESETS", "base_settings", "notebook_preset"]
 
 _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
 #: Notebook 04's equivariant models start at each sequence's principal axes: with the
 #: paper's random init the rotations were not learned at these scales (README deviations,
 #: ``benchmarks/rotation_init.py``); the non-equivariant arm has no rotations to start.
 _ALIGNED = dict(angle_init="principal")
+
+#: The shared base model of a kind (``workflow.base_run``: notebooks 00, 02, 03, 05, 11 and
+#: the shipped pretrained models) per profile, where it differs from the profile's defaults.
+#: ``study``: 4 sequences x 5 frames and 400 epochs with the plateau rule, chosen from the
+#: measured convergence curve (``benchmarks/convergence_seed0.log``).
+BASE_RUNS: dict[str, dict[str, Any]] = {
+    "study": dict(sequences=4, frames=5,
+                  train=dict(epochs=400, plateau_epochs=50, plateau_tol=0.01)),
+}
 
 #: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
 NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -36,9 +45,14 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "02_reconstruction": {
         "smoke": dict(sequences=None, frames=None),
         "quick": dict(sequences=None, frames=None),
-        "study": dict(sequences=4, frames=5,
-                      train=dict(epochs=400, plateau_epochs=50, plateau_tol=0.01)),
+        "study": BASE_RUNS["study"],
         "paper": dict(sequences=None, frames=None),
+    },
+    "03_synthesis": {
+        "smoke": dict(kinds=None, n_new=None),
+        "quick": dict(kinds=None, n_new=None),
+        "study": dict(kinds=["growing", "dividing", "filopodial"], n_new=8),
+        "paper": dict(kinds=["growing", "dividing", "filopodial"], n_new=None),
     },
     "04_latent_compactness": {
         "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
@@ -118,3 +132,17 @@ def notebook_preset(notebook: str, profile: str) -> dict[str, Any]:
         raise InputError(f"notebook {notebook} has no {profile!r} preset; choose one of "
                          f"{sorted(presets)} (cellshapes.config.presets)")
     return copy.deepcopy(presets[profile])
+
+
+def base_settings(profile: str) -> dict[str, Any]:
+    """A copy of the base-model settings at ``profile`` (:data:`BASE_RUNS`).
+
+    Returns
+    -------
+    dict
+        ``sequences`` and ``frames`` (None: the profile's) and ``train`` (TrainConfig
+        overrides, possibly empty).
+    """
+    out = dict(sequences=None, frames=None, train={})
+    out.update(copy.deepcopy(BASE_RUNS.get(profile, {})))
+    return out

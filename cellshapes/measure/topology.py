@@ -93,15 +93,30 @@ def topology_scores(truth: Any, other: Any, spacing: SpacingLike | None = (1.0, 
             "connected_protrusion_recall": recall}
 
 
-def largest_component_share(mask: Any) -> dict[str, float]:
-    """Topology of a shape without a truth (a synthesized cell): its number of
-    26-connected ``components`` and the ``island_fraction`` outside the largest one."""
+def largest_component_share(mask: Any, keep: int = 1) -> dict[str, float]:
+    """Topology of a shape without a truth (a synthesized cell).
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) bool array
+    keep : int
+        How many cells the shape should have (2 for a divided cell): the ``keep``
+        largest 26-connected components are the cells, the rest is island.
+
+    Returns
+    -------
+    dict
+        ``components`` (number of 26-connected components) and ``island_fraction`` (share
+        of the foreground outside the ``keep`` largest; 0 for an empty mask).
+    """
+    if int(keep) < 1:
+        raise InputError(f"keep must be >= 1, got {keep!r}")
     m = np.asarray(mask, dtype=bool)
     lab, n = components(m)
     size = int(m.sum())
-    largest = int((lab == 1).sum()) if n else 0  # 1 = largest (measure.cells.components)
+    kept = int(((lab >= 1) & (lab <= int(keep))).sum())  # 1 = largest (cells.components)
     return {"components": float(n),
-            "island_fraction": 0.0 if size == 0 else 1.0 - largest / size}
+            "island_fraction": 0.0 if size == 0 else 1.0 - kept / size}
 
 
 def drop_islands(mask: Any, min_voxels: int) -> np.ndarray:

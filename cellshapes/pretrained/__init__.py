@@ -10,7 +10,7 @@ Example
 -------
 >>> from cellshapes import pretrained
 >>> pretrained.available()                              # doctest: +SKIP
->>> run = pretrained.load("growing_quick")              # doctest: +SKIP
+>>> run = pretrained.load("growing_study")              # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from cellshapes.errors import CheckpointError, InputError
 
-__all__ = ["available", "load", "export", "ROOT"]
+__all__ = ["available", "load", "export", "phantom_record", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -65,6 +65,29 @@ def load(name: str) -> Path:
     return run
 
 
+def phantom_record(config: dict[str, Any]) -> dict[str, Any] | None:
+    """Generator version, kind and seed of the phantoms a run was trained on.
+
+    Read from the ``phantoms.json`` that :func:`cellshapes.phantoms.write_phantoms` put next
+    to the label images the run's dataset was prepared from (``config["data"]["attrs"]``).
+
+    Returns
+    -------
+    dict or None
+        ``generator_version``, ``kind``, ``seed``, ``frames``, ``size``; None when the run
+        was not trained on phantoms (or their folder is gone).
+    """
+    attrs = config.get("data", {}).get("attrs") or [{}]
+    source = attrs[0].get("source")
+    if not source:
+        return None
+    meta = Path(source).parent / "phantoms.json"
+    if not meta.is_file():
+        return None
+    rec = json.loads(meta.read_text())
+    return {k: rec.get(k) for k in ("generator_version", "kind", "seed", "frames", "size")}
+
+
 def export(run: str | os.PathLike, name: str, description: str, command: str,
            root: str | os.PathLike | None = None) -> Path:
     """Copy a finished run into the registry, keeping only the model weights.
@@ -93,11 +116,12 @@ def export(run: str | os.PathLike, name: str, description: str, command: str,
     (dest / "checkpoints").mkdir(parents=True)
     slim = {"epoch": int(state["epoch"]), "model": state["model"]}
     torch.save(slim, dest / "checkpoints" / "latest.pt")
-    config = {**config, "command": command}
+    phantoms = phantom_record(config)
+    config = {**config, "command": command, "phantoms": phantoms}
     (dest / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
     meta = {"description": description, "command": command,
             "profile": config.get("profile"), "seed": config["train"]["seed"],
-            "epochs": int(state["epoch"]),
+            "epochs": int(state["epoch"]), "phantoms": phantoms,
             "sha256": _sha256(dest / "checkpoints" / "latest.pt"),
             "size_bytes": (dest / "checkpoints" / "latest.pt").stat().st_size}
     (dest / "model.json").write_text(json.dumps(meta, indent=1))

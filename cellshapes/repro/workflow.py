@@ -203,13 +203,22 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
 
 def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
              profile: str = "smoke", device: str = "auto", seed: int = 0, train: bool = True,
-             progress: bool = False) -> tuple[Path, Path, str]:
-    """The shared ``<kind>_base`` model of a profile: pretrained, cached or trained.
+             progress: bool = False, train_seed: int | None = None) -> tuple[Path, Path, str]:
+    """The shared base model of a kind and profile: pretrained, cached or trained.
 
-    With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it exists
-    and was made with the same seed (:mod:`cellshapes.pretrained`); otherwise the run
-    ``runs_dir/<profile>/<kind>_base`` (``<kind>_base_seed<k>`` for a seed k other than
-    0) is reused if complete with the same key (:func:`run_key`), else trained.
+    Its data and training settings are the profile's, changed by
+    :data:`cellshapes.config.BASE_RUNS` (study: 4 x 5 frames, 400 epochs with the plateau
+    rule). With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it
+    exists and was made with the same training seed (:mod:`cellshapes.pretrained`);
+    otherwise the run (:func:`run_dir` of these settings) is reused if complete with the
+    same key (:func:`run_key`), else trained.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the phantom data (and of training unless ``train_seed`` is given).
+    train_seed : int, optional
+        Training seed, for several models of the same data (default ``seed``).
 
     Returns
     -------
@@ -221,16 +230,22 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
         How the run was obtained, in words (for the notebook to print).
     """
     from cellshapes import pretrained
+    from cellshapes.config import base_settings
 
-    dataset = phantom_dataset(kind, data_dir, profile, seed)
+    tseed = int(seed if train_seed is None else train_seed)
+    base = base_settings(profile)
+    extra = base["train"]
+    dataset = phantom_dataset(kind, data_dir, profile, seed, sequences=base["sequences"],
+                              frames=base["frames"])
     name = f"{kind}_{profile}"
     shipped = pretrained.available().get(name)
-    if not train and shipped is not None and int(shipped["seed"]) == int(seed):
+    if not train and shipped is not None and int(shipped["seed"]) == tseed and seed == 0:
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
-    run = run_dir(runs_dir, profile, kind, seed=seed)
-    why = "" if train else (f" (no pretrained model {name!r} with seed {seed}, so trained)")
-    hit = is_cached(run, run_key(dataset, profile, seed), run_is_complete)
-    train_or_load(dataset, run, profile, device, seed, progress=progress)
+    run = run_dir(runs_dir, profile, kind, sequences=base["sequences"], frames=base["frames"],
+                  epochs=extra.get("epochs"), seed=tseed)
+    why = "" if train else f" (no pretrained model {name!r} with seed {tseed}, so trained)"
+    hit = is_cached(run, run_key(dataset, profile, tseed, **extra), run_is_complete)
+    train_or_load(dataset, run, profile, device, tseed, progress=progress, **extra)
     return dataset, run, f"{'cached run' if hit else 'trained'} {run}{why}"
 
 

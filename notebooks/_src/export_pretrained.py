@@ -1,27 +1,37 @@
-"""Export the three quick-profile ``<kind>_base`` runs as shipped pretrained models.
+"""Export the three study-profile base models (training seed 0) as shipped pretrained models.
 
-Run after ``cellshapes notebooks --profile quick --only 02`` (which trains them):
+Run after ``cellshapes notebooks --profile study --only 02`` (which trains them):
 ``python notebooks/_src/export_pretrained.py``. The runs are read from where the runner
-put them (``workflow.paths("quick").runs``, i.e. ``out/quick/runs/quick/<kind>_base``).
-Each checkpoint must stay under 1 MB.
+put them (``workflow.base_run`` at ``study``: ``out/study/runs/study/<kind>_n4_t5_s64_e400``).
+Each checkpoint must stay under 1 MB, and the phantoms it learnt must be of the current
+generator (``cellshapes.phantoms.GENERATOR_VERSION``).
 """
 from __future__ import annotations
 
 from cellshapes import pretrained
-from cellshapes.repro.workflow import paths, run_is_complete
+from cellshapes.config import base_settings
+from cellshapes.phantoms import GENERATOR_VERSION, KINDS, STANDS_IN_FOR
+from cellshapes.repro.workflow import paths, run_dir, run_is_complete
 
-KINDS = {"growing": "growing/deforming phantom cells (DS_Plat stand-in)",
-         "dividing": "dividing phantom cells (DS_Cele stand-in)",
-         "filopodial": "filopodial phantom cells (DS_Filo stand-in)"}
-COMMAND = "cellshapes notebooks --profile quick --only 02 (notebook 02_reconstruction, seed 0)"
+PROFILE = "study"
+COMMAND = ("cellshapes notebooks --profile study --only 02 (notebook 02_reconstruction, "
+           "training seed 0), exported by python notebooks/_src/export_pretrained.py")
 
 if __name__ == "__main__":
-    for kind, what in KINDS.items():
-        run = paths("quick").runs / "quick" / f"{kind}_base"
+    base = base_settings(PROFILE)
+    for kind in KINDS:
+        run = run_dir(paths(PROFILE).runs, PROFILE, kind, sequences=base["sequences"],
+                      frames=base["frames"], epochs=base["train"]["epochs"], seed=0)
         if not run_is_complete(run):
-            raise SystemExit(f"{run} is missing or unfinished: run notebook 02 at quick first")
-        dest = pretrained.export(run, f"{kind}_quick", f"equivariant SIREN, quick profile, {what}",
-                                 COMMAND)
-        size = (dest / "checkpoints" / "latest.pt").stat().st_size
+            raise SystemExit(f"{run} is missing or unfinished: run notebook 02 at study first")
+        what = (f"equivariant SIREN (9 x 128, latent 64), study profile: {base['sequences']} "
+                f"{kind} phantom sequences x {base['frames']} frames at 64^3, up to "
+                f"{base['train']['epochs']} epochs ({STANDS_IN_FOR[kind]} stand-in)")
+        dest = pretrained.export(run, f"{kind}_{PROFILE}", what, COMMAND)
+        meta = pretrained.available()[dest.name]
+        size = meta["size_bytes"]
         assert size < 1_000_000, f"{dest} is {size} bytes"
-        print(f"{dest.name}: {size / 1e3:.0f} kB")
+        version = (meta["phantoms"] or {}).get("generator_version")
+        assert version == GENERATOR_VERSION, f"{dest}: phantom generator {version}"
+        print(f"{dest.name}: {size / 1e3:.0f} kB, {meta['epochs']} epochs, "
+              f"phantom generator {version}")
