@@ -17,19 +17,24 @@
 # highest, 5719.9 um^3, and an average one, 3324.0 um^3) give plausible shapes whose
 # volume changes gradually along the path (Fig 8d). No number is reported beyond these.
 #
-# **What we do:** the shared `growing_base` model (growing phantoms, stand-in for
-# DS_Plat): descriptors of every reconstructed sequence (`metrics.describe_sequence`),
-# t-SNE of the codes (`latent.tsne_embedding`) coloured by them; the same triangle of
-# linear paths (`generate.interpolate_codes`, decoded with `grid.sequence_sdf`), with the
-# descriptors along the path and the largest change per step as a smoothness check.
+# **What we do:** the shared growing base model (`workflow.base_run`; growing phantoms,
+# stand-in for DS_Plat), one per training seed: descriptors of every reconstructed
+# sequence (`metrics.describe_sequence`); the latent neighbourhood of the codes as a map:
+# a grid of codes in the plane of the codes' first two principal components, each decoded
+# and coloured by its descriptors (Fig 8a-c; with few codes a t-SNE of the codes alone
+# has nothing to show), and the rank correlation of code distance with descriptor
+# difference over that grid; linear paths between pairs of learned codes
+# (`generate.interpolate_codes`, decoded with `grid.sequence_sdf`) with the descriptors
+# along each path, judged by a stated smoothness rule.
 #
 # **What to look at:** do neighbouring codes have similar colours; does the volume along
-# the path change gradually (no jump much larger than the average step), and do the
-# intermediate shapes look like cells?
+# each path change gradually (no step much larger than the average step), and do the
+# intermediate shapes look like whole cells?
 #
 # *Profiles*: `smoke` only proves that every step runs (seconds; its numbers mean nothing),
-# `quick` reproduces the direction of the claim on a CPU in minutes, `paper` uses the
-# paper's settings on a GPU. The closing table names the profile of every number.
+# `quick` shows the direction on a CPU in minutes (one seed), `study` runs three training
+# seeds (the base models of notebook 02), `paper` uses the paper's settings on a GPU. With
+# one seed every verdict is "not settled".
 
 # %% tags=["parameters"]
 profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
@@ -48,153 +53,229 @@ from cellshapes.repro import workflow
 nb = workflow.setup("05_latent_exploration", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
 
+# %% [markdown]
+# ## Settings
+#
+# `steps` codes are interpolated between the ends of each path, on at most `paths` pairs
+# of learned codes (in the order of `itertools.combinations`); the latent map decodes a
+# `grid` x `grid` lattice. **study**: the growing study base models (4 sequences x 5
+# frames at 64^3, 400 epochs, 128 x 9 sine, latent 64) of training seeds 0, 1, 2: all 6
+# pairs of its 4 codes, 6 steps, a 5 x 5 map.
+
 # %%
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
+from scipy.spatial.distance import pdist
+from scipy.stats import spearmanr
+from sklearn.decomposition import PCA
 
-from cellshapes import latent, plot
+from cellshapes import plot
 from cellshapes.inference import generate, grid, reconstruct
 from cellshapes.measure import metrics
+from cellshapes.measure.topology import largest_component_share
+from cellshapes.phantoms import STANDS_IN_FOR
+from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
 from cellshapes.training.sampling import frame_times
 
-steps = {"smoke": 2, "quick": 4, "paper": 8}[profile]   # points per path segment (ends excluded)
 kind = "growing"
 DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
+RATIO = 3.0  # smoothness rule: the largest step along a path at most 3x its mean step
+settings = {"smoke": dict(steps=2, paths=1, grid=3), "quick": dict(steps=4, paths=3, grid=4),
+            "study": dict(steps=6, paths=6, grid=5), "paper": dict(steps=8, paths=6, grid=7)}[profile]
+print(f"profile {profile}: training seeds {nb.seeds}, {settings}")
 
 
-
-# %% [markdown]
-# ## 1 · The model and its codes
-
-# %%
-dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train)
-print(how)
-model, config = reconstruct.load_run(run, device)
-codes = model.codes.detach().cpu().numpy()
-names = config["data"]["names"]
-attrs = config["data"]["attrs"][0]
-voxel, size = float(attrs["voxel_um"]), int(config["data"]["size"])
-times = frame_times(int(config["data"]["frames"][0]))
-print(f"{codes.shape[0]} codes of size {codes.shape[1]}, std {codes.std():.4f} "
-      "(paper: 33 x 64, std 0.0008)")
-
-
-# %% [markdown]
-# ## 2 · Descriptors of every reconstructed sequence (mean over frames, as in Fig 8)
-
-# %%
-def describe_code(code=None, seq=None):
-    """Descriptors per frame of one decoded sequence (canonical pose for explicit codes)."""
+def describe_code(model, attrs, times, size, code=None, seq=None):
+    """SDF and descriptors per frame of one decoded sequence (model frame for a code)."""
     z = None if code is None else torch.as_tensor(code, device=next(model.parameters()).device)
     sdf, _ = grid.sequence_sdf(model, times, size, seq=seq, code=z,
                                lipschitz=grid.lipschitz_bound(attrs))
+    voxel = float(attrs["voxel_um"])
+    if not (sdf <= 0).any(axis=(1, 2, 3)).all():  # an empty frame: nothing to describe
+        return sdf, None
     return sdf, metrics.describe_sequence(sdf, (voxel,) * 3, is_sdf=True)
 
 
-per_seq = pd.DataFrame([describe_code(seq=i)[1][DESCRIPTORS].mean() for i in range(len(names))],
-                       index=names)
-per_seq.round(3)
+def whole(sdf):
+    """No empty frame and < 1 % of the foreground outside the largest component."""
+    masks = sdf <= 0
+    return bool(masks.reshape(len(masks), -1).any(axis=1).all()
+                and max(largest_component_share(m)["island_fraction"] for m in masks) < 0.01)
+
+
+def step_ratio(values):
+    """Largest |change| between neighbouring points of a path over the mean |change|."""
+    d = np.abs(np.diff(np.asarray(values, float)))
+    return float(d.max() / d.mean()) if d.mean() > 0 else 1.0
+
 
 # %% [markdown]
-# ## 3 · t-SNE of the codes coloured by descriptors (Fig 8a-c)
+# ## 1 · The models and their codes; descriptors of every reconstructed sequence
+#
+# Mean over frames, as in Fig 8.
 
 # %%
-emb = latent.tsne_embedding(codes, seed=seed)
+models = {}
+for s in nb.seeds:
+    dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train,
+                                 train_seed=s)
+    print(f"seed {s}: {how}")
+    model, config = reconstruct.load_run(run, device)
+    attrs = config["data"]["attrs"][0]
+    models[s] = dict(model=model, codes=model.codes.detach().cpu().numpy(),
+                     names=config["data"]["names"], attrs=attrs,
+                     size=int(config["data"]["size"]),
+                     times=frame_times(int(config["data"]["frames"][0])))
+per_seq = {}
+for s, m in models.items():
+    rows = [describe_code(m["model"], m["attrs"], m["times"], m["size"], seq=i)[1][DESCRIPTORS].mean()
+            for i in range(len(m["names"]))]
+    per_seq[s] = pd.DataFrame(rows, index=m["names"])
+    print(f"seed {s}: {m['codes'].shape[0]} codes of size {m['codes'].shape[1]}, "
+          f"std {m['codes'].std():.4f} (paper: 33 x 64, std 0.0008)")
+display(pd.concat(per_seq, names=["seed", "sequence"]).round(3))
+
+# %% [markdown]
+# ## 2 · The latent neighbourhood coloured by descriptors (Fig 8a-c)
+#
+# A `grid` x `grid` lattice of codes in the plane through the mean code spanned by the
+# codes' first two principal components, reaching 1.2x the farthest code on each axis;
+# each lattice code is decoded (all frames, model frame) and coloured by its mean
+# descriptors; the learned codes are marked. Per seed: Spearman's rank correlation of the
+# code distance with the |descriptor difference| over all lattice pairs (positive: nearby
+# codes have similar shapes).
+
+# %%
+maps, locality = {}, []
+for s, m in models.items():
+    pca = PCA(n_components=2).fit(m["codes"])
+    xy = pca.transform(m["codes"])
+    reach = np.abs(xy).max(axis=0) * 1.2
+    reach[reach <= 0] = reach.max()  # two codes span a line: square the lattice
+    ticks = [np.linspace(-r, r, settings["grid"]) for r in reach]
+    lattice = np.array([[a, b] for b in ticks[1] for a in ticks[0]])
+    codes = pca.inverse_transform(lattice).astype(np.float32)
+    rows = []
+    for z in codes:
+        sdf, desc = describe_code(m["model"], m["attrs"], m["times"], m["size"], code=z)
+        rows.append(desc[DESCRIPTORS].mean() if desc is not None
+                    else pd.Series(np.nan, index=DESCRIPTORS))
+    table = pd.DataFrame(rows)
+    maps[s] = dict(xy=xy, lattice=lattice, table=table)
+    ok = table["volume_um3"].notna().to_numpy()
+    row = {"seed": s, "decoded non-empty": f"{int(ok.sum())} of {len(ok)}"}
+    for col in DESCRIPTORS:
+        row[col] = float(spearmanr(pdist(codes[ok]), pdist(table.loc[ok, [col]].to_numpy())).statistic)
+    locality.append(row)
+locality = pd.DataFrame(locality).set_index("seed")
+display(locality.round(3))
+
+s0 = nb.seeds[0]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for ax, col in zip(axes, DESCRIPTORS):
-    sc = ax.scatter(emb[:, 0], emb[:, 1], c=per_seq[col], cmap="viridis", s=60, edgecolor="k",
-                    lw=0.4)
+    mp = maps[s0]
+    sc = ax.scatter(mp["lattice"][:, 0], mp["lattice"][:, 1], c=mp["table"][col], cmap="viridis",
+                    s=160, marker="s")
+    ax.scatter(mp["xy"][:, 0], mp["xy"][:, 1], facecolor="none", edgecolor="red", s=90, lw=1.5,
+               label="learned code")
     fig.colorbar(sc, ax=ax, label=plot.DESCRIPTOR_LABELS[col])
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(f"mean {col.split('_')[0]}")
-fig.suptitle(f"t-SNE of {len(names)} latent codes ({kind} phantoms), coloured by descriptors")
+    ax.set(xlabel="PC 1", ylabel="PC 2", title=f"mean {col.split('_')[0]}")
+axes[0].legend(fontsize=8, loc="lower left")
+fig.suptitle(f"latent plane of the {kind} codes (seed {s0}), decoded and coloured by descriptors")
 fig.tight_layout()
-plot.save_figure(fig, nb.figure("tsne_descriptors"))
-# How local is the colouring? Rank correlation of descriptor differences with code distance.
-from scipy.spatial.distance import pdist
-from scipy.stats import spearmanr
-
-locality = {col: spearmanr(pdist(codes), pdist(per_seq[[col]].to_numpy())).statistic
-            for col in DESCRIPTORS}
-pd.Series(locality, name="Spearman(code distance, |descriptor difference|)").round(3)
+plot.save_figure(fig, nb.figure("latent_map"))
 
 # %% [markdown]
-# ## 4 · Linear paths between codes (Fig 8d)
+# ## 3 · Linear paths between learned codes (Fig 8d)
 #
-# A triangle through the learned codes of the cells with the lowest (1), highest (3) and
-# median (5) mean volume; `steps` codes are interpolated on every side. Explicit codes are
-# decoded in the model's canonical pose (no learned rotation).
+# Codes decoded in the model's own frame (no learned rotation). Smoothness rule per path
+# and descriptor: the largest |change| between neighbouring points at most 3x the mean
+# |change| (a linear trend gives 1; a jump concentrated in one of the n steps gives up
+# to n). Per seed: the worst path.
 
 # %%
-vol = per_seq["volume_um3"].to_numpy()
-corners = [int(np.argmin(vol)), int(np.argmax(vol)), int(np.argsort(vol)[len(vol) // 2])]
-path, learned = [], []
-for a, b in zip(corners, corners[1:] + corners[:1]):
-    seg = generate.interpolate_codes(codes[a], codes[b], steps + 2)[:-1]
-    path.extend(seg)
-    learned.extend([True] + [False] * (len(seg) - 1))
-path.append(codes[corners[0]])
-learned.append(True)
-decoded = [describe_code(code=z) for z in path]
-along = pd.DataFrame([d[1][DESCRIPTORS].mean() for d in decoded])
-along["learned code"] = learned
+path_rows, decoded_first = [], {}
+for s, m in models.items():
+    pairs = list(itertools.combinations(range(len(m["codes"])), 2))[:settings["paths"]]
+    for a, b in pairs:
+        path = generate.interpolate_codes(m["codes"][a], m["codes"][b], settings["steps"] + 2)
+        decoded = [describe_code(m["model"], m["attrs"], m["times"], m["size"], code=z)
+                   for z in path]
+        if s == s0 and (a, b) == pairs[0]:
+            decoded_first = {"path": path, "decoded": decoded, "pair": (a, b)}
+        full = all(d[1] is not None for d in decoded)
+        row = {"seed": s, "path": f"{m['names'][a]} -> {m['names'][b]}",
+               "whole shapes": sum(whole(d[0]) for d in decoded), "points": len(decoded)}
+        for col in DESCRIPTORS:
+            row[f"ratio {col}"] = (step_ratio([d[1][col].mean() for d in decoded]) if full
+                                   else float("inf"))
+        path_rows.append(row)
+paths = pd.DataFrame(path_rows)
+display(paths.set_index(["seed", "path"]).round(2))
+
+first = pd.DataFrame([d[1][DESCRIPTORS].mean() for d in decoded_first["decoded"]])
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for ax, col in zip(axes, DESCRIPTORS):
-    ax.plot(along.index, along[col], marker="o", ms=3)
-    ax.scatter(along.index[along["learned code"]], along[col][along["learned code"]],
-               color="red", zorder=3, label="learned code")
-    ax.set_xlabel("position along the path")
-    ax.set_ylabel(plot.DESCRIPTOR_LABELS[col])
-axes[0].legend(fontsize=8)
-fig.suptitle("descriptors (mean over frames) along the triangle 1 -> 3 -> 5 -> 1")
+    ax.plot(np.linspace(0, 1, len(first)), first[col], marker="o", ms=3)
+    ax.set(xlabel="w (0: first code, 1: second)", ylabel=plot.DESCRIPTOR_LABELS[col])
+a, b = decoded_first["pair"]
+fig.suptitle(f"descriptors (mean over frames) along the path {models[s0]['names'][a]} -> "
+             f"{models[s0]['names'][b]} (seed {s0})")
 fig.tight_layout()
 plot.save_figure(fig, nb.figure("path_descriptors"))
-step = along[DESCRIPTORS].diff().abs().iloc[1:]
-smooth = pd.DataFrame({"mean |change| per step": step.mean(), "max |change| per step": step.max(),
-                       "max / mean": step.max() / step.mean()})
-smooth.round(3)
 
 # %% [markdown]
-# ## 5 · 3D render of the shapes along the first side of the path (last frame)
+# ## 4 · 3D render of the shapes along that path (last frame)
 
 # %%
-first_side = list(range(steps + 2))
-tag = {0: "(1) ", steps + 1: "(3) "}
-labels = [tag.get(i, "") + f"{along['volume_um3'][i]:.0f} um3" for i in first_side]
-plot.show_volumes([decoded[i][0][-1] for i in first_side], (voxel,) * 3, labels=labels,
-                   path=nb.figure("path_render"));
+voxel = float(models[s0]["attrs"]["voxel_um"])
+labels = [f"w = {w:.2f}" for w in np.linspace(0, 1, len(first))]
+plot.show_volumes([d[0][-1] for d in decoded_first["decoded"]], (voxel,) * 3, labels=labels,
+                  path=nb.figure("path_render"), window=(190 * len(labels), 230));
 
 # %% [markdown]
-# ## Paper vs this run
+# ## Claims: paper vs this run
+#
+# One value per training seed, judged by `stats.claim_record` (rule in
+# `cellshapes.repro.stats`; with one seed every verdict is "not settled"):
+#
+# * **Smooth paths** (volume; surface): the worst path's largest-step / mean-step ratio
+#   **"less"** than 3.
+# * **Plausible intermediate shapes**: the share of decoded path shapes that are whole
+#   cells (no empty frame, < 1 % of the foreground outside the largest component)
+#   **"greater"** than 0.9.
+# * **Latent neighbourhoods**: Spearman's correlation of code distance with |volume
+#   difference| over the latent lattice **"greater"** than 0.
 
 # %%
-ratio = smooth["max / mean"]["volume_um3"]
-non_empty = sum(bool((d[0] <= 0).any(axis=(1, 2, 3)).all()) for d in decoded)
-v_lo, v_hi, v_mid = (per_seq["volume_um3"].iloc[c] for c in corners)
-rows = [
-    {"quantity": "codes: number x size, standard deviation",
-     "paper": "33 x 64, std 0.0008 (DS_Plat)",
-     "ours": f"{codes.shape[0]} x {codes.shape[1]}, std {codes.std():.4f}", "note": ""},
-    {"quantity": "mean volume of path corners (1) lowest / (3) highest / (5) median",
-     "paper": "586.5 / 5719.9 / 3324.0 um^3",
-     "ours": f"{v_lo:.0f} / {v_hi:.0f} / {v_mid:.0f} um^3",
-     "note": "phantom scale differs from DS_Plat"},
-    {"quantity": "neighbouring codes have similar descriptors (Spearman, volume)",
-     "paper": "regions of the t-SNE map differ by descriptor (Fig 8a-c, visual)",
-     "ours": f"{locality['volume_um3']:.2f}",
-     "note": "positive: reproduced" if locality["volume_um3"] > 0 else "NOT reproduced"},
-    {"quantity": "volume changes gradually along linear paths (max / mean step)",
-     "paper": "gradual change, plausible shapes (Fig 8d, visual)",
-     "ours": f"{ratio:.2f}",
-     "note": "smooth (no step > 3x the mean)" if ratio <= 3
-             else "NOT smooth: a step > 3x the mean"},
-    {"quantity": "decoded path shapes non-empty",
-     "paper": "plausible intermediate shapes",
-     "ours": f"{non_empty} of {len(decoded)}",
-     "note": ""},
+worst = paths.groupby("seed")[["ratio volume_um3", "ratio surface_um2"]].max()
+share = paths.groupby("seed")["whole shapes"].sum() / paths.groupby("seed")["points"].sum()
+who = f"{kind} ({STANDS_IN_FOR[kind]} stand-in)"
+claims = [
+    claim_record(f"{who}: volume changes gradually along linear code paths: largest step "
+                 f"< {RATIO:g}x the mean step (worst of {settings['paths']} paths)",
+                 "gradual change along the path (Fig 8d, visual)",
+                 worst.loc[nb.seeds, "ratio volume_um3"].tolist(), RATIO, "less",
+                 labels=("largest / mean step", "threshold")),
+    claim_record(f"{who}: surface changes gradually along linear code paths: largest step "
+                 f"< {RATIO:g}x the mean step (worst of {settings['paths']} paths)",
+                 "gradual change along the path (Fig 8d, visual)",
+                 worst.loc[nb.seeds, "ratio surface_um2"].tolist(), RATIO, "less",
+                 labels=("largest / mean step", "threshold")),
+    claim_record(f"{who}: the shapes along linear code paths are whole cells (share > 0.9)",
+                 "plausible intermediate shapes (Fig 8d)",
+                 share.loc[nb.seeds].tolist(), 0.9, "greater",
+                 labels=("whole share", "threshold")),
+    claim_record(f"{who}: nearby codes have similar volumes: Spearman(code distance, |volume "
+                 "difference|) over a decoded latent lattice > 0",
+                 "regions of the t-SNE map differ by descriptor (Fig 8a-c, visual)",
+                 locality.loc[nb.seeds, "volume_um3"].tolist(), 0.0, "greater",
+                 labels=("Spearman", "zero")),
 ]
-workflow.comparison_table(rows, profile)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)

@@ -86,3 +86,24 @@ def test_2d_export_and_bad_inputs(dividing, tmp_path):
     with pytest.raises(InputError):
         export_ctc(empty, tmp_path / "y", progress=False)
     assert not (tmp_path / "y").exists()
+
+
+def test_export_passes_the_cell_tracking_challenge_measures(dividing, tmp_path):
+    """py-ctcmetrics (the CTC's measures in Python) accepts the export: a result folder
+    made of its tracking labels is valid, and scores 1 against its own ground truth."""
+    ctc_metrics = pytest.importorskip("ctc_metrics")
+    from ctc_metrics.scripts.evaluate import evaluate_sequence
+    from ctc_metrics.scripts.validate import validate_sequence
+
+    out, _, _ = dividing
+    res = tmp_path / "01_RES"
+    res.mkdir()
+    for t in range(FRAMES):
+        tra = tifffile.imread(out / "01_GT" / "TRA" / f"man_track{t:03d}.tif")
+        tifffile.imwrite(res / f"mask{t:03d}.tif", tra)
+    (res / "res_track.txt").write_text((out / "01_GT" / "TRA" / "res_track.txt").read_text())
+    assert validate_sequence(str(res), threads=1)["Valid"] == 1, ctc_metrics.__file__
+    scores = evaluate_sequence(str(res), str(out / "01_GT"), metrics=["SEG", "TRA", "DET"],
+                               threads=1)
+    assert scores["SEG"] == pytest.approx(1.0)
+    assert scores["TRA"] == pytest.approx(1.0) and scores["DET"] == pytest.approx(1.0)

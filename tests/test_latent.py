@@ -99,6 +99,13 @@ def test_classifier_random_labels_near_chance():
     res = latent.classify_codes(codes, labels, folds=5, seed=1)
     assert abs(res["accuracy_mean"] - 1 / 3) < 0.1
     assert res["confusion"].sum() == 300
+    # the out-of-fold accuracy is the confusion matrix's diagonal; its 95 % interval
+    # (Wilson) holds chance and is about +-1.96 sqrt(p (1 - p) / n) wide
+    assert res["accuracy"] == pytest.approx(np.trace(res["confusion"]) / 300)
+    lo, hi = res["accuracy_ci95"]
+    assert lo < 1 / 3 < hi and lo < res["accuracy"] < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * np.sqrt(res["accuracy"] * (1 - res["accuracy"]) / 300),
+                                    rel=0.05)
 
 
 def test_classifier_reduces_folds_and_rejects_singletons():

@@ -103,11 +103,18 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
     },
     "10_classification": {
-        "smoke": dict(model={}, train=dict(epochs=6)),
-        "quick": dict(model=_SMALL_DECODER,
+        "smoke": dict(sequences=None, frames=None, keep_frames=None, size=None, rotate=True,
+                      model=_ALIGNED, train=dict(epochs=6)),
+        "quick": dict(sequences=None, frames=None, keep_frames=None, size=None, rotate=True,
+                      model={**_SMALL_DECODER, **_ALIGNED},
                       train=dict(epochs=100, frames_per_batch=20, points_per_frame=1024,
                                  frames_every=2)),
-        "paper": dict(model={}, train={}),
+        "study": dict(sequences=12, frames=8, keep_frames=4, size=48, rotate=True,
+                      model={**_SMALL_DECODER, **_ALIGNED, "latent_dim": 32},
+                      train=dict(epochs=300, plateau_epochs=30, plateau_tol=0.01,
+                                 frames_per_batch=24, points_per_frame=1024)),
+        "paper": dict(sequences=None, frames=None, keep_frames=None, size=None, rotate=True,
+                      model=_ALIGNED, train={}),
     },
 }
 

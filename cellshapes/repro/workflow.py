@@ -24,7 +24,7 @@ from cellshapes.repro.runs import (continue_run, run_dir, run_is_complete, run_k
 __all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
-           "run_dir", "continue_run"]
+           "run_dir", "continue_run", "first_frames"]
 
 
 def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
@@ -85,6 +85,49 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
                source=path_identity(dataset))
     return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
                                                               seed=int(seed), overwrite=True))
+
+
+def first_frames(dataset: str | os.PathLike, frames: int) -> Path:
+    """The first ``frames`` frames of every sequence of ``dataset`` (cached beside it).
+
+    Per-frame attributes (arrays whose first axis has one entry per frame, e.g.
+    ``centroid_um``, ``components``) are cut alike; the rest is kept. For data whose
+    kinds overlap: dividing cells before their division, filopodial cells while their
+    protrusions are still short (notebook 10).
+
+    Returns
+    -------
+    Path
+        ``<name>_first<frames>.h5`` next to ``dataset`` (reused while its key matches).
+
+    Raises
+    ------
+    InputError
+        ``frames`` < 1, or a sequence has fewer frames.
+    """
+    import numpy as np
+
+    from cellshapes.io import SDFSequence, read_dataset, write_dataset
+
+    k = int(frames)
+    if k < 1:
+        raise InputError(f"frames must be >= 1, got {frames!r}")
+    dataset = Path(dataset)
+    out = dataset.with_name(f"{dataset.stem}_first{k}.h5")
+
+    def cut(o: Path) -> None:
+        seqs = []
+        for q in read_dataset(dataset):
+            t = len(q.sdf)
+            if t < k:
+                raise InputError(f"{dataset}: sequence {q.name} has {t} frames, fewer than {k}")
+            attrs = {a: (v[:k] if isinstance(v, np.ndarray) and v.ndim and len(v) == t
+                         and a != "spacing_um" else v) for a, v in q.attrs.items()}
+            seqs.append(SDFSequence(q.name, q.sdf[:k], attrs))
+        write_dataset(o, seqs, overwrite=True, attrs={"first_frames_of": str(dataset)})
+
+    key = dict(kind="first_frames", frames=k, source=path_identity(dataset))
+    return cached(out, key, cut)
 
 
 #: The note of every comparison row at the ``smoke`` profile.

@@ -107,6 +107,7 @@ TEXTURE_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(base=8, depth=2, disc_base=8, epochs=4, batch_size=4, lr=1e-3,
                   checkpoint_every=2),
     "quick": dict(base=16, depth=3, disc_base=16, epochs=40, batch_size=8, lr=5e-4),
+    "study": dict(base=16, depth=3, disc_base=16, epochs=60, batch_size=8, lr=5e-4),
     "paper": dict(base=32, depth=4, disc_base=64, epochs=200, batch_size=4, checkpoint_every=10),
 }
 
