@@ -58,8 +58,10 @@ nb = workflow.setup("10_classification", profile, device, seed,
 #
 # From the preset: `sequences` per kind, `frames` drawn, `keep_frames` kept (None: all),
 # `size`, `rotate`, the `model` and `train` overrides of both arms. **study**: 12
-# sequences per kind drawn with 8 frames at 48^3, the first 4 kept (the dividing phantoms
-# divide at frame 4 of 8), one random rotation each: 36 sequences x 4 frames. Both arms:
+# sequences per kind drawn with 16 frames at 48^3, the first 2 kept (the dividing phantoms
+# divide at frame 8 of 16 and show no furrow yet; the filopodia are stubs of 2-4 um;
+# `figures/10_classification_kinds.png`; with the first 4 of 8 frames kept the furrow and
+# the filopodia were plain), one random rotation each: 36 sequences x 2 frames. Both arms:
 # decoder 64 x 5, latent 32, 1024 points per frame, 24 frames per batch, up to 300 epochs
 # with the plateau rule (stop when the loss improved < 1 % over 30 epochs); the
 # equivariant arm starts at each sequence's principal axes (as notebook 04).

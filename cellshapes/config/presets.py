@@ -109,7 +109,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       model={**_SMALL_DECODER, **_ALIGNED},
                       train=dict(epochs=100, frames_per_batch=20, points_per_frame=1024,
                                  frames_every=2)),
-        "study": dict(sequences=12, frames=8, keep_frames=4, size=48, rotate=True,
+        "study": dict(sequences=12, frames=16, keep_frames=2, size=48, rotate=True,
                       model={**_SMALL_DECODER, **_ALIGNED, "latent_dim": 32},
                       train=dict(epochs=300, plateau_epochs=30, plateau_tol=0.01,
                                  frames_per_batch=24, points_per_frame=1024)),
