@@ -468,7 +468,7 @@ def test_cli_exit_codes(toys, tmp_path, capsys, monkeypatch):
     assert executed == ["00_ok.ipynb", "01_bad.ipynb"]
 
 
-def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys):
+def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys, monkeypatch):
     nb = workflow.setup("08_omega_sweep", "smoke", "cpu", 3, data_dir=tmp_path / "d",
                         runs_dir=tmp_path / "r", figures_dir=tmp_path / "f",
                         results_dir=tmp_path / "x")
@@ -477,6 +477,10 @@ def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys):
     assert nb.seeds == [3] and nb.settings["omegas"] == [10, 30, 60]
     assert nb.figure("render") == (tmp_path / "f").resolve() / "08_omega_sweep_render.png"
     assert "08_omega_sweep at smoke: device cpu" in capsys.readouterr().out
+    from cellshapes.config import presets
+
+    monkeypatch.setitem(presets.NOTEBOOK_PRESETS, "10_classification",
+                        {"smoke": {}, "quick": {}})  # a notebook without a study preset
     with pytest.raises(InputError, match="no 'study' preset"):
         workflow.setup("10_classification", "study", "cpu", verbose=False)
     with pytest.raises(InputError, match="unknown profile"):
