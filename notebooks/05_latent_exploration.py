@@ -63,7 +63,7 @@ nb = workflow.setup("05_latent_exploration", profile, device, seed,
 # pairs of its 4 codes, 6 steps, a 5 x 5 map.
 
 # %%
-import itertools
+from itertools import combinations
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,11 +83,10 @@ from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
 from cellshapes.training.sampling import frame_times
 
+settings = nb.settings  # steps, paths, grid (cellshapes.config.presets)
 kind = "growing"
 DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
 RATIO = 3.0  # smoothness rule: the largest step along a path at most 3x its mean step
-settings = {"smoke": dict(steps=2, paths=1, grid=3), "quick": dict(steps=4, paths=3, grid=4),
-            "study": dict(steps=6, paths=6, grid=5), "paper": dict(steps=8, paths=6, grid=7)}[profile]
 print(f"profile {profile}: training seeds {nb.seeds}, {settings}")
 
 
@@ -202,7 +201,7 @@ plot.save_figure(fig, nb.figure("latent_map"))
 # %%
 path_rows, decoded_first = [], {}
 for s, m in models.items():
-    pairs = list(itertools.combinations(range(len(m["codes"])), 2))[:settings["paths"]]
+    pairs = list(combinations(range(len(m["codes"])), 2))[:settings["paths"]]
     for a, b in pairs:
         path = generate.interpolate_codes(m["codes"][a], m["codes"][b], settings["steps"] + 2)
         decoded = [describe_code(m["model"], m["attrs"], m["times"], m["size"], code=z)

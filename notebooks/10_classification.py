@@ -67,8 +67,6 @@ nb = workflow.setup("10_classification", profile, device, seed,
 # equivariant arm starts at each sequence's principal axes (as notebook 04).
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -80,8 +78,8 @@ from cellshapes.inference import grid, reconstruct
 from cellshapes.phantoms import KINDS
 from cellshapes.repro.stats import claim_record
 
-ARMS = {"equivariant": True, "non-equivariant": False}
 cfg = nb.settings
+ARMS = {"equivariant": True, "non-equivariant": False}
 print(f"profile {profile}: training seeds {nb.seeds}, settings {cfg}")
 
 # %% [markdown]
@@ -93,7 +91,7 @@ parts = [workflow.phantom_dataset(k, nb.data, profile, seed, sequences=cfg.get("
          for k in KINDS]
 if cfg.get("keep_frames"):
     parts = [workflow.first_frames(p, cfg["keep_frames"]) for p in parts]
-dataset = workflow.combined_dataset(parts, Path(nb.data) / f"all_kinds_{parts[0].stem}.h5",
+dataset = workflow.combined_dataset(parts, nb.data / f"all_kinds_{parts[0].stem}.h5",
                                     prefixes=list(KINDS))
 if cfg.get("rotate"):
     dataset = workflow.rotated_dataset(dataset, copies=1, seed=seed)

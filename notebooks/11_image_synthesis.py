@@ -71,10 +71,7 @@ from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
 from cellshapes.synthesis import ctc, imaging, microscopy, texture, texture_train
 
-SIZES = {"smoke": dict(size=32, frames=4, train=2, held=1, generated=1),
-         "quick": dict(size=48, frames=8, train=6, held=2, generated=2),
-         "study": dict(size=48, frames=8, train=6, held=3, generated=2),
-         "paper": dict(size=64, frames=30, train=24, held=9, generated=33)}[profile]
+SIZES = nb.settings  # size, frames, train, held, generated (cellshapes.config.presets)
 print(f"profile {profile}: texture training seeds {nb.seeds}, sizes {SIZES}")
 work = nb.work()
 

@@ -32,6 +32,12 @@ BASE_RUNS: dict[str, dict[str, Any]] = {
 
 #: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
 NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "11_image_synthesis": {
+        "smoke": dict(size=32, frames=4, train=2, held=1, generated=1),
+        "quick": dict(size=48, frames=8, train=6, held=2, generated=2),
+        "study": dict(size=48, frames=8, train=6, held=3, generated=2),
+        "paper": dict(size=64, frames=30, train=24, held=9, generated=33),
+    },
     "12_explorer": {
         "smoke": dict(size=24, components=2, times=[-1.0, 1.0], values=[-2.0, 2.0],
                       timed_updates=2),
@@ -68,6 +74,12 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": dict(sequences=25, copies=4, frames=30, size=256,
                       latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
                       train=dict(frames_per_batch=20, points_per_frame=250_000)),
+    },
+    "05_latent_exploration": {
+        "smoke": dict(steps=2, paths=1, grid=3),
+        "quick": dict(steps=4, paths=3, grid=4),
+        "study": dict(steps=6, paths=6, grid=5),
+        "paper": dict(steps=8, paths=6, grid=7),
     },
     "06_temporal_interpolation": {
         "smoke": dict(sequences=2, frames=5, size=24, epochs=60, fine_frames=9),
