@@ -7,11 +7,11 @@ epochs, code regulariser 1e-4, bf16) trained for 200 epochs (where the convergen
 ``benchmarks/convergence_seed0.log``, first reached an island fraction of 0; the study
 default is 400), and one change per arm: 100 epochs (the same run, scored on its way),
 half the points, the near set ``band`` (|sdf| <= max(0.6 um, 1.5 voxels)) instead of the
-paper's whole interior, a 50/50 near/uniform split, a constant learning rate, w0 = 60,
-no code regulariser, a 48^3 grid. Each run is scored on the last frame of every sequence,
+paper's whole interior, a 50/50 near/uniform split, a constant learning rate, no code
+regulariser (w0 and the grid have their own notebooks, 08 and 07). Each run is scored on the last frame of every sequence,
 reconstructed on its training grid (:func:`cellshapes.measure.compare.compare_path`):
 DSC, island fraction, connected protrusion recall. Three training seeds per arm. About
-45 minutes on 2 CPU cores.
+60 minutes on 2 CPU cores.
 
     python benchmarks/fragmentation.py --out benchmarks/fragmentation.json
 """
@@ -24,7 +24,6 @@ from cellshapes.config import model_config, train_config
 from cellshapes.errors import InputError
 from cellshapes.inference.reconstruct import reconstruct_run
 from cellshapes.measure.compare import compare_path
-from cellshapes.repro import workflow
 
 try:
     from benchmarks.studies import continued_run, out_argument, phantom_data
@@ -33,16 +32,14 @@ except ImportError:  # run as a script: benchmarks/ is the first entry of sys.pa
 
 EPOCHS = 200
 SEEDS = (0, 1, 2)
-#: arm -> (model overrides, train overrides, grid edge or None for 64)
+#: arm -> (model overrides, train overrides)
 ARMS = {
-    "study, 200 epochs": ({}, {}, None),
-    "half the points (2048 per frame)": ({}, dict(points_per_frame=2048), None),
-    "near set band instead of the interior": ({}, dict(near_set="band"), None),
-    "near / uniform 50 / 50 instead of 70 / 30": ({}, dict(near_fraction=0.5), None),
-    "constant learning rate": ({}, dict(lr_step=10_000), None),
-    "w0 = 60 instead of 30": (dict(omega0=60.0), {}, None),
-    "no code regulariser": ({}, dict(code_reg=0.0), None),
-    "48^3 grid instead of 64^3": ({}, {}, 48),
+    "study, 200 epochs": ({}, {}),
+    "half the points (2048 per frame)": ({}, dict(points_per_frame=2048)),
+    "near set band instead of the interior": ({}, dict(near_set="band")),
+    "near / uniform 50 / 50 instead of 70 / 30": ({}, dict(near_fraction=0.5)),
+    "constant learning rate": ({}, dict(lr_step=10_000)),
+    "no code regulariser": ({}, dict(code_reg=0.0)),
 }
 
 
@@ -63,7 +60,7 @@ def score_run(ds: Path, run: Path, rec: Path) -> dict:
 
 
 def arm_rows(name: str, ds: Path, work: Path, seed: int) -> list[dict]:
-    model, extra, _ = ARMS[name]
+    model, extra = ARMS[name]
     run = work / f"arm{list(ARMS).index(name)}_seed{seed}"
     first = train_config("study", seed=seed, checkpoint_every=50, **extra)
     epochs = (100, EPOCHS) if name == "study, 200 epochs" else (EPOCHS,)
@@ -83,11 +80,9 @@ def main() -> None:
     out = out_argument(__doc__, "fragmentation.json")
     rows = []
     with phantom_data("filopodial", "study", 0, sequences=4, frames=5) as (ds64, work):
-        ds48 = workflow.phantom_dataset("filopodial", work / "data", "study", 0, sequences=4,
-                                        frames=5, size=48)
         for seed in SEEDS:
-            for name, (_, _, grid) in ARMS.items():
-                rows += arm_rows(name, ds48 if grid == 48 else ds64, work, seed)
+            for name in ARMS:
+                rows += arm_rows(name, ds64, work, seed)
                 out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1],
                                            "epochs": EPOCHS, "rows": rows}, indent=1))
 

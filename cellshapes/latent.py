@@ -212,12 +212,12 @@ def classify_codes(codes: Any, labels: Sequence[Any], folds: int = 5, seed: int 
         ``classes`` (sorted), ``confusion`` ((K, K) int array of out-of-fold predictions,
         rows = true class), ``chance`` (fraction of the largest class).
     """
+    from scipy.stats import binomtest
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import confusion_matrix
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from scipy.stats import binomtest
 
     c = _codes(codes, min_n=4)
     y = np.asarray(labels)

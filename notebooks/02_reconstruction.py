@@ -148,11 +148,12 @@ def describe_file(path, per_daughter):
 # ## 1 · Data and one model per kind and training seed
 
 # %%
-datasets, runs = {}, {}
+datasets, runs, sources = {}, {}, {}
 for kind in KINDS:
     for s in nb.seeds:  # the shared base models (workflow.base_run; study: BASE_RUNS)
         datasets[kind], runs[kind, s], how = workflow.base_run(
             kind, nb.data, nb.runs, profile, device, seed, train, train_seed=s)
+        sources[f"{kind}, seed {s}"] = how
         print(f"{kind}, seed {s}: {how}")
 
 # %% [markdown]
@@ -328,4 +329,4 @@ for kind in KINDS:
             (f"p {paper}" if rejects else f"p = {paper}") + " (Tab 1)", p, 0.05,
             "less" if rejects else "greater",
             labels=("KS p-value", "level 0.05")))
-workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results, models=sources)

@@ -122,11 +122,12 @@ def canonical_last_frames(model, codes, size, t_last):
 # with a uniformly random rotation.
 
 # %%
-tables, runs, datasets, recon_dsc, gen_reports = {}, {}, {}, {}, {}
+tables, runs, datasets, recon_dsc, gen_reports, sources = {}, {}, {}, {}, {}, {}
 for k in kinds:
     for s in nb.seeds:
         datasets[k], runs[k, s], how = base_run(k, nb.data, nb.runs, profile, device, seed,
                                                 train, train_seed=s)
+        sources[f"{k}, seed {s}"] = how
         print(f"{k}, seed {s}: {how}")
         n_new = nb.settings.get("n_new") or len(io.dataset_info(datasets[k]))
         rec = nb.work(k) / f"reconstruction_seed{s}"
@@ -338,4 +339,4 @@ vol = along["volume_um3"].to_numpy()
 print(f"interpolation ({k0}, seed {s0}): {int(np.isfinite(vol).sum())} of {len(vol)} shapes "
       f"non-empty, volume {np.nanmin(vol):.0f}-{np.nanmax(vol):.0f} um^3 (notebook 05 judges "
       "smoothness over seeds)")
-workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results, models=sources)

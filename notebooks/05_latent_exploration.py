@@ -120,10 +120,11 @@ def step_ratio(values):
 # Mean over frames, as in Fig 8.
 
 # %%
-models = {}
+models, sources = {}, {}
 for s in nb.seeds:
     dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train,
                                  train_seed=s)
+    sources[f"{kind}, seed {s}"] = how
     print(f"seed {s}: {how}")
     model, config = reconstruct.load_run(run, device)
     attrs = config["data"]["attrs"][0]
@@ -277,4 +278,4 @@ claims = [
                  locality.loc[nb.seeds, "volume_um3"].tolist(), 0.0, "greater",
                  labels=("Spearman", "zero")),
 ]
-workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results, models=sources)

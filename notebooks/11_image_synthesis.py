@@ -348,4 +348,5 @@ print(f"CTC export: {int(ctc_checks['lineage matches phantom'].sum())} of {len(c
       f"held-out sequences with the phantom's lineage; {n_div} division(s) in "
       f"{len(gen_export['sequences'])} generated sequence(s); {len(generated)} generated "
       "sequence(s) textured")
-workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)
+workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results,
+                     models={"dividing shape model": how})

@@ -203,6 +203,14 @@ def test_write_results_schema_and_atomic(tmp_path):
                         overwrite=False)
 
 
+def test_write_results_records_where_the_models_came_from(tmp_path):
+    path = tmp_path / "02.json"
+    src = {"growing, seed 0": "pretrained model 'growing_study' (checksum ok)",
+           "growing, seed 1": "trained study/growing_n4_t5_s64_e400_seed1"}
+    R.write_results(path, "02_reconstruction", "study", [0, 1, 2], _claims(), models=src)
+    assert R.read_results(path)["models"] == src
+
+
 def test_write_results_same_inputs_same_numbers(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for p in (a, b):

@@ -53,9 +53,12 @@ def _check_claim(c: Any, n_seeds: int, i: int) -> None:
 
 
 def results_document(notebook: str, profile: str, seeds: Sequence[int],
-                     claims: Sequence[dict[str, Any]]) -> dict[str, Any]:
+                     claims: Sequence[dict[str, Any]],
+                     models: dict[str, str] | None = None) -> dict[str, Any]:
     """The results dictionary (layout in the module notes), validated, with date and
-    versions added.
+    versions added; ``models`` (what each model was and where it came from, e.g.
+    ``{"dividing, seed 0": "pretrained model 'dividing_study' (checksum ok)"}``) is kept
+    under the key ``models`` when given.
 
     Raises
     ------
@@ -75,8 +78,11 @@ def results_document(notebook: str, profile: str, seeds: Sequence[int],
     for i, c in enumerate(claims):
         _check_claim(c, len(seed_list), i)
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-    return {"notebook": str(notebook), "profile": str(profile), "seeds": seed_list,
-            "date": now.isoformat(), "versions": versions(), "claims": list(claims)}
+    doc = {"notebook": str(notebook), "profile": str(profile), "seeds": seed_list,
+           "date": now.isoformat(), "versions": versions(), "claims": list(claims)}
+    if models:
+        doc["models"] = {str(k): str(v) for k, v in models.items()}
+    return doc
 
 
 def _jsonable(obj: Any) -> Any:
@@ -94,7 +100,7 @@ def _jsonable(obj: Any) -> Any:
 
 def write_results(path: str | os.PathLike, notebook: str, profile: str,
                   seeds: Sequence[int], claims: Sequence[dict[str, Any]],
-                  overwrite: bool = True) -> Path:
+                  overwrite: bool = True, models: dict[str, str] | None = None) -> Path:
     """Write a notebook's ``results/NN_topic.json`` atomically.
 
     Parameters
@@ -111,6 +117,8 @@ def write_results(path: str | os.PathLike, notebook: str, profile: str,
         :func:`claim_record` outputs.
     overwrite : bool
         Replace an existing file (the default: a rerun updates its results).
+    models : dict, optional
+        Where each model came from (trained, cached, shipped), see :func:`results_document`.
 
     Returns
     -------
@@ -123,7 +131,7 @@ def write_results(path: str | os.PathLike, notebook: str, profile: str,
     OutputExistsError
         ``path`` exists and ``overwrite`` is False.
     """
-    doc = _jsonable(results_document(notebook, profile, seeds, claims))
+    doc = _jsonable(results_document(notebook, profile, seeds, claims, models))
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")

@@ -1,11 +1,12 @@
-"""Cached building blocks the notebooks share: phantom datasets, trained runs, tables.
+"""Cached building blocks the notebooks share: trained runs, tables, claims, the set-up cell.
 
 Each function is idempotent: a finished dataset or run found on disk is reused, so a
 notebook re-run (or a second notebook that needs the same model) costs nothing. Reuse is
 keyed (:mod:`cellshapes.repro.cache`) by everything that changes the result (kind,
 profile, seed, full configs, input data), so a run made with another seed or from other
 data is rebuilt, never reused. Nothing here contains model code; it only strings together
-the public API. Where a notebook writes is decided once, by :func:`paths` (git-ignored
+the public API; the phantom data sets live in :mod:`cellshapes.repro.datasets` (re-exported
+here). Where a notebook writes is decided once, by :func:`paths` (git-ignored
 ``<repo>/out/<profile>/`` unless published).
 """
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from cellshapes.errors import InputError
-from cellshapes.repro.cache import cached, is_cached, path_identity
+from cellshapes.repro.cache import is_cached
+from cellshapes.repro.datasets import (combined_dataset, describe_dataset,  # noqa: F401
+                                       first_frames, phantom_dataset, rotated_dataset)
 from cellshapes.repro.paths import NotebookPaths, figure_path, paths, repo_root  # noqa: F401
 from cellshapes.repro.runs import (continue_run, run_dir, run_is_complete, run_key,  # noqa: F401
                                    train_or_load)
@@ -25,109 +27,6 @@ __all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
            "run_dir", "continue_run", "first_frames"]
-
-
-def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", seed: int = 0,
-                    sequences: int | None = None, frames: int | None = None,
-                    size: int | None = None, progress: bool = False) -> Path:
-    """Procedural masks of ``kind`` prepared into ``root/<kind>_<profile>_s<seed>.h5``.
-
-    Sizes default to the profile (``config.PROFILES[profile]["data"]``); the masks are
-    drawn at 1.5x the cube size and resampled, as real data would be.
-
-    Returns
-    -------
-    Path
-        The prepared dataset (reused while its key matches); the masks stay beside it in
-        ``<name>_masks/`` (:func:`cellshapes.repro.experiments.regrid_dataset`).
-    """
-    from cellshapes.config import data_defaults
-    from cellshapes.phantoms import write_phantoms
-    from cellshapes.prepare import prepare_dataset
-
-    d = data_defaults(profile)
-    n = sequences or d["sequences"]
-    t = frames or d["frames"]
-    s = size or d["size"]
-    root = Path(root)
-    name = f"{kind}_{profile}_n{n}_t{t}_s{s}_seed{seed}"
-    drawn = dict(kind="phantoms", cell_kind=kind, sequences=n, frames=t,
-                 size=int(round(s * 1.5)), seed=seed)
-    masks = cached(root / f"{name}_masks", drawn, lambda out: write_phantoms(
-        kind, out, sequences=n, frames=t, size=drawn["size"], seed=seed, overwrite=True,
-        progress=progress))
-
-    def prepare(out: Path) -> None:
-        prepare_dataset(sorted(masks.glob("*.tif")), out, size=s, cell_type=kind,
-                        overwrite=True, progress=progress)
-
-    key = dict(kind="phantom_dataset", profile=profile, size=s, seed=seed,
-               masks=path_identity(masks))
-    return cached(root / f"{name}.h5", key, prepare)
-
-
-def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> Path:
-    """``copies`` random rotations of each sequence of ``dataset`` (cached beside it).
-
-    :func:`cellshapes.latent.random_rotation_dataset` written to
-    ``<name>_rot<copies>_seed<seed>.h5`` next to ``dataset`` (paper Sec 5.2).
-
-    Returns
-    -------
-    Path
-        The rotated dataset (reused while its key matches).
-    """
-    from cellshapes.latent import random_rotation_dataset
-
-    dataset = Path(dataset)
-    out = dataset.with_name(f"{dataset.stem}_rot{int(copies)}_seed{int(seed)}.h5")
-    key = dict(kind="rotated_dataset", copies=int(copies), seed=int(seed),
-               source=path_identity(dataset))
-    return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
-                                                              seed=int(seed), overwrite=True))
-
-
-def first_frames(dataset: str | os.PathLike, frames: int) -> Path:
-    """The first ``frames`` frames of every sequence of ``dataset`` (cached beside it).
-
-    Per-frame attributes (arrays whose first axis has one entry per frame, e.g.
-    ``centroid_um``, ``components``) are cut alike; the rest is kept. For data whose
-    kinds overlap: dividing cells before their division, filopodial cells while their
-    protrusions are still short (notebook 10).
-
-    Returns
-    -------
-    Path
-        ``<name>_first<frames>.h5`` next to ``dataset`` (reused while its key matches).
-
-    Raises
-    ------
-    InputError
-        ``frames`` < 1, or a sequence has fewer frames.
-    """
-    import numpy as np
-
-    from cellshapes.io import SDFSequence, read_dataset, write_dataset
-
-    k = int(frames)
-    if k < 1:
-        raise InputError(f"frames must be >= 1, got {frames!r}")
-    dataset = Path(dataset)
-    out = dataset.with_name(f"{dataset.stem}_first{k}.h5")
-
-    def cut(o: Path) -> None:
-        seqs = []
-        for q in read_dataset(dataset):
-            t = len(q.sdf)
-            if t < k:
-                raise InputError(f"{dataset}: sequence {q.name} has {t} frames, fewer than {k}")
-            attrs = {a: (v[:k] if isinstance(v, np.ndarray) and v.ndim and len(v) == t
-                         and a != "spacing_um" else v) for a, v in q.attrs.items()}
-            seqs.append(SDFSequence(q.name, q.sdf[:k], attrs))
-        write_dataset(o, seqs, overwrite=True, attrs={"first_frames_of": str(dataset)})
-
-    key = dict(kind="first_frames", frames=k, source=path_identity(dataset))
-    return cached(out, key, cut)
 
 
 #: The note of every comparison row at the ``smoke`` profile.
@@ -174,7 +73,8 @@ def seeds(profile: str, seed: int = 0) -> list[int]:
 
 
 def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
-                 claims: Sequence[dict[str, Any]], results_dir: str | os.PathLike):
+                 claims: Sequence[dict[str, Any]], results_dir: str | os.PathLike,
+                 models: dict[str, str] | None = None):
     """Write ``results_dir/<notebook>.json`` and return the claims as a table.
 
     Parameters
@@ -189,6 +89,9 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
         :func:`cellshapes.repro.stats.claim_record` outputs.
     results_dir : path-like
         The notebook's ``results_dir`` (:func:`paths`).
+    models : dict, optional
+        Where each model came from, e.g. the ``source`` strings of :func:`base_run`
+        (a shipped pretrained model says so here).
 
     Returns
     -------
@@ -200,48 +103,13 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
     from cellshapes.repro.results import write_results
 
     path = write_results(Path(results_dir) / f"{notebook}.json", notebook, profile,
-                         list(seed_list), claims)
+                         list(seed_list), claims, models=models)
     rows = [{"claim": c["claim"], "paper": c["paper"],
              "per seed": ", ".join(f"{v:.4g}" for v in c["per_seed"]),
              "mean +- sd": f"{c['mean']:.4g} +- {c['sd']:.2g}" if c["sd"] is not None
              else f"{c['mean']:.4g}", "verdict": c["verdict"]} for c in claims]
     print(f"results written to {path}")
     return pd.DataFrame(rows).rename_axis(f"{profile} profile, seeds {list(seed_list)}")
-
-
-def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
-                     prefixes: Sequence[str] | None = None) -> Path:
-    """One prepared dataset holding the sequences of several (reused if it exists).
-
-    Sequence ``<name>`` of ``paths[i]`` becomes ``<prefix_i>_<name>`` so names stay
-    unique; the prefix defaults to the sequence's ``cell_type`` attribute (or
-    ``set<i>``), which every sequence keeps. Cube sizes must agree.
-
-    Returns
-    -------
-    Path
-        ``out`` (reused while its key, the inputs' identities and prefixes, matches).
-    """
-    from cellshapes.io import SDFSequence, read_dataset, write_dataset
-
-    if prefixes is not None and len(prefixes) != len(paths):
-        raise InputError(f"{len(prefixes)} prefixes for {len(paths)} datasets")
-
-    def build(out: Path) -> None:
-        seqs = []
-        for i, path in enumerate(paths):
-            for s in read_dataset(path):
-                prefix = prefixes[i] if prefixes else str(s.attrs.get("cell_type") or f"set{i}")
-                seqs.append(SDFSequence(f"{prefix}_{s.name}", s.sdf, dict(s.attrs)))
-        sizes = {s.sdf.shape[1:] for s in seqs}
-        if len(sizes) > 1:
-            raise InputError(f"datasets have different cube sizes {sorted(sizes)}")
-        write_dataset(out, seqs, overwrite=True,
-                      attrs={"combined_from": [str(Path(p)) for p in paths]})
-
-    key = dict(kind="combined_dataset", prefixes=list(prefixes) if prefixes else None,
-               sources=[path_identity(p) for p in paths])
-    return cached(out, key, build)
 
 
 def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
@@ -289,40 +157,8 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     why = "" if train else f" (no pretrained model {name!r} with seed {tseed}, so trained)"
     hit = is_cached(run, run_key(dataset, profile, tseed, **extra), run_is_complete)
     train_or_load(dataset, run, profile, device, tseed, progress=progress, **extra)
-    return dataset, run, f"{'cached run' if hit else 'trained'} {run}{why}"
-
-
-def describe_dataset(path: str | os.PathLike):
-    """Descriptors of every frame of every sequence of a prepared/generated dataset.
-
-    Sequences with an empty frame (a synthesized code can decode to nothing) are
-    skipped and named, not fatal.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        :func:`cellshapes.measure.metrics.describe_sequence` rows plus a ``sequence`` column.
-    skipped : list of str
-        Names of the sequences left out.
-    """
-    import pandas as pd
-
-    from cellshapes.io import read_dataset
-    from cellshapes.measure.metrics import describe_sequence
-
-    rows, skipped = [], []
-    for seq in read_dataset(path):
-        voxel = float(seq.attrs.get("voxel_um", 1.0))
-        try:
-            df = describe_sequence(seq.sdf, (voxel,) * 3, is_sdf=True)
-        except InputError:
-            skipped.append(seq.name)
-            continue
-        df.insert(0, "sequence", seq.name)
-        rows.append(df)
-    if not rows:
-        raise InputError(f"every sequence of {path} has an empty frame")
-    return pd.concat(rows, ignore_index=True), skipped
+    where = f"{profile}/{run.name}"  # under runs_dir: no machine-specific path in results
+    return dataset, run, f"{'cached run' if hit else 'trained'} {where}{why}"
 
 
 # ------------------------------------------------------------------------- the runner
