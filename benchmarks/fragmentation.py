@@ -14,6 +14,8 @@ DSC, island fraction, connected protrusion recall. Three training seeds per arm.
 60 minutes on 2 CPU cores.
 
     python benchmarks/fragmentation.py --out benchmarks/fragmentation.json
+
+It prints the README table at the end (:func:`summary`).
 """
 from __future__ import annotations
 
@@ -76,6 +78,26 @@ def arm_rows(name: str, ds: Path, work: Path, seed: int) -> list[dict]:
     return rows
 
 
+def summary(rows: list[dict]) -> str:
+    """The README table: per arm, the range over seeds of each score."""
+    import math
+
+    cols = [("dsc_last", "DSC, last frame", 3), ("island_fraction_last", "island fraction", 4),
+            ("connected_protrusion_recall_last", "connected protrusion recall", 3)]
+    out = ["| arm (one change to the study setting) | seeds | " + " | ".join(c[1] for c in cols)
+           + " |", "|---|---:|" + "---|" * len(cols)]
+    for arm in dict.fromkeys(r["arm"] for r in rows):
+        sub = [r for r in rows if r["arm"] == arm]
+        cells = []
+        for key, _, nd in cols:
+            v = [r[key] for r in sub if not math.isnan(r[key])]
+            empty = len(sub) - len(v)
+            txt = f"{min(v):.{nd}f}-{max(v):.{nd}f}" if v else "-"
+            cells.append(txt + (f" ({empty} empty)" if empty else ""))
+        out.append(f"| {arm} | {len(sub)} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
     out = out_argument(__doc__, "fragmentation.json")
     rows = []
@@ -85,6 +107,7 @@ def main() -> None:
                 rows += arm_rows(name, ds64, work, seed)
                 out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1],
                                            "epochs": EPOCHS, "rows": rows}, indent=1))
+    print(summary(rows))
 
 
 if __name__ == "__main__":
