@@ -82,7 +82,7 @@ from IPython.display import display
 from cellshapes import io, latent, plot
 from cellshapes.inference import generate, grid, reconstruct
 from cellshapes.measure import metrics
-from cellshapes.measure.topology import largest_component_share
+from cellshapes.measure.topology import whole_sequence
 from cellshapes.model import euler_to_matrix
 from cellshapes.phantoms import STANDS_IN_FOR
 from cellshapes.repro.stats import claim_record
@@ -98,14 +98,6 @@ CELLS = {"growing": 1, "dividing": 2, "filopodial": 1}  # cells a valid frame ma
 COLS = ["surface_um2", "volume_um3", "sphericity"]
 kinds = nb.settings.get("kinds") or [kind]
 print(f"profile {profile}: kinds {kinds}, training seeds {nb.seeds}, settings {nb.settings}")
-
-
-def validity(sdf, cells):
-    """A synthesized sequence is valid when no frame is empty and every frame has at
-    most 1 % of its foreground outside its ``cells`` largest 26-connected components."""
-    masks = sdf <= 0
-    share = [largest_component_share(m, keep=cells)["island_fraction"] for m in masks]
-    return bool(masks.reshape(len(masks), -1).any(axis=1).all() and max(share) < 0.01), max(share)
 
 
 def canonical_last_frames(model, codes, size, t_last):
@@ -192,7 +184,7 @@ plot.save_figure(fig, nb.figure("distributions"))
 #   reconstructed vs synthesized.
 # * **Validity**: share of synthesized sequences with no empty frame and at most 1 % of the
 #   foreground outside the cell(s) in every frame (1 cell; 2 for dividing cells, whose two
-#   daughters are cells; `topology.largest_component_share`).
+#   daughters are cells; `topology.whole_sequence`).
 # * **Novelty**: every new code and every training code decoded at the last frame in the
 #   model's own (unrotated) frame; per new cell the DSC to its nearest training cell. A
 #   new cell is a near-copy when that DSC reaches the DSC with which the model rebuilds
@@ -215,7 +207,8 @@ for k in kinds:
                 row.update({f"p {ref} {c}": float(ks.loc[c, "pvalue"]) for c in COLS})
             row.update({f"mean {c}": float(synth[c].mean()) for c in COLS})
             out = nb.work(k) / f"{method}_seed{s}"
-            checks = [validity(q.sdf, CELLS[k]) for q in io.read_dataset(out / "sdf.h5")]
+            checks = [whole_sequence(q.sdf <= 0, keep=CELLS[k])
+                      for q in io.read_dataset(out / "sdf.h5")]
             row["valid share"] = float(np.mean([ok for ok, _ in checks]))
             row["worst island fraction"] = float(max(f for _, f in checks))
             new_codes, _ = latent.run_codes(out)

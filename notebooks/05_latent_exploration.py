@@ -77,7 +77,7 @@ from sklearn.decomposition import PCA
 from cellshapes import plot
 from cellshapes.inference import generate, grid, reconstruct
 from cellshapes.measure import metrics
-from cellshapes.measure.topology import largest_component_share
+from cellshapes.measure.topology import whole_sequence
 from cellshapes.phantoms import STANDS_IN_FOR
 from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
@@ -99,13 +99,6 @@ def describe_code(model, attrs, times, size, code=None, seq=None):
     if not (sdf <= 0).any(axis=(1, 2, 3)).all():  # an empty frame: nothing to describe
         return sdf, None
     return sdf, metrics.describe_sequence(sdf, (voxel,) * 3, is_sdf=True)
-
-
-def whole(sdf):
-    """No empty frame and < 1 % of the foreground outside the largest component."""
-    masks = sdf <= 0
-    return bool(masks.reshape(len(masks), -1).any(axis=1).all()
-                and max(largest_component_share(m)["island_fraction"] for m in masks) < 0.01)
 
 
 def step_ratio(values):
@@ -211,7 +204,8 @@ for s, m in models.items():
             decoded_first = {"path": path, "decoded": decoded, "pair": (a, b)}
         full = all(d[1] is not None for d in decoded)
         row = {"seed": s, "path": f"{m['names'][a]} -> {m['names'][b]}",
-               "whole shapes": sum(whole(d[0]) for d in decoded), "points": len(decoded)}
+               "whole shapes": sum(whole_sequence(d[0] <= 0)[0] for d in decoded),
+               "points": len(decoded)}
         for col in DESCRIPTORS:
             row[f"ratio {col}"] = (step_ratio([d[1][col].mean() for d in decoded]) if full
                                    else float("inf"))

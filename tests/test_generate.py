@@ -119,3 +119,21 @@ def test_island_share_keeps_as_many_cells_as_asked():
     assert largest_component_share(np.zeros((4, 4, 4), bool), keep=2)["island_fraction"] == 0
     with pytest.raises(InputError, match="keep"):
         largest_component_share(m, keep=0)
+
+
+def test_whole_sequence_needs_every_frame_filled_and_without_islands():
+    from cellshapes.measure.topology import whole_sequence
+
+    cell = np.zeros((12, 12, 12), bool)
+    cell[1:5, 1:5, 1:5] = True               # 64 voxels
+    speck = cell.copy()
+    speck[11, 11, 11] = True                 # 1 of 65 voxels outside the cell: 1.5 %
+    daughters = cell.copy()
+    daughters[7:10, 7:10, 7:10] = True       # a second cell of 27 voxels
+    assert whole_sequence(np.stack([cell, cell])) == (True, 0.0)
+    ok, worst = whole_sequence(np.stack([cell, speck]))
+    assert not ok and worst == pytest.approx(1 / 65)
+    assert whole_sequence(np.stack([cell, speck]), max_island=0.02)[0]
+    assert not whole_sequence(np.stack([cell, np.zeros_like(cell)]))[0]  # an empty frame
+    assert not whole_sequence(np.stack([daughters]))[0]
+    assert whole_sequence(np.stack([daughters]), keep=2) == (True, 0.0)

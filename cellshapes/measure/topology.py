@@ -26,7 +26,8 @@ from cellshapes.measure.cells import cells, components
 from cellshapes.measure.protrusion import protrusion_recall
 from cellshapes.units import SpacingLike
 
-__all__ = ["matched_foreground", "topology_scores", "largest_component_share", "drop_islands"]
+__all__ = ["matched_foreground", "topology_scores", "largest_component_share", "whole_sequence",
+           "drop_islands"]
 
 
 def matched_foreground(truth: Any, other: Any) -> tuple[np.ndarray, int]:
@@ -117,6 +118,29 @@ def largest_component_share(mask: Any, keep: int = 1) -> dict[str, float]:
     kept = int(((lab >= 1) & (lab <= int(keep))).sum())  # 1 = largest (cells.components)
     return {"components": float(n),
             "island_fraction": 0.0 if size == 0 else 1.0 - kept / size}
+
+
+def whole_sequence(masks: Any, keep: int = 1, max_island: float = 0.01) -> tuple[bool, float]:
+    """Is a shape sequence without a truth (synthesized, decoded) whole cells throughout?
+
+    Parameters
+    ----------
+    masks : (T, Z, Y, X) bool array
+    keep : int
+        Cells per frame (:func:`largest_component_share`; 2 for a divided cell).
+    max_island : float
+        Largest share of a frame's foreground allowed outside its ``keep`` cells.
+
+    Returns
+    -------
+    whole : bool
+        No frame is empty and every frame's island fraction is below ``max_island``.
+    worst : float
+        The largest island fraction over the frames.
+    """
+    m = np.asarray(masks, dtype=bool)
+    worst = max(largest_component_share(f, keep=keep)["island_fraction"] for f in m)
+    return bool(m.reshape(len(m), -1).any(axis=1).all() and worst < max_island), float(worst)
 
 
 def drop_islands(mask: Any, min_voxels: int) -> np.ndarray:
