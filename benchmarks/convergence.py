@@ -21,14 +21,12 @@ import json
 from pathlib import Path
 
 from cellshapes.config import model_config, train_config
-from cellshapes.inference.reconstruct import reconstruct_run
-from cellshapes.measure.compare import compare_path
 from cellshapes.training.stopping import plateau_reached
 
 try:
-    from benchmarks.studies import continued_run, out_argument, phantom_data
+    from benchmarks.studies import continued_run, last_frame_scores, out_argument, phantom_data
 except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
-    from studies import continued_run, out_argument, phantom_data
+    from studies import continued_run, last_frame_scores, out_argument, phantom_data
 
 EPOCHS = (50, 100, 200, 400, 600)
 SEEDS = (0, 1)
@@ -39,17 +37,9 @@ def curve(ds: Path, work: Path, seed: int) -> dict:
     run = work / f"seed{seed}"
 
     def score(epochs: int) -> dict:
-        rec = work / f"rec_{seed}_{epochs}"
-        reconstruct_run(run, rec, device="cpu", progress=False)
-        cfg = json.loads((run / "config.json").read_text())
-        last = int(cfg["data"]["frames"][0]) - 1
-        scores = compare_path(ds, rec / "sdf.h5", frame=last)
         log = (run / "log.csv").read_text().strip().splitlines()
         row = {"loss": float(dict(zip(log[0].split(","), log[-1].split(",")))["loss"]),
-               "dsc_last": float(scores["dsc"].mean()),
-               "island_fraction_last": float(scores["island_fraction"].mean()),
-               "connected_protrusion_recall_last":
-                   float(scores["connected_protrusion_recall"].mean())}
+               **last_frame_scores(ds, run, work / f"rec_{seed}_{epochs}")}
         print(seed, json.dumps({"epochs": epochs, **row}), flush=True)
         return row
 

@@ -8,9 +8,10 @@ epochs, code regulariser 1e-4, bf16) trained for 200 epochs (where the convergen
 default is 400), and one change per arm: 100 epochs (the same run, scored on its way),
 half the points, the near set ``band`` (|sdf| <= max(0.6 um, 1.5 voxels)) instead of the
 paper's whole interior, a 50/50 near/uniform split, a constant learning rate, no code
-regulariser (w0 and the grid have their own notebooks, 08 and 07). Each run is scored on the last frame of every sequence,
-reconstructed on its training grid (:func:`cellshapes.measure.compare.compare_path`):
-DSC, island fraction, connected protrusion recall. Three training seeds per arm. About
+regulariser (w0 and the grid have their own notebooks, 08 and 07). Each run is scored on
+the last frame of every sequence, reconstructed on its training grid
+(:func:`cellshapes.measure.compare.compare_path`): DSC, island fraction, connected
+protrusion recall. Three training seeds per arm. About
 60 minutes on 2 CPU cores.
 
     python benchmarks/fragmentation.py --out benchmarks/fragmentation.json
@@ -24,13 +25,11 @@ from pathlib import Path
 
 from cellshapes.config import model_config, train_config
 from cellshapes.errors import InputError
-from cellshapes.inference.reconstruct import reconstruct_run
-from cellshapes.measure.compare import compare_path
 
 try:
-    from benchmarks.studies import continued_run, out_argument, phantom_data
+    from benchmarks.studies import continued_run, last_frame_scores, out_argument, phantom_data
 except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
-    from studies import continued_run, out_argument, phantom_data
+    from studies import continued_run, last_frame_scores, out_argument, phantom_data
 
 EPOCHS = 200
 SEEDS = (0, 1, 2)
@@ -46,19 +45,13 @@ ARMS = {
 
 
 def score_run(ds: Path, run: Path, rec: Path) -> dict:
-    """Last-frame DSC, island fraction and connected protrusion recall (mean over cells)."""
-    reconstruct_run(run, rec, device="cpu", progress=False, overwrite=True)
-    cfg = json.loads((run / "config.json").read_text())
+    """:func:`last_frame_scores`, or NaN scores and the reason for a cell rebuilt as nothing."""
     try:
-        scores = compare_path(ds, rec / "sdf.h5", frame=int(cfg["data"]["frames"][0]) - 1)
+        return last_frame_scores(ds, run, rec)
     except InputError as exc:  # a cell rebuilt as nothing: recorded, not scored
         nan = float("nan")
         return {"dsc_last": nan, "island_fraction_last": nan,
                 "connected_protrusion_recall_last": nan, "error": str(exc)}
-    return {"dsc_last": float(scores["dsc"].mean()),
-            "island_fraction_last": float(scores["island_fraction"].mean()),
-            "connected_protrusion_recall_last":
-                float(scores["connected_protrusion_recall"].mean())}
 
 
 def arm_rows(name: str, ds: Path, work: Path, seed: int) -> list[dict]:

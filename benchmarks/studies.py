@@ -1,8 +1,8 @@
-"""Shared pieces of the small study scripts (``convergence``, ``finetune``).
+"""Shared pieces of the small study scripts (``convergence``, ``finetune``, ``fragmentation``).
 
 Each script trains a few runs on phantoms in a temporary folder and writes one JSON; this
-module holds the command line, the temporary phantom data set and the continued run that
-is scored after each of several epoch counts.
+module holds the command line, the temporary phantom data set, the continued run that
+is scored after each of several epoch counts, and the last-frame topology scores.
 """
 from __future__ import annotations
 
@@ -55,3 +55,31 @@ def continued_run(ds: Path, run: Path, mcfg: Any, first: Any, epochs: Sequence[i
         seconds += time.perf_counter() - t0
         rows.append({"epochs": n, "train_s": seconds, **score(n)})
     return rows, seconds
+
+
+def last_frame_scores(ds: Path, run: Path, rec: Path) -> dict[str, float]:
+    """Reconstruct ``run`` into ``rec`` and score the last frame of every sequence.
+
+    Returns
+    -------
+    dict
+        Means over the sequences of ``dsc_last``, ``island_fraction_last`` and
+        ``connected_protrusion_recall_last`` (:func:`cellshapes.measure.compare.compare_path`).
+
+    Raises
+    ------
+    InputError
+        A cell is rebuilt as nothing at the last frame (no surface to compare).
+    """
+    import json
+
+    from cellshapes.inference.reconstruct import reconstruct_run
+    from cellshapes.measure.compare import compare_path
+
+    reconstruct_run(run, rec, device="cpu", progress=False, overwrite=True)
+    cfg = json.loads((run / "config.json").read_text())
+    scores = compare_path(ds, rec / "sdf.h5", frame=int(cfg["data"]["frames"][0]) - 1)
+    return {"dsc_last": float(scores["dsc"].mean()),
+            "island_fraction_last": float(scores["island_fraction"].mean()),
+            "connected_protrusion_recall_last":
+                float(scores["connected_protrusion_recall"].mean())}
