@@ -77,6 +77,27 @@ def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
     assert not (tmp_path / "runs").exists()  # nothing trained
 
 
+def test_base_run_matches_the_shipped_models_recorded_phantoms(registry, tmp_path,
+                                                             monkeypatch):
+    """A shipped model that learnt phantoms of data seed 3 serves data seed 3, not 0."""
+    from cellshapes.repro import workflow
+
+    pretrained.export(registry / "toy_smoke", "growing_smoke", "stand-in", "test",
+                      root=registry)
+    meta = registry / "growing_smoke" / "model.json"
+    record = json.loads(meta.read_text())
+    record["phantoms"] = {"generator_version": 2, "kind": "growing", "seed": 3}
+    meta.write_text(json.dumps(record))
+    trained = []
+    monkeypatch.setattr(workflow, "train_or_load", lambda *a, **k: trained.append(a[1]))
+    _, run, how = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
+                                    "cpu", seed=3, train_seed=0, train=False)
+    assert run == registry / "growing_smoke" and how.startswith("pretrained") and not trained
+    _, run0, how0 = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs",
+                                      "smoke", "cpu", seed=0, train=False)
+    assert trained == [run0] and not how0.startswith("pretrained")
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model(name, tmp_path):
     from cellshapes.inference.reconstruct import load_run

@@ -120,7 +120,8 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     Its data and training settings are the profile's, changed by
     :data:`cellshapes.config.BASE_RUNS` (study: 4 x 5 frames, 400 epochs with the plateau
     rule). With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it
-    exists and was made with the same training seed (:mod:`cellshapes.pretrained`);
+    exists and was made with the same training seed and, where it records them, phantoms
+    of the same data seed (:mod:`cellshapes.pretrained`);
     otherwise the run (:func:`run_dir` of these settings) is reused if complete with the
     same key (:func:`run_key`), else trained.
 
@@ -150,7 +151,9 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
                               frames=base["frames"])
     name = f"{kind}_{profile}"
     shipped = pretrained.available().get(name)
-    if not train and shipped is not None and int(shipped["seed"]) == tseed and seed == 0:
+    # the shipped model's phantoms, where recorded (pretrained.phantom_record), are these
+    same_data = (shipped or {}).get("phantoms") is None or shipped["phantoms"]["seed"] == seed
+    if not train and shipped is not None and int(shipped["seed"]) == tseed and same_data:
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
     run = run_dir(runs_dir, profile, kind, sequences=base["sequences"], frames=base["frames"],
                   epochs=extra.get("epochs"), seed=tseed)
