@@ -26,7 +26,7 @@ from cellshapes.repro.runs import (continue_run, run_dir, run_is_complete, run_k
 __all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
-           "run_dir", "continue_run", "first_frames"]
+           "run_dir", "continue_run", "first_frames", "base_run_dir"]
 
 
 #: The note of every comparison row at the ``smoke`` profile.
@@ -112,6 +112,20 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
     return pd.DataFrame(rows).rename_axis(f"{profile} profile, seeds {list(seed_list)}")
 
 
+def base_run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
+                 train_seed: int = 0) -> Path:
+    """Run folder of the base model of ``kind`` at ``profile`` (:func:`base_run`).
+
+    :func:`run_dir` of the :data:`cellshapes.config.BASE_RUNS` settings, e.g.
+    ``<runs_dir>/study/filopodial_n4_t5_s64_e400_seed1``.
+    """
+    from cellshapes.config import base_settings
+
+    base = base_settings(profile)
+    return run_dir(runs_dir, profile, kind, sequences=base["sequences"], frames=base["frames"],
+                   epochs=base["train"].get("epochs"), seed=int(train_seed))
+
+
 def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
              profile: str = "smoke", device: str = "auto", seed: int = 0, train: bool = True,
              progress: bool = False, train_seed: int | None = None) -> tuple[Path, Path, str]:
@@ -155,8 +169,7 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     same_data = (shipped or {}).get("phantoms") is None or shipped["phantoms"]["seed"] == seed
     if not train and shipped is not None and int(shipped["seed"]) == tseed and same_data:
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
-    run = run_dir(runs_dir, profile, kind, sequences=base["sequences"], frames=base["frames"],
-                  epochs=extra.get("epochs"), seed=tseed)
+    run = base_run_dir(runs_dir, profile, kind, tseed)
     why = "" if train else f" (no pretrained model {name!r} with seed {tseed}, so trained)"
     hit = is_cached(run, run_key(dataset, profile, tseed, **extra), run_is_complete)
     train_or_load(dataset, run, profile, device, tseed, progress=progress, **extra)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from cellshapes import pretrained
 from cellshapes.config import base_settings
 from cellshapes.phantoms import GENERATOR_VERSION, KINDS, STANDS_IN_FOR
-from cellshapes.repro.workflow import paths, run_dir, run_is_complete
+from cellshapes.repro.workflow import base_run_dir, paths, run_is_complete
 
 PROFILE = "study"
 COMMAND = ("cellshapes notebooks --profile study --only 02 (notebook 02_reconstruction, "
@@ -20,8 +20,7 @@ COMMAND = ("cellshapes notebooks --profile study --only 02 (notebook 02_reconstr
 if __name__ == "__main__":
     base = base_settings(PROFILE)
     for kind in KINDS:
-        run = run_dir(paths(PROFILE).runs, PROFILE, kind, sequences=base["sequences"],
-                      frames=base["frames"], epochs=base["train"]["epochs"], seed=0)
+        run = base_run_dir(paths(PROFILE).runs, PROFILE, kind, train_seed=0)
         if not run_is_complete(run):
             raise SystemExit(f"{run} is missing or unfinished: run notebook 02 at study first")
         what = (f"equivariant SIREN (9 x 128, latent 64), study profile: {base['sequences']} "
