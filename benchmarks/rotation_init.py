@@ -144,7 +144,8 @@ def one_run(ds: Path, work: Path, variant: str, epochs: int, model: dict, traine
     mcfg = model_config("smoke", hidden=64, layers=5, latent_layers=(0, 3), latent_dim=64,
                         **model)
     tcfg = train_config("study", epochs=epochs, frames_per_batch=20, points_per_frame=1024,
-                        checkpoint_every=epochs, amp=False, seed=seed, **trainer)
+                        checkpoint_every=epochs, amp=False, seed=seed,
+                        **{"near_set": "paper", **trainer})  # the study default when measured
     run = work / f"run_{time.monotonic_ns()}"
     out = {"seed": seed}
     if variant.startswith("restarts"):

@@ -66,11 +66,23 @@ def test_reconstruct_from_pretrained_equals_original(registry, trained_run, tmp_
         np.testing.assert_array_equal(x.sdf, y.sdf)
 
 
+def _profile_model(registry, name: str = "growing_smoke", **changes) -> None:
+    """Export the toy run as ``name``, recorded as trained with the smoke profile's settings
+    (changed by ``changes``): the fixture itself trained 150 epochs, not the profile's 20."""
+    from cellshapes.config import to_dict, train_config
+
+    pretrained.export(registry / "toy_smoke", name, "stand-in", "test", root=registry)
+    path = registry / name / "config.json"
+    config = json.loads(path.read_text())
+    config["train"] = to_dict(train_config("smoke", seed=0, **changes))
+    path.write_text(json.dumps(config))
+
+
 def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
     from cellshapes.repro.workflow import base_run
 
-    pretrained.export(registry / "toy_smoke", "growing_smoke", "stand-in", "test",
-                      root=registry)
+    _profile_model(registry)
+    assert pretrained.train_settings("growing_smoke")["epochs"] == 20
     _, run, how = base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
                            "cpu", seed=0, train=False)
     assert run == registry / "growing_smoke" and "pretrained" in how
@@ -82,8 +94,7 @@ def test_base_run_matches_the_shipped_models_recorded_phantoms(registry, tmp_pat
     """A shipped model that learnt phantoms of data seed 3 serves data seed 3, not 0."""
     from cellshapes.repro import workflow
 
-    pretrained.export(registry / "toy_smoke", "growing_smoke", "stand-in", "test",
-                      root=registry)
+    _profile_model(registry)
     meta = registry / "growing_smoke" / "model.json"
     record = json.loads(meta.read_text())
     record["phantoms"] = {"generator_version": 2, "kind": "growing", "seed": 3}
@@ -96,6 +107,23 @@ def test_base_run_matches_the_shipped_models_recorded_phantoms(registry, tmp_pat
     _, run0, how0 = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs",
                                       "smoke", "cpu", seed=0, train=False)
     assert trained == [run0] and not how0.startswith("pretrained")
+
+
+@pytest.mark.parametrize("changes", [dict(near_set="paper"), dict(epochs=21)])
+def test_base_run_trains_instead_of_a_model_of_other_settings(registry, tmp_path, monkeypatch,
+                                                              changes):
+    """A shipped model made before a profile default changed (or with any other training
+    setting) is not passed off as the profile's model."""
+    from cellshapes.repro import workflow
+
+    _profile_model(registry, **changes)
+    trained = []
+    monkeypatch.setattr(workflow, "train_or_load", lambda *a, **k: trained.append(a[1]))
+    _, run, how = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
+                                    "cpu", seed=0, train=False)
+    assert trained == [run] and "training settings, so trained" in how
+    with pytest.raises(InputError, match="growing_smoke"):
+        pretrained.train_settings("nope")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -23,7 +23,7 @@ from typing import Any
 
 from cellshapes.errors import CheckpointError, InputError
 
-__all__ = ["available", "load", "export", "phantom_record", "ROOT"]
+__all__ = ["available", "load", "export", "phantom_record", "train_settings", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -63,6 +63,20 @@ def load(name: str) -> Path:
         raise CheckpointError(f"pretrained model {name!r} failed its checksum; reinstall "
                               "cellshapes")
     return run
+
+
+def train_settings(name: str) -> dict[str, Any]:
+    """The training configuration (``TrainConfig`` as a dict) model ``name`` was made with.
+
+    Raises
+    ------
+    InputError
+        Unknown name (the message lists the available ones).
+    """
+    models = available()
+    if name not in models:
+        raise InputError(f"no pretrained model {name!r}; available: {sorted(models)}")
+    return dict(json.loads((ROOT / name / "config.json").read_text())["train"])
 
 
 def phantom_record(config: dict[str, Any]) -> dict[str, Any] | None:

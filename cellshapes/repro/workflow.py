@@ -134,8 +134,9 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     Its data and training settings are the profile's, changed by
     :data:`cellshapes.config.BASE_RUNS` (study: 4 x 5 frames, 400 epochs with the plateau
     rule). With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it
-    exists and was made with the same training seed and, where it records them, phantoms
-    of the same data seed (:mod:`cellshapes.pretrained`);
+    exists and was made with the same training settings (the profile's, as they are now:
+    a model trained before a profile default changed is not used) and seed and, where it
+    records them, phantoms of the same data seed (:mod:`cellshapes.pretrained`);
     otherwise the run (:func:`run_dir` of these settings) is reused if complete with the
     same key (:func:`run_key`), else trained.
 
@@ -156,7 +157,7 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
         How the run was obtained, in words (for the notebook to print).
     """
     from cellshapes import pretrained
-    from cellshapes.config import base_settings
+    from cellshapes.config import base_settings, to_dict, train_config
 
     tseed = int(seed if train_seed is None else train_seed)
     base = base_settings(profile)
@@ -167,10 +168,13 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
     shipped = pretrained.available().get(name)
     # the shipped model's phantoms, where recorded (pretrained.phantom_record), are these
     same_data = (shipped or {}).get("phantoms") is None or shipped["phantoms"]["seed"] == seed
-    if not train and shipped is not None and int(shipped["seed"]) == tseed and same_data:
+    same_train = shipped is not None and (pretrained.train_settings(name) ==
+                                          to_dict(train_config(profile, seed=tseed, **extra)))
+    if not train and same_train and same_data:
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
     run = base_run_dir(runs_dir, profile, kind, tseed)
-    why = "" if train else f" (no pretrained model {name!r} with seed {tseed}, so trained)"
+    why = "" if train else (f" (no pretrained model {name!r} with seed {tseed} and the "
+                            f"{profile} profile's training settings, so trained)")
     hit = is_cached(run, run_key(dataset, profile, tseed, **extra), run_is_complete)
     train_or_load(dataset, run, profile, device, tseed, progress=progress, **extra)
     where = f"{profile}/{run.name}"  # under runs_dir: no machine-specific path in results
