@@ -111,13 +111,16 @@ for s in seeds:
         run = run.with_name(run.name + "_nb09")  # this notebook's own runs
         runs[arm, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
                                               model=model, epochs=E, **STOP)
-params = {arm: json.loads((runs[arm, seeds[0]] / "config.json").read_text())
-          ["decoder_parameters"] for arm in ARMS}
+configs = {arm: json.loads((runs[arm, seeds[0]] / "config.json").read_text()) for arm in ARMS}
+params = {arm: c["decoder_parameters"] for arm, c in configs.items()}
+# the decoder of each arm in words, e.g. "8 x 128, latent 64"
+sizes = {arm: "{layers} x {hidden}, latent {latent_dim}".format(**c["model"])
+         for arm, c in configs.items()}
 # epochs each model trained before the rule stopped it (E: it ran to the cap)
 trained = {key: int(pd.read_csv(run / "log.csv")["epoch"].max()) for key, run in runs.items()}
 stopped = pd.DataFrame([dict(model=arm, seed=s, epochs=n, plateau=(runs[arm, s] /
                              "converged.json").is_file()) for (arm, s), n in trained.items()])
-print(pd.Series(params, name="decoder parameters").to_string())
+print(pd.DataFrame({"decoder": sizes, "parameters": params}).to_string())
 stopped
 
 
@@ -131,8 +134,8 @@ def epoch_range(arm):
 def budget_words():
     """The training budget of both arms, in words for the claims and the figure."""
     rule = f"the plateau rule, cap {E} epochs" if STOP else f"{E} epochs"
-    return (f"trained with {rule}: sine {epoch_range('sine')}, DeepSDF "
-            f"{epoch_range('DeepSDF')} epochs")
+    return (f"trained with {rule}: sine {sizes['sine']}, {epoch_range('sine')} epochs; "
+            f"DeepSDF {sizes['DeepSDF']}, {epoch_range('DeepSDF')} epochs")
 
 # %% [markdown]
 # ## DSC, sphericity and surface distances at the last frame
