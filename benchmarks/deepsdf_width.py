@@ -6,14 +6,15 @@ scaled to the sine model's width (8 x 128, latent 64; the paper's is 8 x 512, la
 filopodia. This script trains, on a smaller filopodial set (2 phantom sequences x 3
 frames at 64^3, data seed 0) with the study training profile and the plateau rule of the
 study base models (``config.base_settings("study")``: 50 epochs, 1 %, cap 400 epochs),
-four arms: the sine model, DeepSDF 8 x 128 (as notebook 09), DeepSDF at the paper's
+five arms: the sine model, DeepSDF 8 x 128 (as notebook 09), DeepSDF at the paper's
 width (8 x 512, latent 256), DeepSDF 8 x 128 on the ``paper`` profile's schedule (lr
 halved every 350 epochs instead of 50, cap 2000 epochs, the paper's budget; the same
 plateau rule), and the same without the stopping rule (2000 epochs: does DeepSDF grow
-filopodia if trained on after its loss plateaus?). Each run is scored on the last frame of every sequence (DSC, island fraction,
-connected protrusion recall; :func:`benchmarks.studies.last_frame_scores`). Three
-training seeds per arm. About 90 minutes on 2 CPU cores; rows already in ``--out`` (same
-arm and seed) are kept, not trained again, so an interrupted run goes on where it stopped.
+filopodia if it trains on after its loss plateaus?). Each run is scored on the last frame
+of every sequence (DSC, island fraction, connected protrusion recall;
+:func:`benchmarks.studies.last_frame_scores`). Three training seeds per arm. About 100
+minutes on 2 CPU cores; rows already in ``--out`` (same arm and seed) are kept, not
+trained again, so an interrupted run goes on where it stopped.
 
     python benchmarks/deepsdf_width.py --out benchmarks/deepsdf_width.json
 
@@ -92,13 +93,19 @@ def main() -> None:
     out = out_argument(__doc__, "deepsdf_width.json")
     done = {(r["arm"], r["seed"]): r
             for r in (json.loads(out.read_text())["rows"] if out.is_file() else [])}
-    rows = []
+
+    def write(rows: list[dict]) -> None:
+        out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "stop": stop_rule(),
+                                   "rows": rows}, indent=1))
+
     with phantom_data("filopodial", "study", 0, sequences=2, frames=3, size=64) as (ds, work):
         for seed in SEEDS:
             for name in ARMS:
-                rows.append(done.get((name, seed)) or arm_row(name, ds, work, seed))
-                out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1],
-                                           "stop": stop_rule(), "rows": rows}, indent=1))
+                if (name, seed) not in done:
+                    done[name, seed] = arm_row(name, ds, work, seed)
+                    write(list(done.values()))  # every row so far, kept ones included
+    rows = [done[name, seed] for seed in SEEDS for name in ARMS]
+    write(rows)
     print(summary(rows))
 
 
