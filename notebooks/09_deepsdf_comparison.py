@@ -69,10 +69,22 @@ from cellshapes.repro import experiments, stats
 # model's width and code size** (8 x 128, latent 64 at `quick`/`study`): equal width, equal
 # epochs, same data and points; the parameter counts are printed below. The paper's second
 # DeepSDF arm (twice the epochs, 4000) is not run here: it would not fit the study budget.
-# At 8 x 128 the ReLU decoder may converge (its loss plateaus, and the rule stops it) to a
-# rounder shape than the paper's 8 x 512 DeepSDF would: the table below gives how many
-# epochs each model trained and whether the plateau rule stopped it, and its DSC and
-# protrusion recall show how round it stayed.
+# At 8 x 128 the ReLU decoder is a round body without filopodia when the rule stops it
+# (the table below gives how many epochs each model trained and whether the rule stopped
+# it). `python benchmarks/deepsdf_width.py` (3 training seeds per arm, on a smaller set of
+# the same phantoms: 2 sequences x 3 frames at 64^3; README "Why the DeepSDF baseline
+# stays round") measured why. The sine model reaches DSC 0.983-0.984 with every filopodium
+# (connected protrusion recall 1.0); DeepSDF 8 x 128 stops at 203-298 epochs with DSC
+# 0.78-0.80 and recall 0.11-0.16; at the paper's width (8 x 512, latent 256; 5-6x the
+# training time) it stops as early, DSC 0.84-0.86, recall 0.04-0.06; on the `paper`
+# profile's schedule (lr halved every 350 epochs, cap 2000) it stops at 281-334 epochs,
+# DSC 0.84-0.86. Trained on without the rule to the paper's 2000 epochs its DSC still
+# rises (0.875-0.904) and in two seeds of three the filopodia begin to come, partly
+# detached (connected recall 0.07 / 0.51 / 0.34): the rule's stop means "less than 1 %
+# better in 50 epochs", not DeepSDF's convergence; with five times the sine model's
+# epochs it still stays below the sine model at 400. So the DeepSDF below, stopped by the
+# same rule as the sine model, is not converged, and the verdicts below hold at the
+# budget they name, not for the paper's DeepSDF (DSC 0.909 at 2000 epochs).
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DeepSDF 4 x 64: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs.
