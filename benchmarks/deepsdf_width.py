@@ -5,7 +5,7 @@ scaled to the sine model's width (8 x 128, latent 64; the paper's is 8 x 512, la
 256) and both stop on the same loss-plateau rule; the DeepSDF stays a round body without
 filopodia. This script trains, on a smaller filopodial set (2 phantom sequences x 3
 frames at 64^3, data seed 0) with the study training profile and the plateau rule of the
-study base models (``config.base_settings("study")``: 50 epochs, 1 %, cap 400 epochs),
+study base models (``config.base_stop_rule("study")``: 50 epochs, 1 %, cap 400 epochs),
 five arms: the sine model, DeepSDF 8 x 128 (as notebook 09), DeepSDF at the paper's
 width (8 x 512, latent 256), DeepSDF 8 x 128 on the ``paper`` profile's schedule (lr
 halved every 350 epochs instead of 50, cap 2000 epochs, the paper's budget; the same
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cellshapes.config import base_settings, model_config, train_config
+from cellshapes.config import base_stop_rule, model_config, train_config
+from cellshapes.repro.runs import epochs_trained, stopped_on_plateau
 
 try:
     from benchmarks.studies import continued_run, last_frame_scores, out_argument, phantom_data
@@ -49,21 +50,14 @@ ARMS = {
 }
 
 
-def stop_rule() -> dict:
-    """The plateau settings of the study base models (as notebook 09 uses them)."""
-    return {k: v for k, v in base_settings("study")["train"].items()
-            if k.startswith("plateau")}
-
-
 def arm_row(name: str, ds: Path, work: Path, seed: int) -> dict:
     """Train one arm with one seed to the plateau rule (up to the arm's cap) and score it."""
     model, extra, cap = ARMS[name]
     run = work / f"arm{list(ARMS).index(name)}_seed{seed}"
-    first = train_config("study", seed=seed, checkpoint_every=50, **{**stop_rule(), **extra})
+    first = train_config("study", seed=seed, checkpoint_every=50, **{**base_stop_rule("study"), **extra})
 
     def score(n: int) -> dict:
-        epochs = int(pd.read_csv(run / "log.csv")["epoch"].max())
-        return {"epochs_trained": epochs, "plateau": (run / "converged.json").is_file(),
+        return {"epochs_trained": epochs_trained(run), "plateau": stopped_on_plateau(run),
                 **last_frame_scores(ds, run, work / f"rec_{run.name}")}
 
     rows, _ = continued_run(ds, run, model_config("study", **model), first, (cap,), "study",
@@ -95,7 +89,7 @@ def main() -> None:
             for r in (json.loads(out.read_text())["rows"] if out.is_file() else [])}
 
     def write(rows: list[dict]) -> None:
-        out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "stop": stop_rule(),
+        out.write_text(json.dumps({"setup": __doc__.split("\n\n")[1], "stop": base_stop_rule("study"),
                                    "rows": rows}, indent=1))
 
     with phantom_data("filopodial", "study", 0, sequences=2, frames=3, size=64) as (ds, work):

@@ -99,11 +99,11 @@ from cellshapes.repro import experiments, stats
 #   model, ~1.5 min; phantoms and renders under a minute).
 
 # %%
-from cellshapes.config import base_settings
+from cellshapes.config import base_stop_rule
 
 E = nb.settings["epochs"]  # the cap
 # the stopping rule of the shared base models (none at smoke and quick: E epochs)
-STOP = {k: v for k, v in base_settings(profile)["train"].items() if k.startswith("plateau")}
+STOP = base_stop_rule(profile)
 cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 deepsdf = {"arch": "deepsdf", **cfg["deepsdf"]}
 seeds = nb.seeds
@@ -129,9 +129,10 @@ params = {arm: c["decoder_parameters"] for arm, c in configs.items()}
 sizes = {arm: "{layers} x {hidden}, latent {latent_dim}".format(**c["model"])
          for arm, c in configs.items()}
 # epochs each model trained before the rule stopped it (E: it ran to the cap)
-trained = {key: int(pd.read_csv(run / "log.csv")["epoch"].max()) for key, run in runs.items()}
-stopped = pd.DataFrame([dict(model=arm, seed=s, epochs=n, plateau=(runs[arm, s] /
-                             "converged.json").is_file()) for (arm, s), n in trained.items()])
+trained = {key: workflow.epochs_trained(run) for key, run in runs.items()}
+stopped = pd.DataFrame([dict(model=arm, seed=s, epochs=n,
+                             plateau=workflow.stopped_on_plateau(runs[arm, s]))
+                        for (arm, s), n in trained.items()])
 print(pd.DataFrame({"decoder": sizes, "parameters": params}).to_string())
 stopped
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cellshapes.config import model_config, train_config
-from cellshapes.repro.runs import run_is_complete
+from cellshapes.repro.runs import epochs_trained, run_is_complete, stopped_on_plateau
 from cellshapes.training.loop import train
 from cellshapes.training.stopping import plateau_reached
 
@@ -35,7 +35,15 @@ def test_training_stops_on_a_plateau_and_records_it(ellipsoid_dataset, tmp_path)
     assert plateau_reached([r["loss"] for r in history], 3, 0.5)
     assert not plateau_reached([r["loss"] for r in history[:-1]], 3, 0.5)  # first epoch it holds
     assert run_is_complete(out)
+    assert stopped_on_plateau(out) and epochs_trained(out) == len(history)
     log = (out / "log.csv").read_text()
     assert len(log.strip().splitlines()) - 1 == len(history)
     again = train(ellipsoid_dataset, out, device="cpu", resume=True, progress=False)
     assert len(again) == len(history) and (out / "log.csv").read_text() == log
+
+
+def test_a_run_to_its_cap_did_not_stop_on_a_plateau(ellipsoid_dataset, tmp_path):
+    out = tmp_path / "run"
+    train(ellipsoid_dataset, out, model_config("smoke"), train_config("smoke", epochs=3, seed=0),
+          device="cpu", progress=False, profile="smoke")
+    assert epochs_trained(out) == 3 and not stopped_on_plateau(out)

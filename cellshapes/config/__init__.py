@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bound_error, bounded,
                                       check_bounds, check_choice, check_choices, literal_choices)
-from cellshapes.config.presets import BASE_RUNS, NOTEBOOK_PRESETS, base_settings, notebook_preset
+from cellshapes.config.presets import (BASE_RUNS, NOTEBOOK_PRESETS, base_settings, base_stop_rule,
+                                       notebook_preset)
 from cellshapes.config.profiles import (PROFILE_SEEDS, PROFILES, config_from, data_defaults,
                                         model_config, profile_entry, profile_seeds, train_config)
 from cellshapes.config.schema import (DEEPSDF_DEFAULTS, FitConfig, GridOptions, ModelConfig,
@@ -29,7 +30,7 @@ __all__ = [
     "ModelConfig", "TrainConfig", "FitConfig", "GridOptions", "DEEPSDF_DEFAULTS",
     "PROFILES", "model_config", "train_config", "data_defaults", "PROFILE_SEEDS",
     "profile_seeds", "profile_entry", "config_from", "NOTEBOOK_PRESETS", "notebook_preset",
-    "BASE_RUNS", "base_settings",
+    "BASE_RUNS", "base_settings", "base_stop_rule",
     "bounded", "check_bounds", "bound_error", "literal_choices", "check_choice",
     "check_choices", "AngleInit", "Arch", "NearSet", "StorageDtype",
     "to_dict", "from_dict", "check_keys", "LEGACY_KEYS", "UnknownConfigKeyError",

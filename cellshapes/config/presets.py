@@ -13,7 +13,8 @@ from typing import Any
 
 from cellshapes.errors import InputError
 
-__all__ = ["BASE_RUNS", "NOTEBOOK_PRESETS", "base_settings", "notebook_preset"]
+__all__ = ["BASE_RUNS", "NOTEBOOK_PRESETS", "base_settings", "base_stop_rule",
+           "notebook_preset"]
 
 _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
 #: Notebook 04's equivariant models start at each sequence's principal axes: with the
@@ -165,3 +166,9 @@ def base_settings(profile: str) -> dict[str, Any]:
     out = dict(sequences=None, frames=None, train={})
     out.update(copy.deepcopy(BASE_RUNS.get(profile, {})))
     return out
+
+
+def base_stop_rule(profile: str) -> dict[str, Any]:
+    """The loss-plateau settings of the base models at ``profile`` (``plateau_*``
+    TrainConfig overrides of :data:`BASE_RUNS`; empty where they train a fixed count)."""
+    return {k: v for k, v in base_settings(profile)["train"].items() if k.startswith("plateau")}

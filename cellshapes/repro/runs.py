@@ -16,7 +16,8 @@ from typing import Any
 from cellshapes.errors import InputError
 from cellshapes.repro.cache import cached, path_identity
 
-__all__ = ["run_is_complete", "run_key", "train_or_load", "run_dir", "continue_run"]
+__all__ = ["run_is_complete", "stopped_on_plateau", "epochs_trained", "run_key",
+           "train_or_load", "run_dir", "continue_run"]
 
 
 def run_is_complete(run: str | os.PathLike) -> bool:
@@ -28,8 +29,21 @@ def run_is_complete(run: str | os.PathLike) -> bool:
         lines = (run / "log.csv").read_text().strip().splitlines()
     except (OSError, json.JSONDecodeError):
         return False
-    done = len(lines) - 1 >= int(cfg["train"]["epochs"]) or (run / "converged.json").exists()
+    done = len(lines) - 1 >= int(cfg["train"]["epochs"]) or stopped_on_plateau(run)
     return done and (run / "checkpoints" / "latest.pt").exists()
+
+
+def stopped_on_plateau(run: str | os.PathLike) -> bool:
+    """True if ``run`` stopped on its loss-plateau rule (it wrote ``converged.json``)."""
+    return (Path(run) / "converged.json").is_file()
+
+
+def epochs_trained(run: str | os.PathLike) -> int:
+    """The last epoch in ``run``'s ``log.csv`` (epochs are 1-based; 0 for an empty log)."""
+    import csv
+
+    with open(Path(run) / "log.csv", newline="") as f:
+        return max((int(row["epoch"]) for row in csv.DictReader(f)), default=0)
 
 
 def run_key(dataset: str | os.PathLike, profile: str = "smoke", seed: int = 0,
