@@ -30,7 +30,7 @@ def test_generate_new_distinct_sequences(trained_run, ellipsoid_dataset, tmp_pat
     assert cfg["generate"]["method"] == "near"
 
 
-@pytest.mark.parametrize("method", ["gaussian", "near", "gmm"])
+@pytest.mark.parametrize("method", ["gaussian", "near", "gmm", "span", "hull", "local", "pca"])
 def test_sample_codes_methods(method):
     codes = np.random.default_rng(0).normal(0, 0.03, (8, 16))  # rule: 0.1 / 0.05
     new, src = sample_codes(codes, 5, method, seed=3)
@@ -68,7 +68,7 @@ def test_paper_std_reproduces_the_papers_numbers():
     assert np.std(new) == pytest.approx(1e-2, rel=0.02)
     new, _ = sample_codes(codes, 4000, "gaussian", seed=1, std=0.2)
     assert np.std(new) == pytest.approx(0.2, rel=0.02)
-    with pytest.raises(InputError, match="not both"):
+    with pytest.raises(InputError, match="one of std, variance or scale"):
         sample_codes(codes, 2, "gaussian", std=0.1, variance=0.1)
     with pytest.raises(InputError, match="std"):
         paper_std(np.zeros((3, 4)), "gaussian")
@@ -80,9 +80,11 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
     from cellshapes.measure.topology import largest_component_share
 
     rep = generate_run(trained_run, tmp_path / "a", n=2, seed=3, progress=False)
-    assert set(rep["topology"]) == {"gen_0000", "gen_0001"}
+    assert set(rep["sequences"]) == {"gen_0000", "gen_0001"}
     assert rep["drop_islands_voxels"] == 0 and 0.0 <= rep["island_fraction_mean"] < 1.0
-    assert all(len(v) == 4 for v in rep["topology"].values())
+    assert all(len(v["frames"]) == 4 for v in rep["sequences"].values())
+    assert rep["method"] == "span" and 0.0 <= rep["valid_share"] <= 1.0
+    assert all(0.0 <= v["nearest_training_dsc"] <= 1.0 for v in rep["sequences"].values())
     # a frame with a detached 1-voxel speck: counted, and removed only with the option
     speck = np.zeros((8, 8, 8), bool)
     speck[1:5, 1:5, 1:5] = True
@@ -99,7 +101,9 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
                            drop_islands_voxels=drop)
         mask = tifffile.imread(out / "masks" / "gen_0000.tif")
         assert int(mask[0].sum()) == expect
-        assert rep["topology"]["gen_0000"][0]["components"] == 2.0  # reported as generated
+        first = rep["sequences"]["gen_0000"]["frames"][0]
+        assert first["components"] == 2 and first["cells"] == 2  # 1.5 % of it: not an island
+        assert rep["sequences"]["gen_0000"]["valid"] is False  # two cells where one belongs
         assert json.loads((out / "config.json").read_text())["generate"][
             "drop_islands_voxels"] == drop
 

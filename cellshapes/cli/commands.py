@@ -214,7 +214,7 @@ def generate(a: argparse.Namespace) -> int:
 
     report = generate_run(a.run, a.out, n=a.n, method=a.method, seed=a.seed, size=a.size,
                           frames=a.frames, device=a.device, overwrite=a.overwrite,
-                          progress=not a.quiet, std=a.std,
+                          progress=not a.quiet, std=a.std, scale=a.scale,
                           drop_islands_voxels=a.drop_islands)
     print(json.dumps(report, indent=1))
     return 0

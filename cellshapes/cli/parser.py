@@ -244,10 +244,19 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--n", type=int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--method", choices=["gaussian", "near", "gmm"], default="gaussian")
+    from cellshapes.inference.samplers import DEFAULT_SAMPLER, SAMPLERS
+
+    p.add_argument("--method", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
+                   help="latent sampler (default %(default)s: between two training codes; "
+                        "gaussian and near are the paper's). Scales: "
+                        + "; ".join(f"{k}: {v.scale_means}" for k, v in SAMPLERS.items()))
+    p.add_argument("--scale", type=float, default=None,
+                   help="the sampler's scale (default: the sampler's own, span 0.5; for "
+                        "gaussian/near the paper's rule)")
     p.add_argument("--std", type=float, default=None,
-                   help="standard deviation of gaussian/near sampling (default: the paper's "
-                        "rule, the codes' std rounded up to a power of ten; half for near)")
+                   help="standard deviation of the paper's gaussian/near sampling (default: "
+                        "the paper's rule, the codes' std rounded up to a power of ten; half "
+                        "for near)")
     p.add_argument("--drop-islands", type=int_min(0), default=0, metavar="VOXELS",
                    help="remove components smaller than this from the written masks "
                         "(default 0: off; the SDFs and the reported island fractions are "

@@ -1,28 +1,15 @@
 """Synthesis of new shape sequences from the learned latent space (Sec 5.1, 5.3).
 
-Methods
--------
-``gaussian``
-    z ~ N(0, s^2 I) (growing and dividing cells).
-``near``
-    A learned code plus N(0, s^2 I) noise (filopodial cells).
-``gmm``
-    Samples of a Gaussian mixture fitted to the learned codes (scikit-learn): the paper's
-    stated future work, which follows the codes' actual distribution.
+New codes come from a sampler of :mod:`cellshapes.inference.samplers` (one registry; the
+default ``span`` draws inside the convex hull of the learned codes at a scale chosen from
+the measured validity-novelty frontier; the paper's ``gaussian`` and ``near`` stay
+available by name). Every synthesized sequence gets a uniformly random rotation (scipy's
+``Rotation.random``).
 
-Every synthesized sequence gets a uniformly random rotation (scipy's ``Rotation.random``).
-
-Scale of the sampling distribution
-----------------------------------
-The paper writes N(0, 0.001) and N(0, 0.0005) and says where the numbers come from
-(Sec 5.1): its learned codes had standard deviations 0.0004 (DS_Plat), 0.0008 (DS_Cele)
-and 0.0007 (DS_Filo), "rounded up to 0.001". The 0.001 is therefore a standard deviation
-derived from the codes, and it only fits codes of that scale. By default
-(:func:`paper_std`) we apply the same procedure to the codes of the run at hand: the
-standard deviation of all code entries rounded up to the next power of ten for
-``gaussian`` (0.0004 and 0.0008 -> 0.001, as the paper), half of it for ``near``
-(0.0007 -> 0.0005, as the paper). An explicit ``std`` overrides it. Earlier versions
-read 0.001 as a variance (std 0.032); ``variance=`` still gives that reading.
+The report of :func:`generate_run` judges what was made, per sequence: validity (whole
+cells in every frame, :func:`cellshapes.measure.population.sequence_validity`) and novelty
+(DSC of the new cell to its nearest training cell at the last frame, in the model's own
+frame, against the DSC between different training cells).
 """
 from __future__ import annotations
 
@@ -35,49 +22,24 @@ import numpy as np
 import torch
 
 from cellshapes.errors import InputError
+from cellshapes.inference.samplers import (DEFAULT_SAMPLER, PAPER_STD, SAMPLERS,  # noqa: F401
+                                           draw, paper_std)
 from cellshapes.progress import track
 
 __all__ = ["sample_codes", "random_rotations", "interpolate_codes", "generate_run",
-           "paper_std", "PAPER_STD"]
-
-#: The paper's sampling standard deviations for its codes (Sec 5.1), for reference.
-PAPER_STD = {"gaussian": 1e-3, "near": 5e-4}
+           "paper_std", "PAPER_STD", "DEFAULT_SAMPLER", "cells_per_frame"]
 
 
-def paper_std(codes: np.ndarray, method: str) -> float:
-    """The sampling standard deviation by the paper's rule (module notes).
-
-    Parameters
-    ----------
-    codes : (N, D) array
-        Learned codes.
-    method : {"gaussian", "near"}
-
-    Returns
-    -------
-    float
-        ``10 ** ceil(log10(std(codes)))`` for ``gaussian``, half of it for ``near``.
-
-    Raises
-    ------
-    InputError
-        Codes with zero or non-finite spread, or another method.
-    """
-    sd = float(np.std(np.asarray(codes, np.float64)))
-    if not np.isfinite(sd) or sd <= 0:
-        raise InputError(f"cannot derive a sampling scale from codes with std {sd}")
-    decade = 10.0 ** math.ceil(math.log10(sd) - 1e-9)
-    if method == "gaussian":
-        return decade
-    if method == "near":
-        return decade / 2.0
-    raise InputError(f"paper_std: method must be gaussian or near, got {method!r}")
-
-
-def _scale(codes: np.ndarray, method: str, std: float | None,
-           variance: float | None) -> float:
-    if std is not None and variance is not None:
-        raise InputError("give std or variance, not both")
+def _paper_scale(method: str, std: float | None, variance: float | None,
+                 scale: float | None) -> float | None:
+    """The scale given through the paper's ``std`` / ``variance`` arguments, if any."""
+    given = [x is not None for x in (std, variance, scale)]
+    if sum(given) > 1:
+        raise InputError("give one of std, variance or scale")
+    if (std is not None or variance is not None) and not SAMPLERS.get(
+            method, SAMPLERS["gaussian"]).paper:
+        raise InputError(f"std / variance set the paper's samplers (gaussian, near); "
+                         f"{method!r} takes a relative scale (--scale)")
     if variance is not None:
         if not variance > 0:
             raise InputError(f"variance must be > 0, got {variance}")
@@ -86,13 +48,13 @@ def _scale(codes: np.ndarray, method: str, std: float | None,
         if not std > 0:
             raise InputError(f"std must be > 0, got {std}")
         return float(std)
-    return paper_std(codes, method)
+    return scale
 
 
-def sample_codes(codes: np.ndarray, n: int, method: str = "gaussian", seed: int = 0,
-                 variance: float | None = None,
-                 std: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` new latent codes.
+def sample_codes(codes: np.ndarray, n: int, method: str = DEFAULT_SAMPLER, seed: int = 0,
+                 variance: float | None = None, std: float | None = None,
+                 scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` new latent codes (:func:`cellshapes.inference.samplers.draw`).
 
     Parameters
     ----------
@@ -100,42 +62,24 @@ def sample_codes(codes: np.ndarray, n: int, method: str = "gaussian", seed: int 
         Learned codes of the training sequences.
     n : int
         Number of codes to draw.
-    method : {"gaussian", "near", "gmm"}
+    method : str
+        A sampler of :data:`cellshapes.inference.samplers.SAMPLERS` (default ``span``).
     seed : int
-    variance : float, optional
-        Variance s^2 of ``gaussian`` / ``near`` (the earlier reading of the paper).
-    std : float, optional
-        Standard deviation s of ``gaussian`` / ``near``; default :func:`paper_std`.
+    variance, std : float, optional
+        Variance or standard deviation of the paper's ``gaussian`` / ``near`` sampling
+        (default :func:`paper_std`).
+    scale : float, optional
+        The sampler's own scale (relative to the codes' geometry, module notes of
+        :mod:`cellshapes.inference.samplers`).
 
     Returns
     -------
     new : (n, D) float32 array
     source : (n,) int array
-        For ``near``: the index of the learned code each sample started from; else -1.
+        The learned code each sample started from (-1 where none).
     """
-    if n < 1:
-        raise InputError(f"--n must be >= 1, got {n}")
-    codes = np.asarray(codes, np.float64)
-    rng = np.random.default_rng(seed)
-    d = codes.shape[1]
-    source = np.full(n, -1)
-    if method == "gaussian":
-        new = rng.normal(0.0, _scale(codes, method, std, variance), (n, d))
-    elif method == "near":
-        sd = _scale(codes, method, std, variance)
-        source = rng.integers(0, codes.shape[0], n)
-        new = codes[source] + rng.normal(0.0, sd, (n, d))
-    elif method == "gmm":
-        from sklearn.mixture import GaussianMixture
-
-        k = max(1, min(3, codes.shape[0] // 2))
-        gmm = GaussianMixture(k, covariance_type="diag", random_state=seed, reg_covar=1e-6)
-        gmm.fit(codes)
-        new, _ = gmm.sample(n)
-        new = new[rng.permutation(n)]  # sklearn returns samples grouped by component
-    else:
-        raise InputError(f"unknown method {method!r}; use gaussian, near or gmm")
-    return new.astype(np.float32), source
+    new, source, _ = draw(codes, n, method, seed, _paper_scale(method, std, variance, scale))
+    return new, source
 
 
 def random_rotations(n: int, seed: int = 0) -> np.ndarray:
@@ -154,23 +98,73 @@ def interpolate_codes(z0: np.ndarray, z1: np.ndarray, steps: int) -> np.ndarray:
     return ((1.0 - w) * np.asarray(z0)[None] + w * np.asarray(z1)[None]).astype(np.float32)
 
 
+def cells_per_frame(attrs: dict[str, Any]) -> int:
+    """Cells a valid frame of this kind may hold: 2 for dividing cells, else 1."""
+    return 2 if "divid" in str(attrs.get("cell_type", "")).lower() else 1
+
+
+def model_frame_masks(model: Any, codes: Any, size: int, time: float) -> np.ndarray:
+    """Masks of codes decoded at one time point without rotation, (N, S, S, S) bool.
+
+    The model's own frame, so that comparing two cells measures shape, not orientation.
+    """
+    from cellshapes.inference.grid import sequence_sdf
+
+    dev = next(model.parameters()).device
+    return np.stack([sequence_sdf(model, [float(time)], size,
+                                  code=torch.as_tensor(z, device=dev))[0][0] <= 0
+                     for z in np.asarray(codes, np.float32)])
+
+
+def population_report(model: Any, codes: np.ndarray, size: int, time: float
+                      ) -> dict[str, Any]:
+    """Novelty and diversity of new codes against the model's training codes.
+
+    At time ``time``, in the model frame: the DSC of each new cell to its nearest training
+    cell, the median DSC between different training cells (the novelty baseline) and the
+    median DSC between pairs of new cells (diversity; lower is more diverse).
+    """
+    from cellshapes.measure.population import nearest_dsc, pairwise_dsc
+
+    train = model_frame_masks(model, model.codes.detach().cpu().numpy(), size, time)
+    new = model_frame_masks(model, codes, size, time)
+    near, which = nearest_dsc(new, train)
+    return {"nearest_training_dsc": near.tolist(), "nearest_training_cell": which.tolist(),
+            "between_training_dsc": float(np.median(pairwise_dsc(train))),
+            "diversity_dsc": float(np.median(pairwise_dsc(new))) if len(new) > 1 else None}
+
+
 def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
-                 method: str = "gaussian", seed: int = 0, size: int | None = None,
+                 method: str = DEFAULT_SAMPLER, seed: int = 0, size: int | None = None,
                  frames: int | None = None, device: str = "auto", overwrite: bool = False,
                  progress: bool = True, variance: float | None = None,
-                 std: float | None = None, drop_islands_voxels: int = 0) -> dict[str, Any]:
+                 std: float | None = None, drop_islands_voxels: int = 0,
+                 scale: float | None = None, max_cells: int | None = None
+                 ) -> dict[str, Any]:
     """``cellshapes generate``: synthesize ``n`` new sequences.
 
     Writes a run-like folder ``out`` (config, checkpoint with the new codes and
     rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_NNNN.tif`` and
     ``out/sdf.h5`` with the synthesized sequences.
 
-    The report says what was made, islands included: per sequence and frame the number of
-    26-connected ``components`` and the ``island_fraction``, the share of the foreground
-    outside the largest component (a dividing cell's second daughter counts there too;
-    ``components`` tells them apart). ``drop_islands_voxels`` > 0 removes components
-    smaller than that from the written masks only (the SDFs stay as generated); it is off
-    by default, and when used it is recorded in the report and the run's config.
+    The report says what was made, per sequence: ``valid`` (whole cells in every frame:
+    no empty frame, ``max_cells`` cells at most, never fewer after a division, < 1 % of
+    the foreground outside them; :func:`cellshapes.measure.population.sequence_validity`),
+    per frame the number of 26-connected ``components`` and the ``island_fraction``, and
+    the novelty of the new cell (:func:`population_report`). ``drop_islands_voxels`` > 0
+    removes components smaller than that from the written masks only (the SDFs and every
+    reported number stay as generated); it is off by default, and when used it is
+    recorded in the report and the run's config.
+
+    Parameters
+    ----------
+    method : str
+        A sampler of :data:`cellshapes.inference.samplers.SAMPLERS`.
+    scale : float, optional
+        The sampler's scale; ``std`` / ``variance`` give the paper's samplers' scale.
+    max_cells : int, optional
+        Cells a valid frame may hold; default from the training data's ``cell_type``
+        (:func:`cells_per_frame`).
     """
     from cellshapes.atomic import atomic_dir, check_output
     from cellshapes.inference.fit import write_derived_run
@@ -178,7 +172,8 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                                            sequence_sdf)
     from cellshapes.inference.reconstruct import load_run
     from cellshapes.io import SDFSequence, write_dataset, write_tiff
-    from cellshapes.measure.topology import drop_islands, largest_component_share
+    from cellshapes.measure.population import sequence_validity
+    from cellshapes.measure.topology import drop_islands
     from cellshapes.training.sampling import frame_times
 
     if isinstance(n, bool) or int(n) != n or n < 1:
@@ -187,47 +182,58 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     check_output(out, overwrite)
     model, config = load_run(run, device)
     learned = model.codes.detach().cpu().numpy()
-    codes, source = sample_codes(learned, n, method, seed, variance, std)
-    scale = (None if method == "gmm" else _scale(learned, method, std, variance))
+    codes, source, used = draw(learned, n, method, seed,
+                               _paper_scale(method, std, variance, scale))
     angles = random_rotations(n, seed) if model.config.equivariant else None
     data = config["data"]
     s = size or int(data["size"])
     t = frames or int(max(data["frames"]))
     attrs0 = dict(data["attrs"][0]) if data.get("attrs") else {}
+    cells = int(max_cells or cells_per_frame(attrs0))
     check_grid_memory(n * t, s, "generate")
     names = [f"gen_{i:04d}" for i in range(n)]
     dev = next(model.parameters()).device
     summary = {"path": None, "names": names, "frames": [t] * n, "size": s,
                "attrs": [attrs0] * n}
+    settings = {"method": method, "seed": seed, "n": n, "scale": used, "variance": variance,
+                "std": std, "scale_means": SAMPLERS[method].scale_means,
+                "codes_std": float(np.std(learned)), "source_codes": source.tolist(),
+                "max_cells": cells, "drop_islands_voxels": int(drop_islands_voxels)}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         z = torch.tensor(codes, device=dev)
         ang = torch.tensor(angles, device=dev) if angles is not None else None
         write_derived_run(config, model, z, ang, tmp, summary,
-                          {"generated_from": str(Path(run).resolve()),
-                           "generate": {"method": method, "seed": seed, "n": n,
-                                        "variance": variance, "std": std,
-                                        "sampling_std": scale,
-                                        "codes_std": float(np.std(learned)),
-                                        "source_codes": source.tolist(),
-                                        "drop_islands_voxels": int(drop_islands_voxels)}})
+                          {"generated_from": str(Path(run).resolve()), "generate": settings})
         derived, _ = load_run(tmp, dev)
-        seqs = []
-        topology: dict[str, list[dict[str, float]]] = {}
-        it = track(range(n), progress, desc="generate", unit="seq")
-        for i in it:
+        seqs, per_seq = [], {}
+        for i in track(range(n), progress, desc="generate", unit="seq"):
             sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i)
             attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
             masks = sdf <= 0
-            topology[names[i]] = [largest_component_share(m) for m in masks]
+            valid, frames_df = sequence_validity(masks, max_cells=cells)
+            per_seq[names[i]] = {"valid": valid, "frames": frames_df[
+                ["components", "cells", "island_fraction"]].to_dict("records")}
             if drop_islands_voxels > 0:
                 masks = np.stack([drop_islands(m, drop_islands_voxels) for m in masks])
             write_tiff(tmp / "masks" / f"{names[i]}.tif", masks.astype(np.uint8),
                        spacing=(attrs["voxel_um"],) * 3)
             seqs.append(SDFSequence(names[i], sdf, attrs))
         write_dataset(tmp / "sdf.h5", seqs)
+        population = population_report(model, codes, s, frame_times(t)[-1])
+    for i, name in enumerate(names):
+        per_seq[name]["nearest_training_dsc"] = population["nearest_training_dsc"][i]
+        per_seq[name]["nearest_training_cell"] = population["nearest_training_cell"][i]
     empty = [names[i] for i, q in enumerate(seqs) if not (q.sdf <= 0).any()]
-    fractions = [f["island_fraction"] for frames_ in topology.values() for f in frames_]
-    return {"out": str(out), "names": names, "method": method, "seed": seed,
-            "sampling_std": scale, "empty_sequences": empty, "topology": topology,
+    fractions = [f["island_fraction"] for v in per_seq.values() for f in v["frames"]]
+    return {"out": str(out), "names": names, "method": method, "seed": seed, "scale": used,
+            "scale_means": settings["scale_means"], "max_cells": cells,
+            "valid_share": float(np.mean([v["valid"] for v in per_seq.values()])),
+            "novelty": {"nearest_training_dsc_median": float(np.median(
+                population["nearest_training_dsc"])),
+                "between_training_dsc": population["between_training_dsc"],
+                "diversity_dsc": population["diversity_dsc"],
+                "reads": "a new cell about as far from its nearest training cell as two "
+                         "training cells are from each other is new; near 1 is a copy"},
+            "empty_sequences": empty, "sequences": per_seq,
             "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
             "drop_islands_voxels": int(drop_islands_voxels)}
