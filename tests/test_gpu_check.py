@@ -159,3 +159,16 @@ def test_gpu_check_without_cuda_says_so(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert gpu_check.main(["--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")]) == 2
+
+
+def test_notebooks_take_the_gpu_profile_where_sized_for_it(tmp_path):
+    from cellshapes.errors import InputError
+    from cellshapes.repro import workflow
+
+    dirs = dict(data_dir=tmp_path / "d", runs_dir=tmp_path / "r", figures_dir=tmp_path / "f",
+                results_dir=tmp_path / "x", verbose=False)
+    for name in GPU_NOTEBOOKS:
+        nb = workflow.setup(name, "gpu", "cpu", **dirs)
+        assert nb.seeds == [0, 1, 2] and nb.settings == notebook_preset(name, "gpu")
+    with pytest.raises(InputError, match="no 'gpu' preset"):  # not sized for it: refused
+        workflow.setup("03_synthesis", "gpu", "cpu", **dirs)
