@@ -172,3 +172,29 @@ def test_notebooks_take_the_gpu_profile_where_sized_for_it(tmp_path):
         assert nb.seeds == [0, 1, 2] and nb.settings == notebook_preset(name, "gpu")
     with pytest.raises(InputError, match="no 'gpu' preset"):  # not sized for it: refused
         workflow.setup("03_synthesis", "gpu", "cpu", **dirs)
+
+
+def test_check_records_each_step_and_goes_on_after_a_failure(tmp_path, monkeypatch):
+    """The step runner on CPU with stand-in commands: failures, time-outs, skipped wheels."""
+    py = sys.executable
+    monkeypatch.setattr(gpu_check, "STEPS", [
+        ("wheels", 30, ["{wheels}"]),
+        ("fails", 10, [py, "-c", "import sys; sys.exit(3)"]),
+        ("slow", 1, [py, "-c", "import time; time.sleep(5)"]),
+        ("papermill", 10, [py, "-c", "print('{out}')"]),
+    ])
+    monkeypatch.setattr(gpu_check, "_have_papermill", lambda env: False)
+    where = {"out": tmp_path / "o", "work": tmp_path / "w", "site": tmp_path / "w" / "site"}
+    where["out"].mkdir()
+    doc = gpu_check._execute(where, budget_s=60, wheels=[])
+    steps = doc["steps"]
+    assert steps["wheels"]["rc"] is None and "gpu_wheels.sh" in steps["wheels"]["error"]
+    assert steps["fails"]["rc"] == 3
+    assert steps["slow"]["rc"] is None and "timed out after 1 s" in steps["slow"]["error"]
+    assert steps["papermill"]["rc"] == 0 and str(where["out"]) in steps["papermill"][
+        "stdout_tail"]
+    assert steps["papermill"]["kept"] == []  # no notebook ran: nothing to keep
+    monkeypatch.setattr(gpu_check, "_have_papermill", lambda env: True)
+    doc = gpu_check._execute(where, budget_s=60, wheels=[])
+    assert doc["steps"]["wheels"] == {"name": "wheels", "rc": 0,
+                                      "skipped": "papermill already importable"}
