@@ -49,16 +49,29 @@ BASELINE = 371_855_360
 
 @dataclass
 class Runs:
-    """The training runs and CPU work of one notebook at ``gpu``."""
+    """The training runs and CPU work of one notebook at ``gpu``.
 
-    models: list[tuple[str, dict, int, int, int, int]]  # label, model overrides, seqs,
-    # training frames per sequence, size, epochs (one entry per seed x arm)
-    phantom_frames: int  # frames drawn and prepared (regridded copies included)
-    compare_frames: int  # compare_shapes calls
-    infer_points: int  # decoder evaluations of reconstruction and scoring
+    Attributes
+    ----------
+    models : list of (label, model overrides, sequences, training frames per sequence,
+        grid size, epochs)
+        One entry per trained model (seeds x arms x grids).
+    phantom_frames : int
+        Frames drawn and prepared (regridded copies included).
+    compare_frames : int
+        ``compare_shapes`` calls (surface metrics, on the CPU).
+    infer_points : int
+        Decoder evaluations of reconstruction and scoring.
+    """
+
+    models: list[tuple[str, dict, int, int, int, int]]
+    phantom_frames: int
+    compare_frames: int
+    infer_points: int
 
 
 def _seeds() -> int:
+    """Training seeds per compared arm at ``gpu``."""
     return len(profile_seeds(PROFILE))
 
 
@@ -88,6 +101,7 @@ def notebook_runs(name: str) -> Runs:
 
 
 def _train_seconds(flops: float, steps: int, end: str) -> float:
+    """Seconds of ``flops`` in ``steps`` optimisation steps at one end of :data:`ENDS`."""
     fraction, overhead = ENDS[end]
     return flops / (fraction * H100_BF16) + steps * overhead
 
@@ -142,14 +156,26 @@ def measure_cpu() -> dict[str, float]:
     return {"phantom_frame_s": round(phantom, 2), "compare_frame_s": round(comp, 2)}
 
 
-def _cpu_constants(path: Path, measure: bool) -> dict:
-    if measure:
-        import platform
+def _cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the machine type."""
+    import platform
 
-        return {**measure_cpu(), "machine": platform.processor() or platform.machine(),
-                "date": time.strftime("%Y-%m-%d"), "how": "process time, OMP_NUM_THREADS=1"}
-    if path.exists():
-        return json.loads(path.read_text()).get("cpu_measured", CPU_DEFAULTS)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_constants(measure: bool) -> dict:
+    """Measured now (``--measure-cpu``), else as the committed JSON recorded them."""
+    if measure:
+        return {**measure_cpu(), "machine": _cpu_name(), "date": time.strftime("%Y-%m-%d"),
+                "how": "process time, OMP_NUM_THREADS=1"}
+    if DEFAULT_JSON.exists():
+        return json.loads(DEFAULT_JSON.read_text()).get("cpu_measured", CPU_DEFAULTS)
     return dict(CPU_DEFAULTS)
 
 
@@ -160,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure-cpu", action="store_true",
                         help="re-measure the CPU seconds per 128^3 frame here")
     a = parser.parse_args(argv)
-    cpu = _cpu_constants(a.json, a.measure_cpu)
+    cpu = _cpu_constants(a.measure_cpu)
     rows = [estimate(name, cpu) for name in GPU_NOTEBOOKS]
     print(f"gpu profile on one H100, ESTIMATED (bf16 rate {H100_BF16 / 1e12:.0f} TFLOP/s x "
           f"{ENDS['fast'][0]:.0%}..{ENDS['slow'][0]:.0%}, CPU side measured here: "
