@@ -113,6 +113,17 @@ def folder_bytes(folder: Path) -> int:
     return sum(w.stat().st_size for w in folder.glob("*.whl"))
 
 
+def tree_bytes() -> int | None:
+    """Bytes of the files git would send (tracked and untracked-not-ignored); None without git."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"], cwd=ROOT, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sum((ROOT / f).stat().st_size for f in filter(None, listed) if (ROOT / f).is_file())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gpu_wheels", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(".whl"),
@@ -140,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     print("  " + "\n  ".join(kept))
     problems = [f"unmet requirements {unmet(folder, box)}"] if unmet(folder, box) else []
     problems += [f"several versions of {duplicates(folder)}"] if duplicates(folder) else []
-    problems += [f"{size / 2**20:.1f} MiB is over the 64 MiB carry limit"] if size >= LIMIT else []
+    tree = tree_bytes() or 0
+    if tree:
+        print(f"gpu_wheels: working tree {tree / 2**20:.1f} MiB + wheels {size / 2**20:.1f} MiB "
+              f"= {(tree + size) / 2**20:.1f} MiB of the 64 MiB a device call carries")
+    if tree + size >= LIMIT:
+        problems.append(f"{(tree + size) / 2**20:.1f} MiB is over the 64 MiB carry limit")
     for p in problems:
         print(f"gpu_wheels: error: {p}", file=sys.stderr)
     rel = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
