@@ -47,7 +47,7 @@
 # "not settled".
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
+profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
 train = True               # False: shipped pretrained models where available
@@ -81,6 +81,10 @@ nb = workflow.setup("02_reconstruction", profile, device, seed,
 # yet. Estimate on 2 idle CPU cores: training 9 x ~205 s (measured for the filopodial
 # model), reconstruction and scoring 9 x ~12 s, synthesis and figures ~40 s: about 34
 # minutes, spent on fewer, converged runs rather than more kinds or seeds.
+#
+# **gpu** (one H100): the study's runs at 128^3 with 32768 points per frame (the paper's
+# decoder, 3 seeds, 9 models); about 4-6 minutes, of which ~3.5 min are CPU work (phantoms,
+# surface metrics) (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`).
 
 # %%
 

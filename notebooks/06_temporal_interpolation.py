@@ -25,7 +25,7 @@
 # notebook's own (`filopodial_nb06_*`).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
+profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
 train = True               # False: shipped pretrained models where available
@@ -66,6 +66,9 @@ from cellshapes.training.sampling import frame_times
 # DSC of all 52 frames per seed (reconstruction ~1-1.5 s per 64^3 frame) ~3 min; surface
 # metrics (hd95, ASSD, surface Dice, protrusion recall, ~2.5 s per frame) for the first
 # seed only ~2 min; renders and the 25-frame reconstruction ~1.5 min: **~11 min**.
+# `gpu` (one H100): the same at 128^3 with 32768 points per frame; about 4-4.5 min, nearly
+# all of it the CPU's surface metrics of the first seed (52 frames) and phantoms
+# (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`).
 
 # %%
 EVERY = 4  # train on frames 0, 4, 8, ... (the paper's time points 1, 5, 9, ...)

@@ -26,7 +26,7 @@
 # no model is shared with notebooks 08 and 09.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
+profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
 train = True               # False: shipped pretrained models where available
@@ -70,6 +70,10 @@ from cellshapes.repro.stats import claim_record
 #   20 frames x 4096 points = 29 M points, about 180 s at the measured 160 k points/s on
 #   2 cores; 3 seeds ~9 min, phantoms and regridding ~0.5 min, scoring (last frame only,
 #   5 grids, 36 model x sequence pairs) ~1 min: **estimate ~10.5 min** on 2 idle cores.
+# - `gpu` (one H100): 4 x 4 frames at training grids 64/96/128 (50/100/200 epochs, 32768
+#   points per frame), reconstructions at 32-128, truth at 128^3; three seeds; about
+#   2-2.5 min (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`);
+#   `benchmarks/gpu_check.sh` runs it.
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000).
 
 # %%

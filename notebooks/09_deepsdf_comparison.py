@@ -28,7 +28,7 @@
 # far out in the cube corners have |SDF| > 1, so the surface is unaffected.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
+profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
 train = True               # False: shipped pretrained models where available
@@ -97,6 +97,10 @@ from cellshapes.repro import experiments, stats
 #   points/s; DeepSDF about 1.3x that per point (dropout masks, weight norm; measured under
 #   load, so approximate): ~16 min for 6 models; surface scoring ~3.5 s per sequence and
 #   model, ~1.5 min; phantoms and renders under a minute).
+# - `gpu` (one H100): 4 x 6 frames at 128^3, 32768 points per frame, the same rule and
+#   cap, the paper's sine model vs **the paper's DeepSDF (8 x 512, latent 256)**; about
+#   4-9 min if both arms ran to the cap (estimated, not measured:
+#   `python benchmarks/gpu_profile_estimate.py`).
 
 # %%
 from cellshapes.config import base_stop_rule
@@ -288,6 +292,6 @@ rows = [
          note=""),
     dict(quantity="decoder parameters sine / DeepSDF", paper="168.5k / about 1.9M",
          ours=f"{params['sine'] / 1e3:.1f}k / {params['DeepSDF'] / 1e3:.1f}k",
-         note="" if profile == "paper" else "DeepSDF scaled to the sine model's width"),
+         note="" if not cfg["deepsdf"] else "DeepSDF scaled to the sine model's width"),
 ]
 workflow.comparison_table(rows, profile)

@@ -114,17 +114,3 @@ def test_cellshapes_bench_without_benchmarks_folder_is_one_line(tmp_path, monkey
     err = capsys.readouterr().err.strip()
     assert err.startswith("cellshapes: error:") and "benchmarks/" in err and "\n" not in err
 
-
-def test_gpu_check_dry_run_prints_its_plan_without_a_gpu(tmp_path):
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh"), "--dry-run",
-                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].startswith("gpu_check: 5 steps") and "budget 600 s" in lines[0]
-    assert [ln.split()[0] for ln in lines[1:]] == ["bench", "phantoms", "prepare", "plan",
-                                                   "train"]
-    assert "--device cuda" in lines[1] and "--size 256" in lines[2]
-    assert not any(tmp_path.iterdir())  # a dry run writes nothing

@@ -50,7 +50,7 @@ def test_every_config_field_is_documented():
 def test_help_text_comes_from_the_docstring_with_profile_values():
     text = " ".join(_help("train").split())
     assert "Passes over all training frames (paper: 2000)." in text
-    assert "[train.epochs; smoke 20, quick 100, study 100, paper 2000]" in text
+    assert "[train.epochs; smoke 20, quick 100, study 100, gpu 400, paper 2000]" in text
     assert "--no-equivariant" in text and "--points" in text  # old spellings still work
 
 

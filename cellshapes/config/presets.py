@@ -13,7 +13,7 @@ from typing import Any
 
 from cellshapes.errors import InputError
 
-__all__ = ["BASE_RUNS", "NOTEBOOK_PRESETS", "base_settings", "base_stop_rule",
+__all__ = ["BASE_RUNS", "GPU_NOTEBOOKS", "NOTEBOOK_PRESETS", "base_settings", "base_stop_rule",
            "notebook_preset"]
 
 _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
@@ -26,10 +26,18 @@ _ALIGNED = dict(angle_init="principal")
 #: the shipped pretrained models) per profile, where it differs from the profile's defaults.
 #: ``study``: 4 sequences x 5 frames and 400 epochs with the plateau rule, chosen from the
 #: measured convergence curve (``benchmarks/convergence_seed0.log``).
+#: ``gpu``: the same at 128^3 (the profile's grid, decoder and points).
 BASE_RUNS: dict[str, dict[str, Any]] = {
     "study": dict(sequences=4, frames=5,
                   train=dict(epochs=400, plateau_epochs=50, plateau_tol=0.01)),
+    "gpu": dict(sequences=4, frames=5,
+                train=dict(epochs=400, plateau_epochs=50, plateau_tol=0.01)),
 }
+
+#: Notebooks sized for the ``gpu`` profile (a few minutes each on one H100, estimated:
+#: ``benchmarks/gpu_profile_estimate.py``); the others refuse it (no preset).
+GPU_NOTEBOOKS = ("02_reconstruction", "06_temporal_interpolation", "07_spatial_interpolation",
+                 "09_deepsdf_comparison")
 
 #: Notebook name -> profile -> settings. Notebooks without an entry use only the profile.
 NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -53,6 +61,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": dict(sequences=None, frames=None),
         "quick": dict(sequences=None, frames=None),
         "study": BASE_RUNS["study"],
+        "gpu": BASE_RUNS["gpu"],
         "paper": dict(sequences=None, frames=None),
     },
     "03_synthesis": {
@@ -86,6 +95,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": dict(sequences=2, frames=5, size=24, epochs=60, fine_frames=9),
         "quick": dict(sequences=4, frames=13, size=48, epochs=80, fine_frames=25),
         "study": dict(sequences=4, frames=13, size=64, epochs=150, fine_frames=25),
+        "gpu": dict(sequences=4, frames=13, size=128, epochs=150, fine_frames=25),
         "paper": dict(sequences=33, frames=29, size=256, epochs=2000, fine_frames=57),
     },
     "07_spatial_interpolation": {
@@ -95,6 +105,8 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       recon_grids=[24, 32, 48, 64, 96], epochs=80),
         "study": dict(sequences=4, frames=4, train_grids=[32, 48, 64],
                       recon_grids=[16, 24, 32, 48, 64], epochs={32: 50, 48: 100, 64: 200}),
+        "gpu": dict(sequences=4, frames=4, train_grids=[64, 96, 128],
+                    recon_grids=[32, 48, 64, 96, 128], epochs={64: 50, 96: 100, 128: 200}),
         "paper": dict(sequences=33, frames=30, train_grids=[192, 256, 384],
                       recon_grids=[64, 128, 192, 256, 384],
                       epochs={192: 1000, 256: 2000, 384: 4000}),
@@ -113,6 +125,8 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       deepsdf=dict(hidden=128, latent_dim=64)),
         "study": dict(sequences=4, frames=6, size=64, epochs=400,
                       deepsdf=dict(hidden=128, latent_dim=64)),
+        # the paper's DeepSDF (8 x 512, latent 256), which the study could not afford
+        "gpu": dict(sequences=4, frames=6, size=128, epochs=400, deepsdf=dict()),
         "paper": dict(sequences=33, frames=30, size=256, epochs=2000, deepsdf=dict()),
     },
     "10_classification": {

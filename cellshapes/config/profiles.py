@@ -1,9 +1,10 @@
-"""Named profiles ``smoke``, ``quick``, ``study`` and ``paper``, and the builders that
-turn a profile plus overrides into config dataclasses.
+"""Named profiles ``smoke``, ``quick``, ``study``, ``gpu`` and ``paper``, and the builders
+that turn a profile plus overrides into config dataclasses.
 
 One profile runs the same code at several scales: ``smoke`` proves a path runs in
 seconds, ``quick`` shows the direction of a claim on a laptop CPU in minutes, ``study``
-runs three seeds per arm on a CPU, ``paper`` uses the paper's settings on a GPU.
+runs three seeds per arm on a CPU, ``gpu`` runs them at 128^3 with the paper's decoder in
+a few minutes per notebook on one GPU, ``paper`` uses the paper's settings on a GPU.
 Explicit arguments override the profile: ``train_config("quick", epochs=50)``.
 """
 from __future__ import annotations
@@ -26,6 +27,10 @@ __all__ = ["PROFILES", "profile_entry", "config_from", "train_config", "model_co
 #: was the one change that kept every filopodium attached in 3 of 3 training seeds
 #: (``benchmarks/fragmentation.py``); with the paper's rule the test suite's 150-epoch
 #: smoke model fell below its DSC 0.9 bar (0.899, one run).
+#: ``gpu`` is ``study`` at twice the grid (128^3) with the paper's decoder and 8x the
+#: points per frame (32768: the surface of a 128^3 cell has 4x the voxels of a 64^3
+#: one), sized for the few minutes a GPU is lent; its cost is an estimate from the plan
+#: and FLOP count (``python benchmarks/gpu_profile_estimate.py``), not a measurement.
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "train": dict(epochs=20, frames_per_batch=4, points_per_frame=2048, lr=1e-4 * 10,
@@ -47,6 +52,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       amp=True, near_set="band"),
         "model": dict(hidden=128, layers=9, latent_dim=64),
         "data": dict(size=64, sequences=6, frames=8),
+    },
+    "gpu": {
+        "train": dict(epochs=400, frames_per_batch=5, points_per_frame=32768, lr=5e-4,
+                      lr_latent=5e-3, lr_step=50, code_reg_warmup=20, checkpoint_every=50,
+                      amp=True, near_set="band"),
+        "model": dict(),
+        "data": dict(size=128, sequences=4, frames=8),
     },
     "paper": {
         "train": dict(epochs=2000, frames_per_batch=5, points_per_frame=1_000_000, lr=1e-4,
@@ -109,7 +121,7 @@ def model_config(profile: str = "paper", **overrides: Any) -> ModelConfig:
 #: (:mod:`cellshapes.repro.stats`) needs at least 3; smoke and quick run one (their
 #: verdicts are always "not settled").
 PROFILE_SEEDS: dict[str, tuple[int, ...]] = {
-    "smoke": (0,), "quick": (0,), "study": (0, 1, 2), "paper": (0, 1, 2)}
+    "smoke": (0,), "quick": (0,), "study": (0, 1, 2), "gpu": (0, 1, 2), "paper": (0, 1, 2)}
 
 
 def profile_seeds(profile: str) -> list[int]:

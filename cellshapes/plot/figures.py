@@ -1,8 +1,9 @@
 """Figures: matplotlib slices and descriptor curves, and 3D renders shown in a notebook.
 
-Nothing here is on the training or inference path. The pyvista scenes are built in
-:mod:`cellshapes.plot.scene` (VTK imported only there, inside the functions, so a GPU box
-without VTK can train); the turnable notebook view is :mod:`cellshapes.plot.interactive`.
+Nothing here is on the training or inference path. The 3D scenes are built in
+:mod:`cellshapes.plot.scene` (VTK imported only there, inside the functions, with a
+matplotlib renderer where VTK is missing, so a GPU box without VTK can train and run the
+notebooks); the turnable notebook view is :mod:`cellshapes.plot.interactive`.
 """
 from __future__ import annotations
 
@@ -103,11 +104,13 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
                  labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
                  window: tuple[int, int] | None = None,
                  interactive: bool | None = None) -> np.ndarray:
-    """Render 3D masks/SDFs with pyvista and show them in a notebook: turnable when live.
+    """Render 3D masks/SDFs and show them in a notebook: turnable when live.
 
-    The static PNG is always rendered, written to ``path`` (if given) and put in the
-    notebook output, so papermill, nbconvert and GitHub show the picture. In a live
-    JupyterLab (or Notebook 7) kernel the same output also carries an interactive view
+    The static PNG (pyvista, or matplotlib where pyvista/VTK cannot be imported:
+    :func:`cellshapes.plot.scene.render_volumes`; the image names its renderer) is always
+    rendered, written to ``path`` (if given) and put in the notebook output, so papermill,
+    nbconvert and GitHub show the picture. In a live JupyterLab (or Notebook 7) kernel the
+    same output also carries an interactive view
     (pyvista's trame ``client`` backend: vtk.js renders in the browser, no internet
     needed) that one can turn and zoom; JupyterLab shows that view, other readers of the
     notebook fall back to the PNG. See :func:`cellshapes.plot.interactive.wants_interactive`
@@ -125,8 +128,8 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
         Pixels.
     interactive : bool, optional
         None (default): decide automatically; True/False force it. True still shows the
-        PNG (with a printed reason) when trame is missing; outside IPython nothing is
-        displayed either way.
+        PNG (with a printed reason) when trame or pyvista is missing; outside IPython
+        nothing is displayed either way.
 
     Returns
     -------
@@ -137,9 +140,10 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
 
     import matplotlib.pyplot as plt
 
-    from cellshapes.plot.scene import render_volumes
+    from cellshapes.plot.scene import choose_renderer, render_volumes
 
-    img = render_volumes(volumes, spacing, labels=labels, window=window)
+    renderer = choose_renderer()
+    img = render_volumes(volumes, spacing, labels=labels, window=window, renderer=renderer)
     buf = _io.BytesIO()
     plt.imsave(buf, img, format="png")
     png = buf.getvalue()
@@ -160,6 +164,9 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
 
     if interactive is None:
         interactive = _interactive.wants_interactive()
+    if interactive and renderer != "pyvista":
+        print("interactive 3D view needs pyvista/VTK; showing the matplotlib render")
+        interactive = False
     if interactive and _interactive.show_interactive(volumes, spacing, labels, window, png):
         return img
     display(Image(data=png, format="png"))
