@@ -83,7 +83,7 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
     assert set(rep["sequences"]) == {"gen_0000", "gen_0001"}
     assert rep["drop_islands_voxels"] == 0 and 0.0 <= rep["island_fraction_mean"] < 1.0
     assert all(len(v["frames"]) == 4 for v in rep["sequences"].values())
-    assert rep["method"] == "span" and 0.0 <= rep["valid_share"] <= 1.0
+    assert rep["method"] == "local" and 0.0 <= rep["valid_share"] <= 1.0
     assert all(0.0 <= v["nearest_training_dsc"] <= 1.0 for v in rep["sequences"].values())
     # a frame with a detached 1-voxel speck: counted, and removed only with the option
     speck = np.zeros((8, 8, 8), bool)

@@ -63,7 +63,7 @@ def test_pca_stays_in_the_codes_span_with_their_spread():
 
 def test_default_sampler_and_errors():
     assert DEFAULT_SAMPLER in SAMPLERS and not SAMPLERS[DEFAULT_SAMPLER].paper
-    assert default_scale(CODES, "span") == 0.5
+    assert default_scale(CODES, "span") == 0.5 and default_scale(CODES, "local") == 0.25
     with pytest.raises(InputError, match="unknown sampler"):
         draw(CODES, 2, "banana")
     with pytest.raises(InputError, match=r"\(0, 1\]"):

@@ -247,12 +247,13 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     from cellshapes.inference.samplers import DEFAULT_SAMPLER, SAMPLERS
 
     p.add_argument("--method", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
-                   help="latent sampler (default %(default)s: between two training codes; "
-                        "gaussian and near are the paper's). Scales: "
+                   help="latent sampler (default %(default)s: a training code plus noise "
+                        "a quarter of its distance to the nearest other code; gaussian "
+                        "and near are the paper's). Scales: "
                         + "; ".join(f"{k}: {v.scale_means}" for k, v in SAMPLERS.items()))
     p.add_argument("--scale", type=float, default=None,
-                   help="the sampler's scale (default: the sampler's own, span 0.5; for "
-                        "gaussian/near the paper's rule)")
+                   help="the sampler's scale (default: the sampler's own, local 0.25, "
+                        "span 0.5; for gaussian/near the paper's rule)")
     p.add_argument("--std", type=float, default=None,
                    help="standard deviation of the paper's gaussian/near sampling (default: "
                         "the paper's rule, the codes' std rounded up to a power of ten; half "

@@ -65,10 +65,13 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": dict(sequences=None, frames=None),
     },
     "03_synthesis": {
-        "smoke": dict(kinds=None, n_new=None),
-        "quick": dict(kinds=None, n_new=None),
-        "study": dict(kinds=["growing", "dividing", "filopodial"], n_new=8),
-        "paper": dict(kinds=["growing", "dividing", "filopodial"], n_new=None),
+        "smoke": dict(kinds=None, n_new=3, size=24, reference=3),
+        "quick": dict(kinds=None, n_new=8, size=48, reference=8),
+        # the shipped study models, 3 sampling seeds (notebook 03's Settings cell)
+        "study": dict(kinds=["growing", "dividing", "filopodial"], n_new=10, size=48,
+                      reference=12, shipped=True),
+        "paper": dict(kinds=["growing", "dividing", "filopodial"], n_new=33, size=256,
+                      reference=33),
     },
     "04_latent_compactness": {
         "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,

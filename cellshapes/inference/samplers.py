@@ -8,21 +8,23 @@ samplers, whose scale is a standard deviation as the paper writes it.
 
 Samplers
 --------
-``span`` (the default, :data:`DEFAULT_SAMPLER`)
+``span``
     A point on the segment between two training codes: z = (1 - u) z_i + u z_j, with
     z_i drawn uniformly, z_j another code drawn uniformly and u ~ U(0, scale). Every
     sample lies between two learned codes, in directions the decoder was trained on;
     ``scale`` (0..1] is how far towards the other code it may go (0.5: up to the
-    midpoint). :data:`DEFAULT_SCALE` was chosen from the measured validity-novelty
-    frontier (README, ``benchmarks/sampler_frontier.py``).
+    midpoint).
 ``hull``
     The same towards a random convex combination of all other codes (Dirichlet(1)
     weights) instead of one: z = (1 - u) z_i + u sum_j w_j z_j, u ~ U(0, scale).
-``local``
+``local`` (the default, :data:`DEFAULT_SAMPLER`)
     A training code plus isotropic Gaussian noise whose expected length is ``scale``
     times that code's distance to its nearest other code (std = scale * d_nn / sqrt(D)).
     This is sampling a Gaussian kernel density estimate of the codes with a bandwidth
     tied to their spacing: the learned density for many codes, a perturbation for few.
+    Its default scale (0.25, :data:`DEFAULT_SCALE`) was chosen from the measured
+    validity-novelty frontier (README, ``benchmarks/sampler_frontier.py``): the only
+    setting that kept every new filopodial cell whole with 4 training codes.
 ``pca``
     A Gaussian with the codes' own mean and ``scale**2`` times their covariance, which
     lives in the principal subspace they span (rank <= N - 1).
@@ -224,20 +226,21 @@ class Sampler:
     paper: bool = False
 
 
-#: The default sampler and its scale, chosen from the measured frontier (README).
-DEFAULT_SAMPLER = "span"
-DEFAULT_SCALE = 0.5
+#: The default sampler, chosen from the measured frontier (README).
+DEFAULT_SAMPLER = "local"
+#: Default scales of the relative samplers.
+DEFAULT_SCALE = {"span": 0.5, "hull": 0.5, "local": 0.25, "pca": 1.0, "gmm": 1.0}
 
 SAMPLERS: dict[str, Sampler] = {
-    "span": Sampler(_span, lambda c: DEFAULT_SCALE,
+    "span": Sampler(_span, lambda c: DEFAULT_SCALE["span"],
                     "largest fraction of the way from a training code towards another"),
-    "hull": Sampler(_hull, lambda c: DEFAULT_SCALE,
+    "hull": Sampler(_hull, lambda c: DEFAULT_SCALE["hull"],
                     "largest fraction of the way from a training code towards a convex "
                     "combination of all the others"),
-    "local": Sampler(_local, lambda c: 0.25,
+    "local": Sampler(_local, lambda c: DEFAULT_SCALE["local"],
                      "expected noise length as a fraction of the code's nearest-code distance"),
-    "pca": Sampler(_pca, lambda c: 1.0, "multiple of the codes' own standard deviations"),
-    "gmm": Sampler(_gmm, lambda c: 1.0, "multiple of the mixture's standard deviations"),
+    "pca": Sampler(_pca, lambda c: DEFAULT_SCALE["pca"], "multiple of the codes' own standard deviations"),
+    "gmm": Sampler(_gmm, lambda c: DEFAULT_SCALE["gmm"], "multiple of the mixture's standard deviations"),
     "gaussian": Sampler(_gaussian, lambda c: paper_std(c, "gaussian"),
                         "standard deviation (the paper's rule by default)", paper=True),
     "near": Sampler(_near, lambda c: paper_std(c, "near"),

@@ -228,12 +228,15 @@ def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bo
                                device=device, overwrite=folder.exists(), progress=progress)
         with atomic_path(summary_path) as tmp:
             tmp.write_text(json.dumps(summary, indent=1))
-    topology = json.loads(summary_path.read_text())["topology"]
-    return pd.DataFrame([{"sequence": name, "frames": len(rows),
-                          "most components in a frame": max(r["components"] for r in rows),
+    summary = json.loads(summary_path.read_text())
+    return pd.DataFrame([{"sequence": name, "frames": len(seq["frames"]),
+                          "whole": seq["valid"],
+                          "most components in a frame": max(r["components"]
+                                                            for r in seq["frames"]),
                           "island fraction (mean)": float(np.mean(
-                              [r["island_fraction"] for r in rows]))}
-                         for name, rows in topology.items()])
+                              [r["island_fraction"] for r in seq["frames"]])),
+                          "DSC to nearest training cell": seq["nearest_training_dsc"]}
+                         for name, seq in summary["sequences"].items()])
 
 
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
