@@ -141,3 +141,31 @@ def test_whole_sequence_needs_every_frame_filled_and_without_islands():
     assert not whole_sequence(np.stack([cell, np.zeros_like(cell)]))[0]  # an empty frame
     assert not whole_sequence(np.stack([daughters]))[0]
     assert whole_sequence(np.stack([daughters]), keep=2) == (True, 0.0)
+
+
+@pytest.mark.slow
+def test_generate_from_the_shipped_filopodial_model_makes_whole_new_cells(tmp_path, capsys):
+    """Issue 32's must-show: default options, 8 sequences at 48^3: >= 7 of 8 are one
+    26-connected component in every frame with < 1 % of the foreground outside it, and
+    the report gives validity and novelty."""
+    from scipy import ndimage as ndi
+
+    from cellshapes import pretrained
+
+    out = tmp_path / "gen"
+    assert main(["generate", str(pretrained.load("filopodial_study")), "--n", "8", "--size",
+                 "48", "--out", str(out), "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"] == "local" and "valid_share" in report
+    assert {"nearest_training_dsc_median", "between_training_dsc"} <= set(report["novelty"])
+    whole = 0
+    for i in range(8):
+        masks = tifffile.imread(out / "masks" / f"gen_{i:04d}.tif") > 0
+        ok = True
+        for m in masks:
+            lab, n = ndi.label(m, structure=np.ones((3, 3, 3), bool))
+            sizes = np.bincount(lab.ravel())[1:]
+            ok &= n >= 1 and 1 - sizes.max() / sizes.sum() < 0.01
+        whole += ok
+        assert report["sequences"][f"gen_{i:04d}"]["valid"] == ok
+    assert whole >= 7
