@@ -12,7 +12,7 @@ makes 8 new sequences at 48^3 (the command users run) and reports:
 * ``diversity``: median DSC between pairs of new cells (lower = more diverse).
 
 Resumable (rows already in the JSON are kept), one thread per process; writes
-``benchmarks/sampler_frontier.json`` and ``figures/sampler_frontier.png``.
+``benchmarks/sampler_frontier.json`` and ``benchmarks/sampler_frontier.png``.
 
     python benchmarks/sampler_frontier.py [--kinds filopodial] [--n 8] [--size 48]
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "sampler_frontier.json"
-FIGURE = HERE.parent / "figures" / "sampler_frontier.png"
+FIGURE = HERE / "sampler_frontier.png"
 
 #: (sampler, scale); None = the paper's rule (gaussian / near).
 SETTINGS = {
