@@ -85,6 +85,9 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
     assert all(len(v["frames"]) == 4 for v in rep["sequences"].values())
     assert rep["method"] == "local" and 0.0 <= rep["valid_share"] <= 1.0
     assert all(0.0 <= v["nearest_training_dsc"] <= 1.0 for v in rep["sequences"].values())
+    assert "reference" in rep["realism"]
+    assert all(v["last_frame"] is None or v["last_frame"]["volume_um3"] > 0
+               for v in rep["sequences"].values())
     # a frame with a detached 1-voxel speck: counted, and removed only with the option
     speck = np.zeros((8, 8, 8), bool)
     speck[1:5, 1:5, 1:5] = True

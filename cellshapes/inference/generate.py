@@ -134,6 +134,53 @@ def population_report(model: Any, codes: np.ndarray, size: int, time: float
             "diversity_dsc": float(np.median(pairwise_dsc(new))) if len(new) > 1 else None}
 
 
+def realism_report(seqs: list, config: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Descriptors of the new sequences and, where the training data are at hand, their
+    realism per time point against the training cells.
+
+    Returns
+    -------
+    summary : dict
+        ``reference`` (the training data file, or None when it is gone or has another
+        number of frames) and, per descriptor, the largest per-time-point KS statistic,
+        the smallest p-value and the median relative 1-Wasserstein distance
+        (:func:`cellshapes.measure.population.realism_per_time`).
+    per_sequence : dict
+        Name -> last-frame ``volume_um3``, ``surface_um2``, ``sphericity`` (None for a
+        sequence with an empty frame).
+    """
+    import pandas as pd
+
+    from cellshapes.io import read_dataset
+    from cellshapes.measure.metrics import describe_sequence
+    from cellshapes.measure.population import realism_per_time
+
+    cols = ["volume_um3", "surface_um2", "sphericity"]
+
+    def describe(seq):
+        try:
+            return describe_sequence(seq.sdf, (float(seq.attrs.get("voxel_um", 1.0)),) * 3,
+                                     is_sdf=True)
+        except InputError:  # an empty frame: validity reports it
+            return None
+
+    tables = {q.name: describe(q) for q in seqs}
+    per_seq = {n: (None if t is None else {c: float(t[c].iloc[-1]) for c in cols})
+               for n, t in tables.items()}
+    path = config["data"].get("path")
+    new = [t for t in tables.values() if t is not None]
+    if not path or not Path(path).is_file() or not new:
+        return {"reference": None}, per_seq
+    real = [t for t in (describe(q) for q in read_dataset(path)) if t is not None]
+    if not real or real[0]["frame"].max() != new[0]["frame"].max():
+        return {"reference": None}, per_seq
+    r = realism_per_time(pd.concat(real), pd.concat(new), columns=cols)
+    summary = {c: {"ks_max": float(g["ks"].max()), "pvalue_min": float(g["pvalue"].min()),
+                   "w1_relative_median": float(g["w1_relative"].median())}
+               for c, g in r.groupby("descriptor")}
+    return {"reference": str(path), **summary}, per_seq
+
+
 def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                  method: str = DEFAULT_SAMPLER, seed: int = 0, size: int | None = None,
                  frames: int | None = None, device: str = "auto", overwrite: bool = False,
@@ -150,8 +197,10 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
     The report says what was made, per sequence: ``valid`` (whole cells in every frame:
     no empty frame, ``max_cells`` cells at most, never fewer after a division, < 1 % of
     the foreground outside them; :func:`cellshapes.measure.population.sequence_validity`),
-    per frame the number of 26-connected ``components`` and the ``island_fraction``, and
-    the novelty of the new cell (:func:`population_report`). ``drop_islands_voxels`` > 0
+    per frame the number of 26-connected ``components`` and the ``island_fraction``, the
+    novelty of the new cell (:func:`population_report`) and its last-frame descriptors;
+    for the population, realism per time point against the training cells where their
+    data file is at hand (:func:`realism_report`). ``drop_islands_voxels`` > 0
     removes components smaller than that from the written masks only (the SDFs and every
     reported number stay as generated); it is off by default, and when used it is
     recorded in the report and the run's config.
@@ -220,9 +269,11 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
             seqs.append(SDFSequence(names[i], sdf, attrs))
         write_dataset(tmp / "sdf.h5", seqs)
         population = population_report(model, codes, s, frame_times(t)[-1])
+    realism, descriptors = realism_report(seqs, config)
     for i, name in enumerate(names):
         per_seq[name]["nearest_training_dsc"] = population["nearest_training_dsc"][i]
         per_seq[name]["nearest_training_cell"] = population["nearest_training_cell"][i]
+        per_seq[name]["last_frame"] = descriptors[name]
     empty = [names[i] for i, q in enumerate(seqs) if not (q.sdf <= 0).any()]
     fractions = [f["island_fraction"] for v in per_seq.values() for f in v["frames"]]
     return {"out": str(out), "names": names, "method": method, "seed": seed, "scale": used,
@@ -234,6 +285,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
                 "diversity_dsc": population["diversity_dsc"],
                 "reads": "a new cell about as far from its nearest training cell as two "
                          "training cells are from each other is new; near 1 is a copy"},
+            "realism": realism,
             "empty_sequences": empty, "sequences": per_seq,
             "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
             "drop_islands_voxels": int(drop_islands_voxels)}
