@@ -16,7 +16,11 @@ import numpy as np
 from cellshapes.atomic import atomic_path
 from cellshapes.errors import DatasetFormatError, InputError, InputFileNotFoundError
 
-__all__ = ["read_masks", "read_tiff", "ome_spacing", "as_tzyx", "write_tiff", "natural_key"]
+__all__ = ["read_masks", "read_tiff", "ome_spacing", "as_tzyx", "apply_axes", "write_tiff",
+           "natural_key", "AXES_LETTERS"]
+
+#: Letters ``--axes`` accepts: time, depth, channel, rows, columns.
+AXES_LETTERS = "TZCYX"
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _UNIT_TO_UM = {"um": 1.0, "micron": 1.0, "microns": 1.0, "\u00b5m": 1.0, "\\u00b5m": 1.0,
@@ -31,7 +35,8 @@ def natural_key(name: str) -> list:
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
 
 
-def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.ndarray, dict]:
+def read_masks(path: str | os.PathLike, label: int | None = None, axes: str | None = None,
+               channel: int | None = None) -> tuple[np.ndarray, dict]:
     """Read 3D or 3D+t masks (binary or label images) as a (T, Z, Y, X) integer array.
 
     Parameters
@@ -44,6 +49,13 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     label : int, optional
         If given, return ``(labels == label)`` as uint8 instead of the label image; a label
         that occurs in no frame raises :class:`InputError` naming the labels present.
+    axes : str, optional
+        The array's real axes in stored order (``TZYX``, ``ZYX``, ``TCZYX`` ...; letters of
+        :data:`AXES_LETTERS`), overriding the file's metadata, which is often wrong in
+        microscopy TIFFs (``--axes``). For a folder, the axes of each per-frame file.
+    channel : int, optional
+        The channel to read (0-based) when the axes (given or the file's) have a ``C`` axis
+        longer than one (``--channel``).
 
     Returns
     -------
@@ -53,7 +65,8 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     info : dict
         ``spacing_um``: (dz, dy, dx) in um from ImageJ metadata (``spacing`` for z, the
         resolution tags for y and x), or None if the file carries none; ``source``: the
-        path as a string; ``axes``: the axes found in the file.
+        path as a string; ``axes``: the axes found in the file (None if it says
+        nothing); ``axes_given``: ``axes`` as given (upper case) or None.
 
     Raises
     ------
@@ -69,16 +82,17 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     if not path.exists():
         raise InputFileNotFoundError(f"input {path} does not exist")
     if path.is_dir():
-        arr, spacing, axes = _read_folder(path)
-    elif path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises ValueError/OSError/EOFError for garbage
-            raise DatasetFormatError(f"{path} is not a readable .npy file ({exc})") from None
-        spacing, axes = None, ""
+        arr, spacing, found = _read_folder(path, axes, channel)
     else:
-        arr, spacing, axes = read_tiff(path)
-    arr = as_tzyx(arr, axes, path)
+        if path.suffix.lower() == ".npy":
+            try:
+                raw = np.load(path, allow_pickle=False)
+            except Exception as exc:  # numpy raises ValueError/OSError/EOFError for garbage
+                raise DatasetFormatError(f"{path} is not a readable .npy file ({exc})") from None
+            spacing, found = None, ""
+        else:
+            raw, spacing, found = read_tiff(path)
+        arr = as_tzyx(*apply_axes(raw, found, axes, channel, path), path, claimed=found)
     arr = _as_integer_labels(arr, path)
     if label is not None:
         present = np.unique(arr)
@@ -86,7 +100,8 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
             raise InputError(f"label {label} not found in {path}; labels present: "
                              f"{_format_labels(present[present != 0])}")
         arr = (arr == label).astype(np.uint8)
-    return arr, {"spacing_um": spacing, "source": str(path), "axes": axes or None}
+    return arr, {"spacing_um": spacing, "source": str(path), "axes": found or None,
+                 "axes_given": axes.upper() if axes else None}
 
 
 def _format_labels(labels: np.ndarray, limit: int = 20) -> str:
@@ -194,7 +209,8 @@ def _imagej_spacing(ij: dict | None, page: Any) -> Spacing | None:
     return (dz * scale, dy * scale, dx * scale)
 
 
-def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
+def _read_folder(path: Path, axes: str | None = None, channel: int | None = None
+                 ) -> tuple[np.ndarray, Spacing | None, str]:
     files = sorted((p for p in path.iterdir()
                     if p.is_file() and p.suffix.lower() in _TIFF_SUFFIXES
                     and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
@@ -202,8 +218,8 @@ def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
         raise InputError(f"folder {path} contains no .tif/.tiff files")
     frames, spacing = [], None
     for i, f in enumerate(files):
-        arr, sp, axes = read_tiff(f)
-        arr = as_tzyx(arr, axes, f)
+        raw, sp, found = read_tiff(f)
+        arr = as_tzyx(*apply_axes(raw, found, axes, channel, f), f, claimed=found)
         if arr.shape[0] != 1:
             raise InputError(f"{f} holds {arr.shape[0]} time points; a folder must hold one "
                              "3D (Z,Y,X) TIFF per frame")
@@ -216,7 +232,79 @@ def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
     return np.stack(frames), spacing, "TZYX"
 
 
-def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike) -> np.ndarray:
+def _claim(claimed: str) -> str:
+    """How error messages quote the file's own axis metadata."""
+    return f"the file's metadata says axes {claimed}" if claimed else "the file names no axes"
+
+
+def _suggest_axes(axes: str) -> str:
+    """A likely reading of axes with a channel axis that holds z slices (``ZCYX`` ->
+    ``TZYX``, ``CYX`` -> ``ZYX``), for the error message."""
+    if "Z" in axes and "T" in axes:
+        return axes + " --channel 0"
+    return axes.replace("Z", "T").replace("C", "Z")
+
+
+def apply_axes(arr: np.ndarray, found: str, axes: str | None, channel: int | None,
+               path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """Relabel an array's axes as the user says (``--axes``) and pick one channel.
+
+    Parameters
+    ----------
+    arr : ndarray
+        The image as stored (:func:`read_tiff`, ``np.load``).
+    found : str
+        The file's axis letters (``""`` if it says nothing).
+    axes : str or None
+        The real axes in stored order (letters of :data:`AXES_LETTERS`, each once, Z, Y
+        and X required); None keeps ``found``.
+    channel : int or None
+        Index along ``C`` to keep; needed when ``C`` is longer than one.
+    path : path-like
+        Named in the messages.
+
+    Returns
+    -------
+    arr : ndarray
+        ``arr`` without its ``C`` axis when a channel was picked (a view).
+    axes : str
+        The axis letters of the returned array (``""``: unknown, as :func:`as_tzyx` takes).
+
+    Raises
+    ------
+    InputError
+        Letters that are not a valid axes string, a count that does not match the
+        array's dimensions, ``channel`` without a ``C`` axis or out of range.
+    """
+    arr = np.asarray(arr)
+    if axes is None:
+        if channel is not None and "C" not in found:
+            raise InputError(f"--channel {channel}: {path} has no channel axis "
+                             f"({_claim(found)}); give the axes with --axes, e.g. TCZYX")
+        use = found
+    else:
+        use = axes.upper()
+        if (set(use) - set(AXES_LETTERS) or len(set(use)) != len(use)
+                or not set("ZYX") <= set(use)):
+            raise InputError(f"--axes {axes}: give each axis once from {AXES_LETTERS}, with "
+                             "Z, Y and X (e.g. TZYX, ZYX, TCZYX)")
+        if len(use) != arr.ndim:
+            raise InputError(f"--axes {use} names {len(use)} axes but {path} holds a "
+                             f"{arr.ndim}D array of shape {tuple(arr.shape)} "
+                             f"({_claim(found)})")
+        if channel is not None and "C" not in use:
+            raise InputError(f"--channel {channel} needs a C in --axes (e.g. TCZYX)")
+    if channel is None or "C" not in use:
+        return arr, use
+    c = use.index("C")
+    if not 0 <= channel < arr.shape[c]:
+        raise InputError(f"--channel {channel} out of range: {path} has {arr.shape[c]} "
+                         f"channel(s) (0..{arr.shape[c] - 1})")
+    return np.take(arr, channel, axis=c), use.replace("C", "")
+
+
+def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike,
+            claimed: str | None = None) -> np.ndarray:
     """Bring an image array to (T, Z, Y, X), using its axis letters where known.
 
     Parameters
@@ -225,10 +313,12 @@ def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike) -> np.ndarray:
         3D or 4D image, or an array with ImageJ axes (singleton ``C`` / ``S`` axes are
         dropped).
     axes : str
-        Axis letters of ``arr`` as returned by :func:`read_tiff`; ``""``: a 3D array is
-        (Z, Y, X), a 4D one (T, Z, Y, X).
+        Axis letters of ``arr`` as returned by :func:`read_tiff` or :func:`apply_axes`;
+        ``""``: a 3D array is (Z, Y, X), a 4D one (T, Z, Y, X).
     path : path-like
         Source file, named in error messages.
+    claimed : str, optional
+        The axes the file's metadata claims, quoted in error messages (default ``axes``).
 
     Returns
     -------
@@ -238,25 +328,27 @@ def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     InputError
-        Several channels, no Z axis, or a shape that is neither 3D nor 4D.
+        Several channels, no Z axis, or a shape that is neither 3D nor 4D; each message
+        names ``--axes`` (and ``--channel``) and what the file claims.
     """
     arr = np.asarray(arr)
+    claimed = axes if claimed is None else claimed
     if axes and len(axes) == arr.ndim:
         # Drop singleton channel/sample axes; a real multi-channel image is not a mask.
-        keep = []
         for ax, n in zip(axes, arr.shape):
-            if ax in "CS":
-                if n != 1:
-                    raise InputError(f"{path} has {n} channels (axes {axes}); save one "
-                                     "mask channel only")
-                continue
-            keep.append(ax)
+            if ax in "CS" and n != 1:
+                raise InputError(
+                    f"{path} has {n} channels ({_claim(claimed)}, shape {tuple(arr.shape)}); "
+                    f"a mask has one: if these are not channels, give the real axes with "
+                    f"--axes (e.g. --axes {_suggest_axes(axes)}), else pick one with "
+                    "--channel N")
         arr = arr.reshape([n for ax, n in zip(axes, arr.shape) if ax not in "CS"])
-        axes = "".join(keep)
+        axes = "".join(ax for ax in axes if ax not in "CS")
         if set(axes) <= set("TZYX") and "Z" not in axes:
             raise InputError(f"{path}: needs a 3D (Z,Y,X) or 3D+t (T,Z,Y,X) image, got shape "
-                             f"{tuple(arr.shape)} with ImageJ axes {axes} (no Z); if the "
-                             "planes are z-slices, re-save the stack with axes ZYX")
+                             f"{tuple(arr.shape)} with axes {axes} (no Z; {_claim(claimed)}); "
+                             "if the planes are z-slices, give the real axes with --axes "
+                             f"(e.g. --axes {axes.replace('T', 'Z', 1) if 'T' in axes else 'ZYX'})")
         if set(axes) <= set("TZYX") and "Y" in axes and "X" in axes:
             order = [axes.index(a) for a in "TZYX" if a in axes]
             arr = arr.transpose(order)
@@ -266,7 +358,8 @@ def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike) -> np.ndarray:
     if arr.ndim == 4:
         return arr
     raise InputError(f"{path}: needs a 3D (Z,Y,X) or 3D+t (T,Z,Y,X) image, got shape "
-                     f"{tuple(arr.shape)}" + (f" (axes {axes})" if axes else ""))
+                     f"{tuple(arr.shape)} ({_claim(claimed)}); give the real axes with "
+                     "--axes (e.g. --axes TCZYX --channel 0)")
 
 
 def _as_integer_labels(arr: np.ndarray, path: Path) -> np.ndarray:
