@@ -76,7 +76,7 @@ class ModelRequest:
 
     inputs: tuple[str, ...]
     spacing: tuple[float, float, float] | None = None
-    profile: str = "smoke"
+    profile: str = "quick"
     from_pretrained: str | None = None
     synthesize: int = 0
     ctc: bool = False
@@ -288,7 +288,7 @@ def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bo
 
 
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                spacing: Sequence[float] | None = None, profile: str = "smoke",
+                spacing: Sequence[float] | None = None, profile: str = "quick",
                 from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
                 tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
                 overwrite: bool = False, progress: bool = True, axes: str | None = None,
