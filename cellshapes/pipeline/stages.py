@@ -116,8 +116,8 @@ def _label_names(request: ModelRequest) -> list[str]:
     return [f"{i:02d}_{Path(p).stem}.tif" for i, p in enumerate(request.inputs)]
 
 
-def _ids_over_time(labels: np.ndarray, spacing, src: str, request: ModelRequest,
-                   parents: dict | None, progress: bool) -> tuple[np.ndarray, dict]:
+def _ids_over_time(labels: np.ndarray, spacing: Any, src: str, request: ModelRequest,
+                   parents: dict | None) -> tuple[np.ndarray, dict]:
     """Detect id jumps; join lineage (``tracks``) or link by overlap (``link``)."""
     from cellshapes.pipeline.labels import merge_lineage
     from cellshapes.prepare.linking import id_jumps, jumps_summary, link_by_overlap
@@ -141,8 +141,7 @@ def _ids_over_time(labels: np.ndarray, spacing, src: str, request: ModelRequest,
     return labels, ids
 
 
-def _read_labels(request: ModelRequest, progress: bool = True
-                 ) -> list[tuple[np.ndarray, Any, dict]]:
+def _read_labels(request: ModelRequest) -> list[tuple[np.ndarray, Any, dict]]:
     """Read every input, check it, link its ids over time (or join daughters to mothers
     with ``tracks``); nothing is written."""
     from cellshapes.io import read_masks
@@ -156,7 +155,7 @@ def _read_labels(request: ModelRequest, progress: bool = True
         for note in check_label_video(labels, str(src), spacing is not None,
                                       keep_border=request.keep_border):
             _say(note, True)
-        labels, ids = _ids_over_time(labels, spacing, str(src), request, parents, progress)
+        labels, ids = _ids_over_time(labels, spacing, str(src), request, parents)
         videos.append((labels, spacing, ids))
     return videos
 
@@ -349,7 +348,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     out = Path(out)
     done = (out / _REQUEST).exists() and all((out / "labels" / n).exists()
                                              for n in _label_names(request))
-    videos = [] if done and not overwrite else _read_labels(request, progress)  # before writes
+    videos = [] if done and not overwrite else _read_labels(request)  # before any write
     _open_folder(out, request, overwrite)
     videos = _write_labels(out, request, videos, progress)
     if not (out / "data.h5").exists():
@@ -365,9 +364,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         _ctc_stage(out, request, device, progress)
     figures = _figures(out, progress)
     facts = _facts(out, request, time.perf_counter() - t0)
+    ids_path = out / "labels" / _IDS
     report = write_report(out / "report.html", "cellshapes model: " + ", ".join(
         Path(p).name for p in request.inputs), facts, judged, scores, figures, synthesis,
-        ids=json.loads((out / "labels" / _IDS).read_text()))
+        ids=json.loads(ids_path.read_text()) if ids_path.exists() else [])
     return {"verdict": judged, "report": str(report), "run": str(run),
             "synthetic": str(out / "synthetic") if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}
