@@ -110,16 +110,18 @@ def _exit_2_one_line(args, capsys):
 
 def test_model_bad_labels_exit_2_one_line_nothing_written(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "flat.tif", np.ones((20, 20), np.uint16))
-    touch = np.zeros((3, 20, 20, 20), np.uint16)
-    touch[:, 5:10, 5:10, 5:10], touch[:, 5:10, 5:10, 10:14] = 1, 2
-    write_tiff(tmp_path / "touch.tif", touch, (1, 1, 1))
+    thin = np.zeros((3, 5, 40, 40), np.uint16)  # every cell touches a z border
+    thin[:, 0:3, 5:12, 5:12], thin[:, 2:5, 20:30, 20:30] = 1, 2
+    write_tiff(tmp_path / "thin.tif", thin, (1, 0.2, 0.2))
     empty = np.zeros((3, 20, 20, 20), np.uint16)
     empty[[0, 2], 5:10, 5:10, 5:10] = 1
     write_tiff(tmp_path / "empty.tif", empty, (1, 1, 1))
     aniso = np.zeros((3, 8, 64, 64), np.uint16)
     aniso[:, 2:5, 20:30, 20:30] = 1
     tifffile.imwrite(tmp_path / "aniso.tif", aniso)  # no voxel size in the file
-    for name, needle in (("flat", "3D"), ("touch", "cells 1 and 2 touch in frame 0"),
+    for name, needle in (("flat", "3D"), ("thin", "touches the first or last z slice in "
+                                                   "some frame (a stack of 5 slices), so none "
+                                                   "would be kept; pass --keep-border"),
                          ("empty", "frame 1 has no labelled voxel"),
                          ("aniso", "--spacing Z Y X")):
         err = _exit_2_one_line(["model", str(tmp_path / f"{name}.tif"), "--out",
@@ -128,6 +130,13 @@ def test_model_bad_labels_exit_2_one_line_nothing_written(tmp_path, capsys):
         assert not (tmp_path / f"out_{name}").exists()
     # the anisotropic stack is accepted once the voxel size is given
     check_label_video(aniso, "aniso", spacing_known=True)
+    # and the thin stack with --keep-border: both cells become sequences, cropped
+    assert check_label_video(thin, "thin", True, keep_border=True) == []
+    from cellshapes.prepare import prepare_dataset
+
+    summary = prepare_dataset([tmp_path / "thin.tif"], tmp_path / "thin.h5", size=16,
+                              per_label=True, keep_border=True, progress=False)
+    assert summary["n_sequences"] == 2
 
 
 def test_touching_pairs_counts_shared_faces():

@@ -39,7 +39,7 @@ def prepare(a: argparse.Namespace) -> int:
     summary = prepare_dataset(
         a.inputs, a.out, size=a.size, spacing=a.spacing, cell_type=a.cell_type,
         per_label=a.per_label, label=a.label, align=a.align, overwrite=a.overwrite,
-        keep_border=a.keep_border,
+        keep_border=a.keep_border, axes=a.axes, channel=a.channel, link=a.link,
         progress=not a.quiet,
     )
     print(json.dumps(summary, indent=1, default=str))
@@ -59,7 +59,8 @@ def describe(a: argparse.Namespace) -> int:
 
     if a.csv:
         check_output(a.csv, a.overwrite)  # before the work, not after it
-    table = describe_path(a.input, spacing=a.spacing, per_cell=a.per_cell)
+    table = describe_path(a.input, spacing=a.spacing, per_cell=a.per_cell, axes=a.axes,
+                          channel=a.channel)
     if a.csv:
         with atomic_path(a.csv, overwrite=a.overwrite) as tmp:
             table.to_csv(tmp, index=False)
@@ -74,7 +75,8 @@ def compare(a: argparse.Namespace) -> int:
     if a.json:
         check_output(a.json, a.overwrite)  # before the work, not after it
     table = compare_path(a.truth, a.other, spacing=a.spacing, frame=a.frame,
-                         tolerance_um=a.tolerance, body_radius_um=a.body_radius)
+                         tolerance_um=a.tolerance, body_radius_um=a.body_radius,
+                         axes=a.axes, channel=a.channel)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if a.json:
         report = {"truth": str(a.truth), "other": str(a.other), **table.attrs,
@@ -90,7 +92,8 @@ def compare(a: argparse.Namespace) -> int:
 def mesh(a: argparse.Namespace) -> int:
     from cellshapes.io.meshes import mesh_path
 
-    info = mesh_path(a.input, a.out, frame=a.frame, spacing=a.spacing, overwrite=a.overwrite)
+    info = mesh_path(a.input, a.out, frame=a.frame, spacing=a.spacing, overwrite=a.overwrite,
+                     axes=a.axes, channel=a.channel)
     print(json.dumps(info, default=str))
     return 0
 
@@ -129,7 +132,8 @@ def model(a: argparse.Namespace) -> int:
     result = build_model(a.inputs, a.out, spacing=a.spacing, profile=a.profile,
                          from_pretrained=a.from_pretrained, synthesize=a.synthesize,
                          ctc=a.ctc, tracks=a.tracks, seed=a.seed, device=a.device,
-                         overwrite=a.overwrite, progress=not a.quiet)
+                         overwrite=a.overwrite, progress=not a.quiet, axes=a.axes,
+                         channel=a.channel, link=a.link, keep_border=a.keep_border)
     print(f"{result['verdict']['line']}\nreport: {result['report']}")
     return 0
 

@@ -23,6 +23,15 @@ def _spacing(p: argparse.ArgumentParser) -> None:
                    help="voxel size in um along z, y, x (default: from the file, else 1 1 1)")
 
 
+def _axes(p: argparse.ArgumentParser) -> None:
+    """``--axes`` and ``--channel``: the masks' real axes, overriding the file's metadata."""
+    p.add_argument("--axes", default=None, metavar="AXES",
+                   help="the masks' real axes in stored order, overriding the file's metadata "
+                        "(often wrong in microscopy TIFFs), e.g. TZYX, ZYX, TCZYX")
+    p.add_argument("--channel", type=int_min(0), default=None, metavar="N",
+                   help="with a channel axis (C): the channel holding the masks (0-based)")
+
+
 def _flag(p: argparse.ArgumentParser, name: str, help_: str) -> None:
     p.add_argument(name, action="store_true", help=help_)
 
@@ -106,10 +115,13 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="output dataset .h5")
     p.add_argument("--size", type=int_min(4), default=64, help="output cube edge S (default 64)")
     _spacing(p)
+    _axes(p)
     p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
     _flag(p, "--per-label", "each label id that persists over time becomes its own sequence")
     _flag(p, "--keep-border", "with --per-label: keep labels touching the volume border, cropped "
           "(default: skip them)")
+    _flag(p, "--link", "link label ids over time by overlap first (Hungarian matching on IoU; "
+          "for segmentations numbered anew in every frame; --per-label warns when ids jump)")
     p.add_argument("--label", type=int, default=None, help="use this label id only")
     _flag(p, "--align", "align principal axes")
     _common(p)
@@ -123,6 +135,7 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("describe", commands.describe, "volume, surface area and sphericity per frame")
     p.add_argument("input", type=Path, help="mask TIFF / folder or prepared dataset .h5")
     _spacing(p)
+    _axes(p)
     _flag(p, "--per-cell", "one row per cell of each frame: each label id of a label image "
           "(touching cells stay apart), each 26-connected component of a "
           "binary mask or SDF (e.g. each daughter)")
@@ -134,6 +147,7 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("truth", type=Path, help="true masks (TIFF / folder / .npy) or SDF .h5")
     p.add_argument("other", type=Path, help="shape to compare, same grid (masks or SDF .h5)")
     _spacing(p)
+    _axes(p)
     p.add_argument("--frame", type=int_min(0), default=None,
                    help="compare this time point only (default: every frame)")
     for name, what in (("--tolerance", "tolerance of surface Dice and protrusion recall in "
@@ -149,6 +163,7 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="FILE.ply, .stl, .vtk or .obj")
     p.add_argument("--frame", type=int_min(0), default=0, help="time point (default 0)")
     _spacing(p)
+    _axes(p)
     _flag(p, "--overwrite", "replace an existing file")
 
 
@@ -178,7 +193,12 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                         "/ .npy, one id per cell over time")
     p.add_argument("--out", required=True, type=Path, help="output folder (resumable)")
     _spacing(p)
-    _profile(p, "smoke", "data grid and training settings")
+    _axes(p)
+    _profile(p, "quick", "data grid and training settings. quick, meant for real use: a "
+             "48^3 grid, up to 100 epochs; the time grows with the cell-frames: 10 cells x 20 "
+             "frames take about 30 min on 2 free CPU cores (3 epochs measured on a busy 2-core "
+             "EPYC: 110 s each, ~5x oversubscribed), much less on a GPU; smoke only proves "
+             "the path runs (seconds, a rough model)")
     p.add_argument("--from-pretrained", default=None, metavar="NAME",
                    help="start the decoder from this shipped model (cellshapes.pretrained; "
                         "its model settings are used, the codes are new)")
@@ -187,7 +207,14 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _flag(p, "--ctc", "also export the new sequences as a Cell Tracking Challenge data set "
           "(masks, man_track.txt, simulated images)")
     p.add_argument("--tracks", type=Path, default=None, metavar="MAN_TRACK",
-                   help="CTC man_track.txt: daughters join their mother's sequence")
+                   help="CTC man_track.txt: daughters join their mother's sequence (its ids "
+                        "are trusted: no linking)")
+    p.add_argument("--link", action=argparse.BooleanOptionalAction, default=True,
+                   help="link label ids over time by overlap (Hungarian matching on IoU >= "
+                        "0.1; default on; the links go to the report and labels/*_tracks.txt)"
+                        "; --no-link only warns when ids jump between cells")
+    _flag(p, "--keep-border", "keep cells touching the volume border, cropped (needed for "
+          "thin stacks, where every cell touches the first or last z slice)")
     p.add_argument("--seed", type=int, default=0, help="seed of training and synthesis")
     _common(p, device=True)
 

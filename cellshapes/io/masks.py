@@ -15,8 +15,12 @@ import numpy as np
 
 from cellshapes.atomic import atomic_path
 from cellshapes.errors import DatasetFormatError, InputError, InputFileNotFoundError
+from cellshapes.io.axes import AXES_LETTERS, apply_axes, as_tzyx
 
-__all__ = ["read_masks", "read_tiff", "ome_spacing", "as_tzyx", "write_tiff", "natural_key"]
+__all__ = ["read_masks", "read_tiff", "ome_spacing", "as_tzyx", "apply_axes", "write_tiff",
+           "natural_key", "AXES_LETTERS"]
+
+
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _UNIT_TO_UM = {"um": 1.0, "micron": 1.0, "microns": 1.0, "\u00b5m": 1.0, "\\u00b5m": 1.0,
@@ -31,7 +35,8 @@ def natural_key(name: str) -> list:
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
 
 
-def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.ndarray, dict]:
+def read_masks(path: str | os.PathLike, label: int | None = None, axes: str | None = None,
+               channel: int | None = None) -> tuple[np.ndarray, dict]:
     """Read 3D or 3D+t masks (binary or label images) as a (T, Z, Y, X) integer array.
 
     Parameters
@@ -44,6 +49,13 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     label : int, optional
         If given, return ``(labels == label)`` as uint8 instead of the label image; a label
         that occurs in no frame raises :class:`InputError` naming the labels present.
+    axes : str, optional
+        The array's real axes in stored order (``TZYX``, ``ZYX``, ``TCZYX`` ...; letters of
+        :data:`AXES_LETTERS`), overriding the file's metadata, which is often wrong in
+        microscopy TIFFs (``--axes``). For a folder, the axes of each per-frame file.
+    channel : int, optional
+        The channel to read (0-based) when the axes (given or the file's) have a ``C`` axis
+        longer than one (``--channel``).
 
     Returns
     -------
@@ -53,7 +65,8 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     info : dict
         ``spacing_um``: (dz, dy, dx) in um from ImageJ metadata (``spacing`` for z, the
         resolution tags for y and x), or None if the file carries none; ``source``: the
-        path as a string; ``axes``: the axes found in the file.
+        path as a string; ``axes``: the axes found in the file (None if it says
+        nothing); ``axes_given``: ``axes`` as given (upper case) or None.
 
     Raises
     ------
@@ -69,16 +82,17 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
     if not path.exists():
         raise InputFileNotFoundError(f"input {path} does not exist")
     if path.is_dir():
-        arr, spacing, axes = _read_folder(path)
-    elif path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises ValueError/OSError/EOFError for garbage
-            raise DatasetFormatError(f"{path} is not a readable .npy file ({exc})") from None
-        spacing, axes = None, ""
+        arr, spacing, found = _read_folder(path, axes, channel)
     else:
-        arr, spacing, axes = read_tiff(path)
-    arr = as_tzyx(arr, axes, path)
+        if path.suffix.lower() == ".npy":
+            try:
+                raw = np.load(path, allow_pickle=False)
+            except Exception as exc:  # numpy raises ValueError/OSError/EOFError for garbage
+                raise DatasetFormatError(f"{path} is not a readable .npy file ({exc})") from None
+            spacing, found = None, ""
+        else:
+            raw, spacing, found = read_tiff(path)
+        arr = as_tzyx(*apply_axes(raw, found, axes, channel, path), path, claimed=found)
     arr = _as_integer_labels(arr, path)
     if label is not None:
         present = np.unique(arr)
@@ -86,7 +100,8 @@ def read_masks(path: str | os.PathLike, label: int | None = None) -> tuple[np.nd
             raise InputError(f"label {label} not found in {path}; labels present: "
                              f"{_format_labels(present[present != 0])}")
         arr = (arr == label).astype(np.uint8)
-    return arr, {"spacing_um": spacing, "source": str(path), "axes": axes or None}
+    return arr, {"spacing_um": spacing, "source": str(path), "axes": found or None,
+                 "axes_given": axes.upper() if axes else None}
 
 
 def _format_labels(labels: np.ndarray, limit: int = 20) -> str:
@@ -194,7 +209,8 @@ def _imagej_spacing(ij: dict | None, page: Any) -> Spacing | None:
     return (dz * scale, dy * scale, dx * scale)
 
 
-def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
+def _read_folder(path: Path, axes: str | None = None, channel: int | None = None
+                 ) -> tuple[np.ndarray, Spacing | None, str]:
     files = sorted((p for p in path.iterdir()
                     if p.is_file() and p.suffix.lower() in _TIFF_SUFFIXES
                     and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
@@ -202,8 +218,8 @@ def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
         raise InputError(f"folder {path} contains no .tif/.tiff files")
     frames, spacing = [], None
     for i, f in enumerate(files):
-        arr, sp, axes = read_tiff(f)
-        arr = as_tzyx(arr, axes, f)
+        raw, sp, found = read_tiff(f)
+        arr = as_tzyx(*apply_axes(raw, found, axes, channel, f), f, claimed=found)
         if arr.shape[0] != 1:
             raise InputError(f"{f} holds {arr.shape[0]} time points; a folder must hold one "
                              "3D (Z,Y,X) TIFF per frame")
@@ -214,59 +230,6 @@ def _read_folder(path: Path) -> tuple[np.ndarray, Spacing | None, str]:
             spacing = sp
         frames.append(arr[0])
     return np.stack(frames), spacing, "TZYX"
-
-
-def as_tzyx(arr: np.ndarray, axes: str, path: str | os.PathLike) -> np.ndarray:
-    """Bring an image array to (T, Z, Y, X), using its axis letters where known.
-
-    Parameters
-    ----------
-    arr : ndarray
-        3D or 4D image, or an array with ImageJ axes (singleton ``C`` / ``S`` axes are
-        dropped).
-    axes : str
-        Axis letters of ``arr`` as returned by :func:`read_tiff`; ``""``: a 3D array is
-        (Z, Y, X), a 4D one (T, Z, Y, X).
-    path : path-like
-        Source file, named in error messages.
-
-    Returns
-    -------
-    (T, Z, Y, X) ndarray
-        A view or reshaped copy; T = 1 for a 3D image.
-
-    Raises
-    ------
-    InputError
-        Several channels, no Z axis, or a shape that is neither 3D nor 4D.
-    """
-    arr = np.asarray(arr)
-    if axes and len(axes) == arr.ndim:
-        # Drop singleton channel/sample axes; a real multi-channel image is not a mask.
-        keep = []
-        for ax, n in zip(axes, arr.shape):
-            if ax in "CS":
-                if n != 1:
-                    raise InputError(f"{path} has {n} channels (axes {axes}); save one "
-                                     "mask channel only")
-                continue
-            keep.append(ax)
-        arr = arr.reshape([n for ax, n in zip(axes, arr.shape) if ax not in "CS"])
-        axes = "".join(keep)
-        if set(axes) <= set("TZYX") and "Z" not in axes:
-            raise InputError(f"{path}: needs a 3D (Z,Y,X) or 3D+t (T,Z,Y,X) image, got shape "
-                             f"{tuple(arr.shape)} with ImageJ axes {axes} (no Z); if the "
-                             "planes are z-slices, re-save the stack with axes ZYX")
-        if set(axes) <= set("TZYX") and "Y" in axes and "X" in axes:
-            order = [axes.index(a) for a in "TZYX" if a in axes]
-            arr = arr.transpose(order)
-            return arr[None] if "T" not in axes else arr
-    if arr.ndim == 3:
-        return arr[None]
-    if arr.ndim == 4:
-        return arr
-    raise InputError(f"{path}: needs a 3D (Z,Y,X) or 3D+t (T,Z,Y,X) image, got shape "
-                     f"{tuple(arr.shape)}" + (f" (axes {axes})" if axes else ""))
 
 
 def _as_integer_labels(arr: np.ndarray, path: Path) -> np.ndarray:

@@ -71,7 +71,8 @@ def save_mesh(path: str | os.PathLike, verts: Any, faces: Any,
 
 def mesh_path(input: str | os.PathLike, out: str | os.PathLike, frame: int = 0,
               spacing: Sequence[float] | None = None,
-              overwrite: bool = False) -> dict[str, Any]:
+              overwrite: bool = False, axes: str | None = None,
+              channel: int | None = None) -> dict[str, Any]:
     """Mesh one frame of a mask file or prepared dataset and save it (``cellshapes mesh``).
 
     Parameters
@@ -88,6 +89,9 @@ def mesh_path(input: str | os.PathLike, out: str | os.PathLike, frame: int = 0,
         Voxel size (dz, dy, dx) in um; default from the file, else 1 1 1.
     overwrite : bool
         Replace an existing output.
+    axes, channel : str, int, optional
+        The masks' real axes and channel (``--axes``, ``--channel``), overriding the file's
+        metadata (:func:`cellshapes.io.read_masks`).
 
     Returns
     -------
@@ -101,7 +105,8 @@ def mesh_path(input: str | os.PathLike, out: str | os.PathLike, frame: int = 0,
         raise InputError(f"unknown mesh format {out.suffix!r} of {out}; use one of "
                          f"{', '.join(MESH_FORMATS)}")
     check_output(out, overwrite)  # fail before the (slow) meshing
-    name, vols, sp, sdf = load_volumes(input, spacing, first_only=True)[0]
+    name, vols, sp, sdf = load_volumes(input, spacing, first_only=True, axes=axes,
+                                       channel=channel)[0]
     n_frames = vols.shape[0]
     if not 0 <= int(frame) < n_frames:
         raise InputError(f"frame {frame} out of range: {input} has {n_frames} frame(s) "

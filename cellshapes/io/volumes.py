@@ -48,7 +48,8 @@ class VolumeSequence(NamedTuple):
 
 
 def load_volumes(path: str | os.PathLike, spacing: SpacingLike | None = None,
-                 first_only: bool = False) -> list[VolumeSequence]:
+                 first_only: bool = False, axes: str | None = None,
+                 channel: int | None = None) -> list[VolumeSequence]:
     """Read masks, a prepared dataset or a reference file as volume sequences.
 
     Parameters
@@ -64,6 +65,9 @@ def load_volumes(path: str | os.PathLike, spacing: SpacingLike | None = None,
         else (1, 1, 1) (a reference file carries no spacing).
     first_only : bool
         Read only the first sequence (in sorted group order) of a prepared dataset.
+    axes, channel : str, int, optional
+        The masks' real axes and channel (``--axes``, ``--channel``), overriding the file's
+        metadata (:func:`cellshapes.io.read_masks`).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def load_volumes(path: str | os.PathLike, spacing: SpacingLike | None = None,
             out.append(VolumeSequence(str(seq.name), np.asarray(seq.sdf),
                                       check_spacing(user_sp, default=grid), True))
         return out
-    masks, info = read_masks(path)  # integer labels (T, Z, Y, X): never an SDF
+    masks, info = read_masks(path, axes=axes, channel=channel)  # integer labels (T, Z, Y, X): never an SDF
     stored = info.get("spacing_um")
     if user_sp is not None and stored is not None and not np.allclose(user_sp, stored,
                                                                        rtol=1e-6):

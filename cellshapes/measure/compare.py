@@ -114,7 +114,8 @@ def _pair_sequences(truth: list, other: list, t_path: Any, o_path: Any) -> list:
 def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
                  spacing: SpacingLike | None = None, frame: int | None = None,
                  tolerance_um: float | None = None,
-                 body_radius_um: float | None = None, progress: bool = False) -> pd.DataFrame:
+                 body_radius_um: float | None = None, progress: bool = False,
+                 axes: str | None = None, channel: int | None = None) -> pd.DataFrame:
     """Compare the shapes of two files frame by frame (``cellshapes compare``).
 
     Parameters
@@ -131,6 +132,9 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
         As for :func:`compare_shapes`.
     progress : bool
         A progress bar over the sequences.
+    axes, channel : str, int, optional
+        Both mask inputs' real axes and channel (``--axes``, ``--channel``), overriding the file's
+        metadata (:func:`cellshapes.io.read_masks`).
 
     Returns
     -------
@@ -150,7 +154,9 @@ def compare_path(truth: str | os.PathLike, other: str | os.PathLike,
     """
     from cellshapes.io import load_volumes  # I/O lives at the edge
 
-    pairs = _pair_sequences(load_volumes(truth, spacing), load_volumes(other, spacing),
+    layout = {"axes": axes, "channel": channel}
+    pairs = _pair_sequences(load_volumes(truth, spacing, **layout),
+                            load_volumes(other, spacing, **layout),
                             truth, other)
     rows = []
     from cellshapes.progress import track

@@ -338,7 +338,8 @@ def summarise_per_time(df: pd.DataFrame, column: str, by: str = "frame") -> pd.D
 
 # ------------------------------------------------------------------------------ files
 def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
-                  per_cell: bool = False) -> pd.DataFrame:
+                  per_cell: bool = False, axes: str | None = None,
+                  channel: int | None = None) -> pd.DataFrame:
     """Descriptors of every frame (or every cell of every frame) of every sequence in a file.
 
     Parameters
@@ -353,6 +354,9 @@ def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
     per_cell : bool
         One row per cell of each frame (:func:`cells`: label ids of a label image,
         26-connected components of a binary mask or SDF).
+    axes, channel : str, int, optional
+        The masks' real axes and channel (``--axes``, ``--channel``), overriding the file's
+        metadata (:func:`cellshapes.io.read_masks`).
 
     Returns
     -------
@@ -372,7 +376,7 @@ def describe_path(path: str | os.PathLike, spacing: SpacingLike | None = None,
     from cellshapes.io import load_volumes  # I/O lives at the edge
 
     tables = []
-    for name, vols, sp, sdf in load_volumes(path, spacing):
+    for name, vols, sp, sdf in load_volumes(path, spacing, axes=axes, channel=channel):
         try:
             df = describe_sequence(vols, sp, is_sdf=sdf, per_cell=per_cell)
         except InputError as exc:

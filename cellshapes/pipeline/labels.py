@@ -3,8 +3,9 @@
 A label video is a (T, Z, Y, X) integer image, one id per cell, the same id for the same
 cell over time (as ``prepare --per-label`` reads it). :func:`check_label_video` refuses,
 with one line that says what to change, what would otherwise fail late or silently give
-wrong shapes: an image that is not 3D or 3D+t, an empty frame, two cells that touch (their
-SDFs would be cut at the contact), and anisotropic-looking stacks without a voxel size.
+wrong shapes: an image that is not 3D or 3D+t, an empty frame, anisotropic-looking stacks
+without a voxel size, and (without ``--keep-border``) a video in which every cell touches
+the volume border. Touching cells are fine: each label gets the SDF of its own mask.
 :func:`merge_lineage` joins daughters to their mother using a Cell Tracking Challenge
 ``man_track.txt`` (``L B E P`` per line), so that a dividing cell is one sequence.
 """
@@ -45,8 +46,29 @@ def touching_pairs(frame: np.ndarray) -> dict[tuple[int, int], int]:
     return pairs
 
 
-def check_label_video(labels: np.ndarray, source: str, spacing_known: bool) -> None:
+def _components(frame: np.ndarray) -> int:
+    """Number of 26-connected foreground objects of a (Z, Y, X) frame."""
+    from scipy import ndimage as ndi
+
+    return int(ndi.label(frame > 0, structure=np.ones((3, 3, 3), bool))[1])
+
+
+def _touch_z(labels: np.ndarray) -> tuple[set[int], set[int]]:
+    """Labels of a (T, Z, Y, X) video touching the first/last z slice, and any border."""
+    z_side = set(np.unique(labels[:, [0, -1]]).tolist())
+    rim = [labels[:, :, [0, -1]], labels[:, :, :, [0, -1]]]
+    any_side = z_side.union(*(np.unique(r).tolist() for r in rim))
+    return z_side - {0}, any_side - {0}
+
+
+def check_label_video(labels: np.ndarray, source: str, spacing_known: bool,
+                      keep_border: bool = True) -> list[str]:
     """Raise :class:`InputError` (one line) for a label video the pipeline cannot use.
+
+    Touching cells are accepted: each label is its own cell and gets the SDF of its own
+    mask. Only a binary mask (one id) with several objects is ambiguous (touching cells
+    there are merged and cannot be told apart); it is modelled as one shape, and the
+    returned note says so.
 
     Parameters
     ----------
@@ -56,6 +78,14 @@ def check_label_video(labels: np.ndarray, source: str, spacing_known: bool) -> N
         Named in the messages.
     spacing_known : bool
         A voxel size was given or found in the file.
+    keep_border : bool
+        Cells touching the volume border will be kept; False refuses a video in which
+        every cell touches it (a thin stack), naming ``--keep-border``.
+
+    Returns
+    -------
+    list of str
+        Notes for the user (the binary-mask ambiguity).
     """
     if labels.ndim != 4:
         raise InputError(f"{source}: a label video is (T, Z, Y, X); got shape {labels.shape}")
@@ -63,18 +93,28 @@ def check_label_video(labels: np.ndarray, source: str, spacing_known: bool) -> N
         if not frame.any():
             raise InputError(f"{source}: frame {t} has no labelled voxel; remove the frame or "
                              "fix its labels")
-        pairs = touching_pairs(frame)
-        if pairs:
-            (a, b), n = max(pairs.items(), key=lambda kv: kv[1])
-            raise InputError(
-                f"{source}: cells {a} and {b} touch in frame {t} ({n} voxel faces"
-                f"{f', {len(pairs)} touching pairs' if len(pairs) > 1 else ''}); separate "
-                "touching cells by one background voxel (e.g. skimage.segmentation."
-                "find_boundaries), so that each keeps its own surface")
     z, y, x = labels.shape[1:]
     if not spacing_known and max(y, x) >= ANISOTROPY * z:
         raise InputError(f"{source}: {z} z slices for {y} x {x} pixels looks anisotropic and "
                          "the file carries no voxel size; give --spacing Z Y X in um")
+    ids = set(np.unique(labels).tolist()) - {0}
+    if not keep_border:
+        z_side, any_side = _touch_z(labels)
+        if ids <= any_side:
+            where = ("the first or last z slice" if ids <= z_side else "the volume border")
+            raise InputError(f"{source}: every cell ({len(ids)}) touches {where} in some frame "
+                             f"(a stack of {z} slices), so none would be kept; pass "
+                             "--keep-border to model them cropped")
+    notes = []
+    if ids == {1}:
+        most = max(range(len(labels)), key=lambda t: _components(labels[t]))
+        n = _components(labels[most])
+        if n > 1:
+            notes.append(f"{source}: a binary mask with {n} separate objects in frame {most} "
+                         "is modelled as one shape (e.g. a dividing cell); if they are "
+                         "different cells, give a label image (one id per cell): cells that "
+                         "touch in a binary mask are merged and cannot be told apart")
+    return notes
 
 
 def read_man_track(path: str | os.PathLike) -> dict[int, int]:

@@ -67,10 +67,31 @@ def _table(df: pd.DataFrame) -> str:
                       classes="scores")
 
 
+def _ids_section(ids: Sequence[Mapping[str, Any]]) -> list[str]:
+    """HTML: per input, the id jumps found and the links made (tables of both)."""
+    from cellshapes.prepare.linking import JUMP_IOU
+
+    parts = ["<h2>Cell ids over time</h2>"]
+    for entry in ids:
+        jumps, links = entry.get("jumps", []), entry.get("links", [])
+        line = (f"{entry['source']}: {len(jumps)} id jump(s) found (an id whose masks in "
+                f"consecutive frames overlap with IoU < {JUMP_IOU} or whose centroid moves more "
+                "than its radius); ")
+        line += (f"{entry['rule']}; {len(links)} cell-frame(s) renumbered; tracks: "
+                 f"{entry.get('track_file')}" if entry.get("track_file")
+                 else (entry.get("rule") or "ids used as given (not linked)"))
+        parts.append(f"<p>{html.escape(line)}</p>")
+        for title, rows in (("Jumps found", jumps), ("Links made", links)):
+            if rows:
+                parts += [f"<h3>{title}</h3>", _table(pd.DataFrame(rows))]
+    return parts
+
+
 def write_report(path: Path, title: str, facts: Sequence[tuple[str, str]],
                  judged: Mapping[str, Any], scores: pd.DataFrame,
                  figures: Sequence[tuple[str, str]],
-                 synthesis: pd.DataFrame | None = None) -> Path:
+                 synthesis: pd.DataFrame | None = None,
+                 ids: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Write the one-page HTML report.
 
     Parameters
@@ -88,6 +109,9 @@ def write_report(path: Path, title: str, facts: Sequence[tuple[str, str]],
         PNG files (absolute or relative to ``path``'s folder).
     synthesis : pandas.DataFrame, optional
         Per generated sequence: components and island fraction.
+    ids : sequence of mapping
+        Per input, the ids over time (``labels/ids.json`` of ``cellshapes model``):
+        ``source``, ``jumps``, ``links``, ``rule``, ``track_file``.
     """
     per_cell = scores.groupby("sequence", as_index=False).mean(numeric_only=True)
     per_cell = per_cell.drop(columns=[c for c in ("frame", "cell") if c in per_cell])
@@ -102,6 +126,7 @@ def write_report(path: Path, title: str, facts: Sequence[tuple[str, str]],
              f"{html.escape(judged['line'])}</p>",
              "<ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                               for k, v in facts) + "</ul>",
+             *_ids_section(ids),
              "<h2>Reconstruction of each cell (mean over frames)</h2>", _table(per_cell)]
     for caption, fig in figures:
         rel = Path(fig)

@@ -3,8 +3,11 @@
 Stages, each writing into its own place under ``out`` and skipped when that place is
 complete, so rerunning the same command continues where it stopped:
 
-1. ``labels/``: the inputs read and checked (:mod:`cellshapes.pipeline.labels`); with a
-   CTC ``man_track.txt`` the daughters take their mother's id first.
+1. ``labels/``: the inputs read (``axes``/``channel`` override the files' metadata) and
+   checked (:mod:`cellshapes.pipeline.labels`); with a CTC ``man_track.txt`` the
+   daughters take their mother's id first, else (``link``, the default) ids are linked
+   over time by overlap (:mod:`cellshapes.prepare.linking`): ``NN_name_tracks.txt``
+   holds the tracks as CTC ``L B E P`` rows, ``ids.json`` the detected jumps and links.
 2. ``data.h5``: ``prepare --per-label`` at the profile's grid.
 3. ``run/``: ``train`` (resumed if interrupted), optionally from a shipped decoder.
 4. ``reconstruction/``: every training cell rebuilt on the training grid.
@@ -35,6 +38,7 @@ from cellshapes.errors import InputError, OutputExistsError
 __all__ = ["ModelRequest", "build_model"]
 
 _REQUEST = "request.json"
+_IDS = "ids.json"  # in labels/: per input, the id jumps found and the links made
 
 
 @dataclass(frozen=True)
@@ -56,19 +60,32 @@ class ModelRequest:
     ctc : bool
         Export the new sequences as a CTC data set.
     tracks : str or None
-        CTC ``man_track.txt`` giving the lineage of the labels.
+        CTC ``man_track.txt`` giving the lineage of the labels (its ids are trusted: no
+        linking).
     seed : int
         Seed of training and synthesis.
+    axes : str or None
+        The label videos' real axes (``TZYX``, ``TCZYX`` ...), overriding file metadata.
+    channel : int or None
+        The channel holding the labels when the axes have a ``C``.
+    link : bool
+        Link ids over time by overlap (without ``tracks``); False only warns on jumps.
+    keep_border : bool
+        Keep cells touching the volume border, cropped (needed for thin stacks).
     """
 
     inputs: tuple[str, ...]
     spacing: tuple[float, float, float] | None = None
-    profile: str = "smoke"
+    profile: str = "quick"
     from_pretrained: str | None = None
     synthesize: int = 0
     ctc: bool = False
     tracks: str | None = None
     seed: int = 0
+    axes: str | None = None
+    channel: int | None = None
+    link: bool = True
+    keep_border: bool = False
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -99,33 +116,66 @@ def _label_names(request: ModelRequest) -> list[str]:
     return [f"{i:02d}_{Path(p).stem}.tif" for i, p in enumerate(request.inputs)]
 
 
-def _read_labels(request: ModelRequest) -> list[tuple[np.ndarray, Any]]:
-    """Read every input, join daughters to mothers (tracks), check; nothing is written."""
+def _ids_over_time(labels: np.ndarray, spacing: Any, src: str, request: ModelRequest,
+                   parents: dict | None) -> tuple[np.ndarray, dict]:
+    """Detect id jumps; join lineage (``tracks``) or link by overlap (``link``)."""
+    from cellshapes.pipeline.labels import merge_lineage
+    from cellshapes.prepare.linking import id_jumps, jumps_summary, link_by_overlap
+
+    jumps = id_jumps(labels, spacing or (1.0, 1.0, 1.0))
+    ids: dict[str, Any] = {"source": src, "jumps": jumps, "links": [], "tracks": None,
+                           "rule": None}
+    if parents is not None:
+        labels = merge_lineage(labels, parents)
+        ids["rule"] = "ids as given, daughters joined to their mother by --tracks"
+    elif request.link:
+        linking = link_by_overlap(labels)
+        labels = linking.labels
+        ids.update(links=linking.links, tracks=[list(r) for r in linking.tracks],
+                   rule=linking.rule)
+    if jumps:
+        done = ("linked by overlap" if ids["tracks"] is not None else
+                "ids kept as given (--tracks)" if parents is not None else
+                "not linked (--no-link); sequences may jump between cells")
+        _say(f"{jumps_summary(jumps, src)}; {done}", True)
+    return labels, ids
+
+
+def _read_labels(request: ModelRequest) -> list[tuple[np.ndarray, Any, dict]]:
+    """Read every input, check it, link its ids over time (or join daughters to mothers
+    with ``tracks``); nothing is written."""
     from cellshapes.io import read_masks
-    from cellshapes.pipeline.labels import check_label_video, merge_lineage, read_man_track
+    from cellshapes.pipeline.labels import check_label_video, read_man_track
 
     parents = read_man_track(request.tracks) if request.tracks else None
     videos = []
     for src in request.inputs:
-        labels, info = read_masks(src)
-        if parents is not None:
-            labels = merge_lineage(labels, parents)
+        labels, info = read_masks(src, axes=request.axes, channel=request.channel)
         spacing = request.spacing or info.get("spacing_um")
-        check_label_video(labels, str(src), spacing is not None)
-        videos.append((labels, spacing))
+        for note in check_label_video(labels, str(src), spacing is not None,
+                                      keep_border=request.keep_border):
+            _say(note, True)
+        labels, ids = _ids_over_time(labels, spacing, str(src), request, parents)
+        videos.append((labels, spacing, ids))
     return videos
 
 
 def _write_labels(out: Path, request: ModelRequest, videos: list, progress: bool) -> list[Path]:
-    """The checked videos as ``out/labels/NN_name.tif`` (uint16, with their spacing)."""
+    """The checked videos as ``out/labels/NN_name.tif`` (uint16, with their spacing), their
+    tracks as ``NN_name_tracks.txt`` (CTC ``L B E P``) and ``ids.json``."""
     from cellshapes.atomic import atomic_dir
     from cellshapes.io import write_tiff
+    from cellshapes.prepare.linking import write_man_track
 
     folder, names = out / "labels", _label_names(request)
     if videos:
         with atomic_dir(folder, overwrite=True) as tmp:
-            for name, (labels, spacing) in zip(names, videos):
+            for name, (labels, spacing, ids) in zip(names, videos):
                 write_tiff(tmp / name, labels.astype(np.uint16), spacing)
+                if ids["tracks"] is not None:
+                    ids["track_file"] = str(folder / f"{Path(name).stem}_tracks.txt")
+                    write_man_track(tmp / f"{Path(name).stem}_tracks.txt", ids["tracks"])
+            (tmp / _IDS).write_text(json.dumps([v[2] for v in videos], indent=1))
         _say(f"labels checked: {len(names)} video(s) -> {folder}", progress)
     return [folder / n for n in names]
 
@@ -240,10 +290,12 @@ def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bo
 
 
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                spacing: Sequence[float] | None = None, profile: str = "smoke",
+                spacing: Sequence[float] | None = None, profile: str = "quick",
                 from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
                 tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
-                overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+                overwrite: bool = False, progress: bool = True, axes: str | None = None,
+                channel: int | None = None, link: bool = True,
+                keep_border: bool = False) -> dict[str, Any]:
     """Turn label videos into a trained model, a report and (optionally) new cells.
 
     Parameters
@@ -252,7 +304,8 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Label videos, (T, Z, Y, X) integer images, one id per cell over time.
     out : path-like
         Output folder (layout in the module docstring); resumable.
-    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed
+    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed, axes, channel, link,
+    keep_border
         As :class:`ModelRequest`.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -289,7 +342,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     request = ModelRequest(tuple(str(Path(p).resolve()) for p in inputs),
                            tuple(float(v) for v in spacing) if spacing else None, profile,
                            from_pretrained, int(synthesize), bool(ctc),
-                           str(Path(tracks).resolve()) if tracks else None, int(seed))
+                           str(Path(tracks).resolve()) if tracks else None, int(seed),
+                           axes.upper() if axes else None,
+                           None if channel is None else int(channel), bool(link),
+                           bool(keep_border))
     if from_pretrained:
         _model_configs(request)  # an unknown name fails here, before any work
     out = Path(out)
@@ -300,7 +356,8 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     videos = _write_labels(out, request, videos, progress)
     if not (out / "data.h5").exists():
         prepare_dataset(videos, out / "data.h5", size=data_defaults(profile)["size"],
-                        spacing=request.spacing, per_label=True, progress=progress)
+                        spacing=request.spacing, per_label=True, progress=progress,
+                        keep_border=request.keep_border)
     run = _train_stage(out, request, device, progress)
     scores = _scores_stage(out, device, progress)
     judged = verdict(scores)
@@ -310,8 +367,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         _ctc_stage(out, request, device, progress)
     figures = _figures(out, progress)
     facts = _facts(out, request, time.perf_counter() - t0)
+    ids_path = out / "labels" / _IDS
     report = write_report(out / "report.html", "cellshapes model: " + ", ".join(
-        Path(p).name for p in request.inputs), facts, judged, scores, figures, synthesis)
+        Path(p).name for p in request.inputs), facts, judged, scores, figures, synthesis,
+        ids=json.loads(ids_path.read_text()) if ids_path.exists() else [])
     return {"verdict": judged, "report": str(report), "run": str(run),
             "synthetic": str(out / "synthetic") if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}

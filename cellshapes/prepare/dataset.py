@@ -30,6 +30,7 @@ from cellshapes.atomic import check_output
 from cellshapes.cube import prepare_sequence
 from cellshapes.errors import InputError, InputFileNotFoundError
 from cellshapes.io import SDFSequence, read_masks, write_dataset
+from cellshapes.prepare.linking import id_jumps, jumps_summary, link_by_overlap
 from cellshapes.prepare.reference import import_reference
 from cellshapes.progress import say, track
 from cellshapes.resources import check_memory
@@ -183,6 +184,32 @@ def skipped_summary(skipped: Sequence[dict]) -> str:
     return f"skipped {len(skipped)} label(s): {parts} (the summary's 'skipped' lists each)"
 
 
+def _read_input(path: Path, axes: str | None, channel: int | None, link: bool
+                ) -> tuple[np.ndarray, dict]:
+    """Read one mask input; with ``link``, its ids linked over time by overlap (the
+    linking is deterministic, so both passes see the same ids)."""
+    labels, info = read_masks(path, axes=axes, channel=channel)
+    if link:
+        linking = link_by_overlap(labels)
+        labels, info["links"] = linking.labels, linking.links
+    return labels, info
+
+
+def _check_ids_over_time(path: Path, labels: np.ndarray, info: dict, spacing, link: bool,
+                         notes: list[str]) -> None:
+    """Warn about ids that jump between cells (``per_label``); note what linking did."""
+    if link:
+        if info["links"]:
+            notes.append(f"{path}: ids linked over time by overlap ({len(info['links'])} "
+                         "cell-frame(s) renumbered)")
+        return
+    jumps = id_jumps(labels, spacing)
+    if jumps:
+        msg = jumps_summary(jumps, str(path)) + "; pass --link to link them by overlap"
+        say("warning: " + msg)
+        notes.append(msg)
+
+
 def _measure(labels: np.ndarray, cell: _Cell, spacing: Sequence[float], keep: str) -> float:
     m = _cell_masks(labels, cell)
     ext = 0.0
@@ -196,7 +223,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                     spacing: Sequence[float] | None = None, cell_type: str | None = None,
                     per_label: bool = False, label: int | None = None, align: bool = False,
                     overwrite: bool = False, progress: bool = True, margin: float = MARGIN,
-                    keep_border: bool = False) -> dict:
+                    keep_border: bool = False, axes: str | None = None,
+                    channel: int | None = None, link: bool = False) -> dict:
     """Prepare one HDF5 SDF dataset from masks and/or reference ``sdf_vid`` files.
 
     Parameters
@@ -230,6 +258,14 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         treats the outside of the volume as background; a note names each). Off by default.
     margin : float
         Cube half-side = largest cell extent from its centroid * margin (default 1.25).
+    axes, channel : str, int, optional
+        The masks' real axes and channel, overriding the files' metadata
+        (:func:`cellshapes.io.read_masks`).
+    link : bool
+        Link label ids over time by overlap before choosing cells
+        (:func:`cellshapes.prepare.linking.link_by_overlap`). Without it, ``per_label``
+        warns (and notes) when ids jump between cells (:func:`~cellshapes.prepare.linking.
+        id_jumps`).
 
     Returns
     -------
@@ -286,12 +322,14 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     plan: dict[Path, list[_Cell]] = {}
     file_spacings: dict[Path, Any] = {}
     for p in track(mask_inputs, progress, desc="measure", unit="input", leave=False):
-        labels, info = read_masks(p)
+        labels, info = _read_input(p, axes, channel, link)
         file_spacings[p] = info["spacing_um"]
-        cells = _plan_input(p, labels, per_label, label, skipped, notes, keep_border)
         # The final spacing is settled after all inputs are read, but it can only differ
         # from this one when the inputs disagree, which raises below.
         sp_here = spacing if spacing is not None else (info["spacing_um"] or (1.0, 1.0, 1.0))
+        if per_label:
+            _check_ids_over_time(p, labels, info, sp_here, link, notes)
+        cells = _plan_input(p, labels, per_label, label, skipped, notes, keep_border)
         for c in cells:
             if not per_label and touches_border(_cell_masks(labels, c).any(axis=0)):
                 notes.append(f"{c.source}: the cell touches the volume border; its SDF treats "
@@ -314,6 +352,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
 
     # ---- pass 2: SDF cubes
     params = {"size": size, "margin": margin, "align": bool(align), "keep": keep,
+              "axes": axes, "channel": channel, "link": bool(link),
               "per_label": bool(per_label), "label": label, "clamp_fraction": 32 / 256,
               "sdf_scheme": "edt-half-voxel", "cellshapes_version": __version__}
     seqs: list[SDFSequence] = []
@@ -325,7 +364,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
             continue
         if not plan[p]:
             continue
-        labels, _ = read_masks(p)
+        labels, _ = _read_input(p, axes, channel, link)
         for c in plan[p]:
             sdf, attrs = prepare_sequence(_cell_masks(labels, c), sp, size, scale_um,
                                           align=align, keep=keep)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ from cellshapes.resources import native_bf16, resolve_device
 from cellshapes.training.checkpoint import (RUN_FORMAT, latest_checkpoint, load_checkpoint,
                                             read_config, run_lock, save_checkpoint, write_config)
 from cellshapes.training.data import TrainingData, load_training_data
+from cellshapes.training.divergence import DivergenceGuard
 from cellshapes.training.distributed import (any_rank, broadcast_int, check_replicas,
                                              gather_rng_states, mean_over_ranks, process_group,
                                              rank_world, restore_rng_states)
@@ -262,6 +263,8 @@ def _run_epochs(s: _Session, net: Any, progress: bool) -> list[dict[str, float]]
     epochs_left = track(range(s.start, cfg.epochs + 1), progress and rank == 0,
                         total=cfg.epochs, initial=s.start - 1, desc="train", unit="epoch")
     rollback = Rollback(s.model, s.optimizer, s.gen)
+    guard = DivergenceGuard(s.model, s.optimizer, s.out if rank == 0 else None,
+                            [r["loss"] for r in s.history])
     if plateau_reached([r["loss"] for r in s.history], cfg.plateau_epochs, cfg.plateau_tol):
         return s.history  # a resumed run that had converged: nothing left to do
     with stop_requests() as stop:
@@ -269,6 +272,7 @@ def _run_epochs(s: _Session, net: Any, progress: bool) -> list[dict[str, float]]
             row, s.lr_scale = rollback.epoch(
                 lambda scale, e=epoch: _run_epoch(net, s, e, steps, scale), epoch, s.lr_scale)
             s.history.append(row)
+            s.lr_scale = guard.check(epoch, [r["loss"] for r in s.history], s.lr_scale)
             stopping = any_rank(stop.requested)  # every rank stops after the same epoch
             losses = [r["loss"] for r in s.history]
             converged = plateau_reached(losses, cfg.plateau_epochs, cfg.plateau_tol)
