@@ -62,8 +62,8 @@ import torch
 from cellshapes.errors import InputError
 
 __all__ = ["SceneConfig", "Scene", "draw_cells", "sampler_record", "footprints", "place_cells",
-           "eval_box", "make_scene", "scene_tracks", "write_scene", "scene_from_run",
-           "resolve_run"]
+           "eval_box", "make_scene", "scene_tracks", "scene_images", "write_scene",
+           "scene_from_run", "resolve_run"]
 
 
 @dataclass(frozen=True)
@@ -696,18 +696,61 @@ def scene_from_run(run: str | os.PathLike, cfg: SceneConfig, device: str = "cpu"
     return scene
 
 
-def write_scene(scene: Scene, out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``labels.tif`` ((T, Z, Y, X), spacing in its metadata), ``man_track.txt``
-    (CTC ``L B E P``) and ``scene.json`` (provenance) into the folder ``out``, atomically.
+def scene_images(scene: Scene, microscope: Any = None, seed: int = 0) -> np.ndarray:
+    """Simulated fluorescence images of a scene at its spacing.
+
+    Parameters
+    ----------
+    scene : Scene
+    microscope : MicroscopyConfig, optional
+        PSF sigma (z, y, x) in um, background, signal, gain, read noise
+        (:mod:`cellshapes.synthesis.microscopy`; estimated from a real image by
+        :func:`cellshapes.synthesis.estimate.estimate_microscope`).
+    seed : int
+        Seed of texture, per-label brightness and noise.
+
+    Returns
+    -------
+    (T, Z, Y, X) float32 ndarray
+        Camera counts.
+    """
+    from cellshapes.synthesis.microscopy import simulate
+
+    vols, _ = simulate(scene.labels, scene.spacing, microscope, seed)
+    return vols
+
+
+def write_scene(scene: Scene, out: str | os.PathLike, overwrite: bool = False,
+                images: np.ndarray | None = None, ctc: bool = False) -> Path:
+    """Write a scene into the folder ``out``, atomically.
+
+    Files: ``labels.tif`` ((T, Z, Y, X) uint16/uint8, spacing in its ImageJ metadata),
+    ``man_track.txt`` (CTC ``L B E P`` rows), ``scene.json`` (provenance); with
+    ``images`` also ``images.tif`` (uint16 counts); with ``ctc`` also ``ctc/``: a Cell
+    Tracking Challenge data set (``01/t000.tif``, ``01_GT/SEG``, ``01_GT/TRA`` with
+    ``man_track.txt``; layout of :mod:`cellshapes.synthesis.ctc`).
+
+    Raises
+    ------
+    InputError
+        ``ctc`` without ``images``, or images of another shape than the labels.
     """
     from cellshapes.atomic import atomic_dir
     from cellshapes.io import write_tiff
-    from cellshapes.synthesis.ctc import track_lines
+    from cellshapes.synthesis.ctc import _to_uint16, _write_sequence, track_lines
 
+    if ctc and images is None:
+        raise InputError("a CTC export needs images (simulate them with scene_images)")
+    if images is not None and np.shape(images) != scene.labels.shape:
+        raise InputError(f"images {np.shape(images)} differ from labels {scene.labels.shape}")
     with atomic_dir(out, overwrite=overwrite) as tmp:
         write_tiff(tmp / "labels.tif", scene.labels, spacing=scene.spacing)
         (tmp / "man_track.txt").write_text(track_lines(scene.tracks))
+        if images is not None:
+            write_tiff(tmp / "images.tif", _to_uint16(images), spacing=scene.spacing)
+        if ctc:
+            _write_sequence(tmp / "ctc", "01", images, scene.labels, scene.tracks)
         rec = {**scene.record, "spacing_um": list(scene.spacing),
-               "shape": list(scene.labels.shape)}
+               "shape": list(scene.labels.shape), "images": images is not None, "ctc": ctc}
         (tmp / "scene.json").write_text(json.dumps(rec, indent=1) + "\n")
     return Path(out)
