@@ -129,7 +129,7 @@ def model(a: argparse.Namespace) -> int:
     result = build_model(a.inputs, a.out, spacing=a.spacing, profile=a.profile,
                          from_pretrained=a.from_pretrained, synthesize=a.synthesize,
                          ctc=a.ctc, tracks=a.tracks, seed=a.seed, device=a.device,
-                         overwrite=a.overwrite, progress=not a.quiet)
+                         overwrite=a.overwrite, progress=not a.quiet, scene=a.scene)
     print(f"{result['verdict']['line']}\nreport: {result['report']}")
     return 0
 

@@ -186,6 +186,10 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="generate N new sequences after training (default 0)")
     _flag(p, "--ctc", "also export the new sequences as a Cell Tracking Challenge data set "
           "(masks, man_track.txt, simulated images)")
+    p.add_argument("--scene", type=int_min(0), default=0, metavar="CELLS",
+                   help="with --synthesize N: N multi-cell scenes of CELLS cells each (field "
+                        "of view, spacing and frames of the first input) instead of N single "
+                        "cells (default 0: single cells)")
     p.add_argument("--tracks", type=Path, default=None, metavar="MAN_TRACK",
                    help="CTC man_track.txt: daughters join their mother's sequence")
     p.add_argument("--seed", type=int, default=0, help="seed of training and synthesis")

@@ -10,8 +10,12 @@ complete, so rerunning the same command continues where it stopped:
 4. ``reconstruction/``: every training cell rebuilt on the training grid.
 5. ``scores.csv``: DSC, surface distances and topology per cell and frame.
 6. ``report.html`` (+ ``figures/``): the verdict by stated thresholds and the figures.
-7. ``synthetic/``: ``generate`` of N new sequences (``--synthesize N``).
-8. ``ctc/``: a Cell Tracking Challenge style data set of them (``--ctc``).
+7. ``synthetic/``: ``generate`` of N new sequences (``--synthesize N``); with
+   ``--scene CELLS`` instead N multi-cell scenes ``scenes/scene_NN/``
+   (:mod:`cellshapes.synthesis.scene`) with CELLS cells each, in the field of view, spacing
+   and number of frames of the first input video.
+8. ``ctc/``: a Cell Tracking Challenge style data set of them (``--ctc``; one sequence
+   per synthesized sequence or scene).
 
 ``out/request.json`` records the options; a second call with other options stops with one
 line instead of mixing results, and ``overwrite`` starts again (only in a folder this
@@ -19,6 +23,7 @@ command made).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -59,6 +64,8 @@ class ModelRequest:
         CTC ``man_track.txt`` giving the lineage of the labels.
     seed : int
         Seed of training and synthesis.
+    scene : int
+        Cells per synthesized scene; 0: ``synthesize`` single-cell sequences instead.
     """
 
     inputs: tuple[str, ...]
@@ -69,6 +76,7 @@ class ModelRequest:
     ctc: bool = False
     tracks: str | None = None
     seed: int = 0
+    scene: int = 0
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -80,6 +88,8 @@ def _open_folder(out: Path, request: ModelRequest, overwrite: bool) -> None:
     """Create ``out`` or check that it holds this request; ``overwrite`` starts again."""
     stored = out / _REQUEST
     mine = json.loads(json.dumps(asdict(request)))
+    if not request.scene:  # folders made before --scene existed hold no such key
+        del mine["scene"]
     if stored.exists():
         same = json.loads(stored.read_text()) == mine
         if same and not overwrite:
@@ -236,11 +246,64 @@ def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bo
                          for name, rows in topology.items()])
 
 
+def _scene_geometry(out: Path, request: ModelRequest) -> tuple[int, tuple, tuple]:
+    """Frames, (Z, Y, X) shape and spacing (um) of the first input video."""
+    from cellshapes.io import read_masks
+
+    labels, info = read_masks(out / "labels" / _label_names(request)[0])
+    spacing = request.spacing or info.get("spacing_um") or (1.0, 1.0, 1.0)
+    return int(labels.shape[0]), tuple(int(v) for v in labels.shape[1:]), \
+        tuple(float(v) for v in spacing)
+
+
+def _scene_stage(out: Path, request: ModelRequest, device: str, progress: bool):
+    """``--synthesize N --scene CELLS``: N scenes (and their CTC sequences with --ctc)."""
+    import pandas as pd
+
+    from cellshapes.atomic import atomic_dir, atomic_path
+    from cellshapes.synthesis.ctc import _write_sequence
+    from cellshapes.synthesis.scene import (SceneConfig, scene_from_run, scene_images,
+                                            write_scene)
+
+    summary_path = out / "scenes.json"
+    if not summary_path.exists():
+        frames, shape, spacing = _scene_geometry(out, request)
+        _say(f"synthesizing {request.synthesize} scene(s) of {request.scene} cells, "
+             f"{frames} x {shape} voxels at {spacing} um -> {out / 'scenes'}", progress)
+        rows: list[dict[str, Any]] = []
+        export = (atomic_dir(out / "ctc", overwrite=True) if request.ctc
+                  else contextlib.nullcontext(None))
+        with atomic_dir(out / "scenes", overwrite=True) as tmp, export as ctc:
+            for i in range(request.synthesize):
+                cfg = SceneConfig(cells=request.scene, frames=frames, shape=shape,
+                                  spacing=spacing, seed=request.seed + i,
+                                  divides=True if request.tracks else None)
+                sc = scene_from_run(out / "run", cfg, device, progress)
+                images = scene_images(sc, seed=request.seed + i) if request.ctc else None
+                write_scene(sc, tmp / f"scene_{i:02d}", images=images)
+                if request.ctc:
+                    _write_sequence(ctc, f"{i + 1:02d}", images, sc.labels, sc.tracks)
+                rows.append({"scene": f"scene_{i:02d}", "frames": frames,
+                             "labels": len(sc.tracks), "with a parent": sc.record["divisions"],
+                             "labels in frame 0": sc.record["labels_per_frame"][0],
+                             "island voxels removed": sc.record["island_voxels_removed"],
+                             "border fragment voxels removed":
+                                 int(sum(sc.record["border_fragment_voxels_removed"]))})
+            if ctc is not None:
+                (ctc / "export.json").write_text(json.dumps(
+                    {"format": "cellshapes.ctc", "dims": 3, "images": "simulator",
+                     "source": "scenes", "sequences": rows}, indent=1) + "\n")
+        with atomic_path(summary_path) as tmp:
+            tmp.write_text(json.dumps(rows, indent=1))
+    return pd.DataFrame(json.loads(summary_path.read_text()))
+
+
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                 spacing: Sequence[float] | None = None, profile: str = "smoke",
                 from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
                 tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
-                overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+                overwrite: bool = False, progress: bool = True, scene: int = 0
+                ) -> dict[str, Any]:
     """Turn label videos into a trained model, a report and (optionally) new cells.
 
     Parameters
@@ -249,7 +312,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Label videos, (T, Z, Y, X) integer images, one id per cell over time.
     out : path-like
         Output folder (layout in the module docstring); resumable.
-    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed
+    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed, scene
         As :class:`ModelRequest`.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -282,11 +345,16 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         raise InputError(f"--synthesize must be >= 0, got {synthesize!r}")
     if ctc and not synthesize:
         raise InputError("--ctc exports the synthesized sequences; give --synthesize N too")
+    if isinstance(scene, bool) or int(scene) != scene or scene < 0:
+        raise InputError(f"--scene must be >= 0 cells, got {scene!r}")
+    if scene and not synthesize:
+        raise InputError("--scene CELLS makes N scenes; give --synthesize N too")
     check_device(device)
     request = ModelRequest(tuple(str(Path(p).resolve()) for p in inputs),
                            tuple(float(v) for v in spacing) if spacing else None, profile,
                            from_pretrained, int(synthesize), bool(ctc),
-                           str(Path(tracks).resolve()) if tracks else None, int(seed))
+                           str(Path(tracks).resolve()) if tracks else None, int(seed),
+                           int(scene))
     if from_pretrained:
         _model_configs(request)  # an unknown name fails here, before any work
     out = Path(out)
@@ -302,15 +370,21 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     scores = _scores_stage(out, device, progress)
     judged = verdict(scores)
     _say(judged["line"], True)
-    synthesis = _synthesis_stage(out, request, device, progress) if synthesize else None
-    if ctc:
+    if not synthesize:
+        synthesis = None
+    elif request.scene:
+        synthesis = _scene_stage(out, request, device, progress)
+    else:
+        synthesis = _synthesis_stage(out, request, device, progress)
+    if ctc and not request.scene:
         _ctc_stage(out, request, device, progress)
     figures = _figures(out, progress)
     facts = _facts(out, request, time.perf_counter() - t0)
     report = write_report(out / "report.html", "cellshapes model: " + ", ".join(
         Path(p).name for p in request.inputs), facts, judged, scores, figures, synthesis)
+    made = "scenes" if request.scene else "synthetic"
     return {"verdict": judged, "report": str(report), "run": str(run),
-            "synthetic": str(out / "synthetic") if synthesize else None,
+            "synthetic": str(out / made) if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}
 
 
