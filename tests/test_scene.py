@@ -133,7 +133,7 @@ def test_non_dividing_models_keep_one_label_per_cell():
                       seed=3, entering=0, footprint_size=16)
     scene = make_scene(Spheres(split=True), {**ATTRS, "cell_type": "growing"}, cfg)
     assert all(t["parent"] == 0 for t in scene.tracks)
-    assert scene.record["divisions"] == 0
+    assert scene.record["labels_with_parent"] == 0
     _tracks_match(scene.labels, scene.tracks)
     _one_component_each(scene.labels)
 

@@ -308,7 +308,7 @@ def scene(a: argparse.Namespace) -> int:
         s.record["microscope_estimate"] = estimate
     write_scene(s, a.out, overwrite=a.overwrite, images=images, ctc=a.ctc)
     print(f"wrote a {' x '.join(map(str, s.labels.shape))} (T, Z, Y, X) scene with "
-          f"{len(s.tracks)} label(s), {s.record['divisions']} with a parent, to {a.out}")
+          f"{len(s.tracks)} label(s), {s.record['labels_with_parent']} with a parent, to {a.out}")
     return 0
 
 

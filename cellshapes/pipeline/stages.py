@@ -23,7 +23,6 @@ command made).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -246,58 +245,6 @@ def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bo
                          for name, rows in topology.items()])
 
 
-def _scene_geometry(out: Path, request: ModelRequest) -> tuple[int, tuple, tuple]:
-    """Frames, (Z, Y, X) shape and spacing (um) of the first input video."""
-    from cellshapes.io import read_masks
-
-    labels, info = read_masks(out / "labels" / _label_names(request)[0])
-    spacing = request.spacing or info.get("spacing_um") or (1.0, 1.0, 1.0)
-    return int(labels.shape[0]), tuple(int(v) for v in labels.shape[1:]), \
-        tuple(float(v) for v in spacing)
-
-
-def _scene_stage(out: Path, request: ModelRequest, device: str, progress: bool):
-    """``--synthesize N --scene CELLS``: N scenes (and their CTC sequences with --ctc)."""
-    import pandas as pd
-
-    from cellshapes.atomic import atomic_dir, atomic_path
-    from cellshapes.synthesis.ctc import _write_sequence
-    from cellshapes.synthesis.scene import (SceneConfig, scene_from_run, scene_images,
-                                            write_scene)
-
-    summary_path = out / "scenes.json"
-    if not summary_path.exists():
-        frames, shape, spacing = _scene_geometry(out, request)
-        _say(f"synthesizing {request.synthesize} scene(s) of {request.scene} cells, "
-             f"{frames} x {shape} voxels at {spacing} um -> {out / 'scenes'}", progress)
-        rows: list[dict[str, Any]] = []
-        export = (atomic_dir(out / "ctc", overwrite=True) if request.ctc
-                  else contextlib.nullcontext(None))
-        with atomic_dir(out / "scenes", overwrite=True) as tmp, export as ctc:
-            for i in range(request.synthesize):
-                cfg = SceneConfig(cells=request.scene, frames=frames, shape=shape,
-                                  spacing=spacing, seed=request.seed + i,
-                                  divides=True if request.tracks else None)
-                sc = scene_from_run(out / "run", cfg, device, progress)
-                images = scene_images(sc, seed=request.seed + i) if request.ctc else None
-                write_scene(sc, tmp / f"scene_{i:02d}", images=images)
-                if request.ctc:
-                    _write_sequence(ctc, f"{i + 1:02d}", images, sc.labels, sc.tracks)
-                rows.append({"scene": f"scene_{i:02d}", "frames": frames,
-                             "labels": len(sc.tracks), "with a parent": sc.record["divisions"],
-                             "labels in frame 0": sc.record["labels_per_frame"][0],
-                             "island voxels removed": sc.record["island_voxels_removed"],
-                             "border fragment voxels removed":
-                                 int(sum(sc.record["border_fragment_voxels_removed"]))})
-            if ctc is not None:
-                (ctc / "export.json").write_text(json.dumps(
-                    {"format": "cellshapes.ctc", "dims": 3, "images": "simulator",
-                     "source": "scenes", "sequences": rows}, indent=1) + "\n")
-        with atomic_path(summary_path) as tmp:
-            tmp.write_text(json.dumps(rows, indent=1))
-    return pd.DataFrame(json.loads(summary_path.read_text()))
-
-
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                 spacing: Sequence[float] | None = None, profile: str = "smoke",
                 from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
@@ -335,6 +282,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     """
     from cellshapes.config import PROFILES, data_defaults
     from cellshapes.pipeline.report import verdict, write_report
+    from cellshapes.pipeline.scenes import scene_stage
     from cellshapes.prepare import prepare_dataset
     from cellshapes.resources import check_device
 
@@ -373,7 +321,8 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     if not synthesize:
         synthesis = None
     elif request.scene:
-        synthesis = _scene_stage(out, request, device, progress)
+        synthesis = scene_stage(out, out / "labels" / _label_names(request)[0], request,
+                                device, progress)
     else:
         synthesis = _synthesis_stage(out, request, device, progress)
     if ctc and not request.scene:

@@ -7,9 +7,10 @@ that line: background far from any cell (labels dilated by ``3 * psf_sigma_um``)
 interiors (labels eroded by ``2 * psf_sigma_um``). The noise variance is measured from
 second differences of neighbouring voxels along x (``var(I[x-1] - 2 I[x] + I[x+1]) / 6``),
 which removes the smooth parts of the signal (texture, PSF blur; linear trends exactly)
-but not the independent per-voxel noise. Then ``gain`` is the slope, ``read_noise`` the root of the intercept,
-``background = mean_bg / gain`` and ``signal = (mean_fg - mean_bg) / gain`` (photons per
-interior voxel above background, texture and brightness factors averaged in). The PSF,
+but not the independent per-voxel noise. Then ``gain`` is the slope, ``read_noise`` the
+root of the intercept, ``background = mean_bg / gain`` and
+``signal = (mean_fg - mean_bg) / gain`` (photons per interior voxel above background,
+texture and brightness factors averaged in). The PSF,
 texture and staining mode are not estimated; they stay as given.
 
 This is a moment estimate for images whose noise follows that model; it is rough where
