@@ -31,6 +31,15 @@ def test_phantom_scene_instances_do_not_overlap_and_are_connected():
         segbench.phantom_scene("dividing", 40, 1, (8, 16, 16), SP, seed=0, tries=5)
 
 
+def test_phantom_scene_touch_puts_cells_in_contact_without_overlap():
+    apart = segbench.phantom_scene("dividing", 4, 1, (16, 48, 48), SP, seed=1000)
+    touching = segbench.phantom_scene("dividing", 4, 1, (16, 48, 48), SP, seed=1000,
+                                      touch=True)
+    assert segbench.touching_pairs(touching) > segbench.touching_pairs(apart)
+    # the same cells, moved: none lost to an overlap (one label each)
+    assert len(np.unique(touching)) == len(np.unique(apart)) == 5
+
+
 def test_targets_mark_boundaries_between_touching_cells():
     lab = _two_spheres(touching=True)
     t = segbench.targets(lab)

@@ -2,8 +2,9 @@
 
 * :func:`phantom_scene`: reference scenes: procedural cells
   (:func:`cellshapes.phantoms.make_sequence`, sampled at the scene's spacing) placed at
-  random, without overlap but touching allowed, in a field of view; every 26-connected
-  component of a cell's mask in a frame is one instance (daughters are two).
+  random without overlap in a field of view, optionally slid into contact
+  (``touch``); every 26-connected component of a cell's mask in a frame is one instance
+  (daughters are two).
 * :func:`targets`: per-voxel classes background 0, cell interior 1, cell boundary 2
   (the instance's own voxels next to another label or the background).
 * :func:`train_unet`: a small MONAI 3D U-Net (``monai.networks.nets.UNet``) trained with
@@ -45,14 +46,15 @@ def _phantom_cell(kind: str, frames: int, spacing: Sequence[float], seed: int) -
 
 
 def phantom_scene(kind: str, cells: int, frames: int, shape: Sequence[int],
-                  spacing: Sequence[float], seed: int, tries: int = 500) -> np.ndarray:
+                  spacing: Sequence[float], seed: int, tries: int = 500,
+                  touch: bool = False) -> np.ndarray:
     """A reference scene of procedural cells (module notes).
 
     Parameters
     ----------
     kind : {"growing", "dividing", "filopodial"}
     cells : int
-        Cells placed (each at least partly inside the field of view).
+        Cells placed (each with at least half of its first frame inside the field of view).
     frames : int
     shape : (3,) ints
         Field of view (Z, Y, X) in voxels.
@@ -61,6 +63,10 @@ def phantom_scene(kind: str, cells: int, frames: int, shape: Sequence[int],
     seed : int
     tries : int
         Random offsets tried per cell.
+    touch : bool
+        Slide every cell after the first, one voxel step at a time (diagonal, else along
+        one axis), towards the centre of the cells placed so far until no step fits:
+        cells in contact.
 
     Returns
     -------
@@ -81,17 +87,40 @@ def phantom_scene(kind: str, cells: int, frames: int, shape: Sequence[int],
         for _ in range(tries):
             lo = [int(rng.integers(-(n // 3), s - n + n // 3 + 1))
                   for n, s in zip(cell.shape[1:], shape)]
-            dst, src = _clip(lo, cell.shape[1:], shape)
-            piece = cell[(slice(None),) + src]
-            if piece[0].sum() > 0.5 * cell[0].sum() and \
-                    not (occupied[(slice(None),) + dst] & piece).any():
-                occupied[(slice(None),) + dst] |= piece
-                out[(slice(None),) + dst][piece] = c + 1
+            if _fits(cell, lo, occupied):
                 break
         else:
             raise InputError(f"phantom_scene: no place for cell {c + 1} of {cells} in "
                              f"{shape}; fewer cells or a larger field")
+        if touch and c:
+            lo = _slide(cell, lo, occupied)
+        dst, src = _clip(lo, cell.shape[1:], shape)
+        piece = cell[(slice(None),) + src]
+        occupied[(slice(None),) + dst] |= piece
+        out[(slice(None),) + dst][piece] = c + 1
     return _split_components(out)
+
+
+def _fits(cell: np.ndarray, lo: Sequence[int], occupied: np.ndarray) -> bool:
+    """Half the cell's first frame in view and no overlap with placed cells."""
+    dst, src = _clip(lo, cell.shape[1:], occupied.shape[1:])
+    piece = cell[(slice(None),) + src]
+    return bool(piece[0].sum() > 0.5 * cell[0].sum()
+                and not (occupied[(slice(None),) + dst] & piece).any())
+
+
+def _slide(cell: np.ndarray, lo: list[int], occupied: np.ndarray) -> list[int]:
+    """Move ``lo`` voxel by voxel towards the placed cells' centre while it still fits."""
+    target = np.argwhere(occupied.any(0)).mean(0) - np.asarray(cell.shape[1:]) / 2.0
+    for _ in range(int(sum(occupied.shape[1:]))):
+        step = np.sign(np.round(target - np.asarray(lo))).astype(int)
+        single = [np.eye(3, dtype=int)[a] * step[a] for a in np.flatnonzero(step)]
+        moves = [[int(a + b) for a, b in zip(lo, m)] for m in [step, *single]]
+        fitting = [m for m in moves if _fits(cell, m, occupied)] if step.any() else []
+        if not fitting:
+            break
+        lo = fitting[0]  # the diagonal step where it fits, else one axis at a time
+    return lo
 
 
 def _clip(lo: Sequence[int], n: Sequence[int], shape: Sequence[int]
