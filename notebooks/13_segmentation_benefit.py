@@ -138,8 +138,12 @@ print(f"classical baseline: SEG {base['SEG']:.3f}, DET {base['DET']:.3f}")
 
 # %%
 z = S["shape"][0] // 2
-panels = [("image", held[0][0][z], "gray"), ("truth", held[1][0][z], "tab20")] + \
-         [(arm, examples[arm][z], "tab20") for arm in [*arms, "classical"]]
+def shown(lab):
+    """Instances with the background left white."""
+    return np.ma.masked_equal(lab, 0)
+
+panels = [("image", held[0][0][z], "gray"), ("truth", shown(held[1][0][z]), "tab20")] + \
+         [(arm, shown(examples[arm][z]), "tab20") for arm in [*arms, "classical"]]
 fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6))
 for ax, (title, img, cmap) in zip(axes, panels):
     ax.imshow(img, cmap=cmap, interpolation="nearest", aspect=SPACING[1] / SPACING[2])
