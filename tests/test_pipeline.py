@@ -206,3 +206,28 @@ def pretrained_run():
     from cellshapes import pretrained
 
     return pretrained.load("growing_study")
+
+
+def test_model_scene_writes_multi_cell_scenes_and_a_valid_ctc_set(built, tmp_path, capsys):
+    """--synthesize 1 --scene 2: the trained run is reused (request.json edited to the new
+    options), one scene in the input's field of view, its CTC sequence valid."""
+    import shutil
+
+    video, out, _ = built
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("synthetic*", "ctc"))
+    req = json.loads((copy / "request.json").read_text())
+    req.update(synthesize=1, ctc=True, scene=2)
+    (copy / "request.json").write_text(json.dumps(req))
+    assert main(["model", str(video), "--out", str(copy), "--profile", "smoke",
+                 "--synthesize", "1", "--ctc", "--scene", "2", "-q"]) == 0
+    labels = tifffile.imread(copy / "scenes" / "scene_00" / "labels.tif")
+    assert labels.shape == (4, 40, 40, 40)
+    assert len(np.unique(labels[0])) - 1 >= 2
+    rows = json.loads((copy / "scenes.json").read_text())
+    assert rows[0]["labels in frame 0"] >= 2
+    seg = tifffile.imread(copy / "ctc" / "01_GT" / "SEG" / "man_seg000.tif")
+    np.testing.assert_array_equal(seg, labels[0])
+    assert "scene_00" in (copy / "report.html").read_text()
+    with pytest.raises(InputError, match="--synthesize"):
+        build_model([video], tmp_path / "x", scene=2, progress=False)

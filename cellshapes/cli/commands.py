@@ -133,7 +133,8 @@ def model(a: argparse.Namespace) -> int:
                          from_pretrained=a.from_pretrained, synthesize=a.synthesize,
                          ctc=a.ctc, tracks=a.tracks, seed=a.seed, device=a.device,
                          overwrite=a.overwrite, progress=not a.quiet, axes=a.axes,
-                         channel=a.channel, link=a.link, keep_border=a.keep_border)
+                         channel=a.channel, link=a.link, keep_border=a.keep_border,
+                         scene=a.scene)
     print(f"{result['verdict']['line']}\nreport: {result['report']}")
     return 0
 
@@ -262,6 +263,58 @@ def export_ctc(a: argparse.Namespace) -> int:
     return _wrote(s["sequences"], "CTC sequence(s)", a.out)
 
 
+
+
+def _microscope(a: argparse.Namespace, spacing: tuple[float, float, float]) -> tuple:
+    """Simulator settings of ``cellshapes scene``: given, or estimated with --like."""
+    from dataclasses import replace
+
+    from cellshapes.synthesis.microscopy import MicroscopyConfig
+
+    base = MicroscopyConfig(mode=a.mode, **({"psf_sigma_um": tuple(a.psf)} if a.psf else {}))
+    report = None
+    if a.like:
+        import tifffile
+
+        from cellshapes.io import read_masks
+        from cellshapes.synthesis.estimate import estimate_microscope
+
+        try:
+            image = tifffile.imread(a.like[0])
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{a.like[0]}: cannot read image: {exc}") from None
+        labels, _ = read_masks(a.like[1])
+        base, report = estimate_microscope(image, labels.reshape(image.shape)
+                                           if labels.size == image.size else labels, spacing,
+                                           base)
+    given = {k: getattr(a, k) for k in ("background", "signal", "gain", "read_noise")
+             if getattr(a, k) is not None}
+    return replace(base, **given), report
+
+
+def scene(a: argparse.Namespace) -> int:
+    """``cellshapes scene``: a multi-cell 3D+t scene (cellshapes.synthesis.scene)."""
+    from cellshapes.synthesis.scene import (SceneConfig, scene_from_run, scene_images,
+                                            write_scene)
+    from cellshapes.atomic import check_output
+
+    cfg = SceneConfig(cells=a.cells, frames=a.frames, shape=tuple(a.shape),
+                      spacing=tuple(a.spacing), gap_um=a.gap, seed=a.seed, drift_um=a.drift,
+                      entering=a.entering)
+    check_output(a.out, a.overwrite)
+    imaging = a.images or a.ctc or a.like is not None
+    micro, estimate = _microscope(a, cfg.spacing) if imaging else (None, None)
+    s = scene_from_run(a.run, cfg, device=a.device, progress=not a.quiet)
+    images = scene_images(s, micro, a.seed) if imaging else None
+    if micro is not None:
+        from dataclasses import asdict
+
+        s.record["microscope"] = asdict(micro)
+        s.record["microscope_estimate"] = estimate
+    write_scene(s, a.out, overwrite=a.overwrite, images=images, ctc=a.ctc)
+    print(f"wrote a {' x '.join(map(str, s.labels.shape))} (T, Z, Y, X) scene with "
+          f"{len(s.tracks)} label(s), {s.record['labels_with_parent']} with a parent, to {a.out}")
+    return 0
 
 
 # ------------------------------------------------------------------ checkout tools

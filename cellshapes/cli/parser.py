@@ -206,6 +206,10 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="generate N new sequences after training (default 0)")
     _flag(p, "--ctc", "also export the new sequences as a Cell Tracking Challenge data set "
           "(masks, man_track.txt, simulated images)")
+    p.add_argument("--scene", type=int_min(0), default=0, metavar="CELLS",
+                   help="with --synthesize N: N multi-cell scenes of CELLS cells each (field "
+                        "of view, spacing and frames of the first input) instead of N single "
+                        "cells (default 0: single cells)")
     p.add_argument("--tracks", type=Path, default=None, metavar="MAN_TRACK",
                    help="CTC man_track.txt: daughters join their mother's sequence (its ids "
                         "are trusted: no linking)")
@@ -350,6 +354,8 @@ def _synthesis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise-field seed")
     _common(p, device=True)
 
+    _scene_command(add)
+
     p = add("export-ctc", commands.export_ctc, "Cell Tracking Challenge style dataset from masks")
     p.add_argument("input", type=Path, help="mask TIFF, phantoms folder or generate output")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -358,4 +364,44 @@ def _synthesis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--3d", dest="three_d", action="store_true",
                    help="3D+t stacks instead of 2D+t projections")
     p.add_argument("--seed", type=int, default=0)
+    _common(p, device=True)
+
+
+def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """``cellshapes scene``: many new cells per field of view, with lineage and images."""
+    p = add("scene", commands.scene,
+            "a 3D+t field of view with many new cells of a model: labels, man_track.txt, "
+            "provenance; optionally simulated images and a CTC data set")
+    p.add_argument("run", help="run directory, or a shipped model name (growing_study, "
+                               "dividing_study, filopodial_study)")
+    p.add_argument("--cells", type=int_min(1), default=6,
+                   help="cells visible in the first frame (default 6)")
+    p.add_argument("--frames", type=int_min(1), default=5, help="frames T (default 5)")
+    p.add_argument("--shape", type=int_min(1), nargs=3, required=True, metavar=("Z", "Y", "X"),
+                   help="field of view in voxels")
+    p.add_argument("--spacing", type=float, nargs=3, required=True, metavar=("Z", "Y", "X"),
+                   help="voxel size in um; the SDF is evaluated at these voxel centres")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--gap", type=float, default=0.0, metavar="UM",
+                   help="minimum distance between cells in um (default 0: touching allowed)")
+    p.add_argument("--drift", type=float, default=1.0, metavar="UM",
+                   help="drift speed of the cells in um per frame (default 1)")
+    p.add_argument("--entering", type=int_min(0), default=1, metavar="K",
+                   help="extra cells that drift into the field of view (default 1; none "
+                        "for one frame)")
+    p.add_argument("--seed", type=int, default=0, help="seed of cells, placement and images")
+    _flag(p, "--images", "also simulate fluorescence images (images.tif)")
+    _flag(p, "--ctc", "also write a Cell Tracking Challenge data set (ctc/; implies --images)")
+    p.add_argument("--like", type=Path, nargs=2, default=None, metavar=("IMAGE", "LABELS"),
+                   help="estimate background, signal, gain and read noise from this real "
+                        "image and its labels (same shape; implies --images)")
+    p.add_argument("--psf", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
+                   help="Gaussian PSF sigma in um (default 1.2 0.4 0.4)")
+    for name, what in (("background", "background photons per voxel (default 8)"),
+                       ("signal", "photons per cell voxel (default 60)"),
+                       ("gain", "camera counts per photon (default 1)"),
+                       ("read-noise", "Gaussian read noise sd in counts (default 2)")):
+        p.add_argument(f"--{name}", type=float, default=None, help=what)
+    p.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm",
+                   help="staining (default cytoplasm)")
     _common(p, device=True)

@@ -47,6 +47,20 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "study": dict(size=48, frames=8, train=6, held=3, generated=2),
         "paper": dict(size=64, frames=30, train=24, held=9, generated=33),
     },
+    # 13: one field of view (Z, Y, X) at spacing (2, 1, 1) um; reference scenes of
+    # procedural dividing cells for training (ref_train) and scoring (held), synthetic
+    # scenes of the shipped dividing model; U-Net steps. study: 9 U-Nets x 120 steps at
+    # ~1-2 s per step on a loaded 2-core CPU (<= 45 min with the scenes).
+    "13_segmentation_benefit": {
+        "smoke": dict(shape=(16, 48, 48), frames=2, cells=4, ref_train=1, held=1,
+                      synthetic=2, steps=10),
+        "quick": dict(shape=(16, 48, 48), frames=3, cells=4, ref_train=2, held=2,
+                      synthetic=6, steps=100),
+        "study": dict(shape=(16, 48, 48), frames=3, cells=4, ref_train=2, held=3,
+                      synthetic=8, steps=120),
+        "paper": dict(shape=(32, 96, 96), frames=5, cells=8, ref_train=4, held=4,
+                      synthetic=24, steps=1000),
+    },
     "12_explorer": {
         "smoke": dict(size=24, components=2, times=[-1.0, 1.0], values=[-2.0, 2.0],
                       timed_updates=2),

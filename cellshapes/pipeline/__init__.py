@@ -4,7 +4,8 @@
 report, generate and CTC export, resumable at every stage
 (:mod:`cellshapes.pipeline.stages`); :mod:`cellshapes.pipeline.labels` checks the label
 videos before any work; :mod:`cellshapes.pipeline.report` holds the verdict thresholds and
-writes ``report.html``.
+writes ``report.html``; :mod:`cellshapes.pipeline.scenes` makes multi-cell scenes
+instead of single cells (``--scene CELLS``).
 """
 from cellshapes.pipeline.report import THRESHOLDS, verdict
 from cellshapes.pipeline.stages import ModelRequest, build_model

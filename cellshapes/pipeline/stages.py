@@ -13,8 +13,12 @@ complete, so rerunning the same command continues where it stopped:
 4. ``reconstruction/``: every training cell rebuilt on the training grid.
 5. ``scores.csv``: DSC, surface distances and topology per cell and frame.
 6. ``report.html`` (+ ``figures/``): the verdict by stated thresholds and the figures.
-7. ``synthetic/``: ``generate`` of N new sequences (``--synthesize N``).
-8. ``ctc/``: a Cell Tracking Challenge style data set of them (``--ctc``).
+7. ``synthetic/``: ``generate`` of N new sequences (``--synthesize N``); with
+   ``--scene CELLS`` instead N multi-cell scenes ``scenes/scene_NN/``
+   (:mod:`cellshapes.synthesis.scene`) with CELLS cells each, in the field of view, spacing
+   and number of frames of the first input video.
+8. ``ctc/``: a Cell Tracking Challenge style data set of them (``--ctc``; one sequence
+   per synthesized sequence or scene).
 
 ``out/request.json`` records the options; a second call with other options stops with one
 line instead of mixing results, and ``overwrite`` starts again (only in a folder this
@@ -72,6 +76,8 @@ class ModelRequest:
         Link ids over time by overlap (without ``tracks``); False only warns on jumps.
     keep_border : bool
         Keep cells touching the volume border, cropped (needed for thin stacks).
+    scene : int
+        Cells per synthesized scene; 0: ``synthesize`` single-cell sequences instead.
     """
 
     inputs: tuple[str, ...]
@@ -86,6 +92,7 @@ class ModelRequest:
     channel: int | None = None
     link: bool = True
     keep_border: bool = False
+    scene: int = 0
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -97,6 +104,8 @@ def _open_folder(out: Path, request: ModelRequest, overwrite: bool) -> None:
     """Create ``out`` or check that it holds this request; ``overwrite`` starts again."""
     stored = out / _REQUEST
     mine = json.loads(json.dumps(asdict(request)))
+    if not request.scene:  # folders made before --scene existed hold no such key
+        del mine["scene"]
     if stored.exists():
         same = json.loads(stored.read_text()) == mine
         if same and not overwrite:
@@ -295,7 +304,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                 tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
                 overwrite: bool = False, progress: bool = True, axes: str | None = None,
                 channel: int | None = None, link: bool = True,
-                keep_border: bool = False) -> dict[str, Any]:
+                keep_border: bool = False, scene: int = 0) -> dict[str, Any]:
     """Turn label videos into a trained model, a report and (optionally) new cells.
 
     Parameters
@@ -305,7 +314,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     out : path-like
         Output folder (layout in the module docstring); resumable.
     spacing, profile, from_pretrained, synthesize, ctc, tracks, seed, axes, channel, link,
-    keep_border
+    keep_border, scene
         As :class:`ModelRequest`.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
@@ -328,6 +337,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     """
     from cellshapes.config import PROFILES, data_defaults
     from cellshapes.pipeline.report import verdict, write_report
+    from cellshapes.pipeline.scenes import scene_stage
     from cellshapes.prepare import prepare_dataset
     from cellshapes.resources import check_device
 
@@ -338,6 +348,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         raise InputError(f"--synthesize must be >= 0, got {synthesize!r}")
     if ctc and not synthesize:
         raise InputError("--ctc exports the synthesized sequences; give --synthesize N too")
+    if isinstance(scene, bool) or int(scene) != scene or scene < 0:
+        raise InputError(f"--scene must be >= 0 cells, got {scene!r}")
+    if scene and not synthesize:
+        raise InputError("--scene CELLS makes N scenes; give --synthesize N too")
     check_device(device)
     request = ModelRequest(tuple(str(Path(p).resolve()) for p in inputs),
                            tuple(float(v) for v in spacing) if spacing else None, profile,
@@ -345,7 +359,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                            str(Path(tracks).resolve()) if tracks else None, int(seed),
                            axes.upper() if axes else None,
                            None if channel is None else int(channel), bool(link),
-                           bool(keep_border))
+                           bool(keep_border), int(scene))
     if from_pretrained:
         _model_configs(request)  # an unknown name fails here, before any work
     out = Path(out)
@@ -362,8 +376,14 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     scores = _scores_stage(out, device, progress)
     judged = verdict(scores)
     _say(judged["line"], True)
-    synthesis = _synthesis_stage(out, request, device, progress) if synthesize else None
-    if ctc:
+    if not synthesize:
+        synthesis = None
+    elif request.scene:
+        synthesis = scene_stage(out, out / "labels" / _label_names(request)[0], request,
+                                device, progress)
+    else:
+        synthesis = _synthesis_stage(out, request, device, progress)
+    if ctc and not request.scene:
         _ctc_stage(out, request, device, progress)
     figures = _figures(out, progress)
     facts = _facts(out, request, time.perf_counter() - t0)
@@ -371,8 +391,9 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     report = write_report(out / "report.html", "cellshapes model: " + ", ".join(
         Path(p).name for p in request.inputs), facts, judged, scores, figures, synthesis,
         ids=json.loads(ids_path.read_text()) if ids_path.exists() else [])
+    made = "scenes" if request.scene else "synthetic"
     return {"verdict": judged, "report": str(report), "run": str(run),
-            "synthetic": str(out / "synthetic") if synthesize else None,
+            "synthetic": str(out / made) if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}
 
 

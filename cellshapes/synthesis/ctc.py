@@ -43,11 +43,12 @@ from cellshapes.errors import InputError
 from cellshapes.progress import track
 
 __all__ = ["track_components", "project_labels", "track_lines", "frame_names",
+           "frame_components", "to_uint16", "write_sequence",
            "export_ctc"]
 
 
 # ----------------------------------------------------------------------------- pure part
-def _components(fg: np.ndarray, min_fraction: float) -> np.ndarray:
+def frame_components(fg: np.ndarray, min_fraction: float) -> np.ndarray:
     """26-connected components of one (Z, Y, X) frame, small specks removed (int32)."""
     from skimage.measure import label
 
@@ -99,7 +100,7 @@ def track_components(masks: np.ndarray, min_fraction: float = 0.02
     labels = np.zeros(masks.shape, np.int32)
     tracks: dict[int, dict[str, int]] = {}
     for t in range(masks.shape[0]):
-        comp = _components(masks[t] > 0, min_fraction)
+        comp = frame_components(masks[t] > 0, min_fraction)
         ids = [int(i) for i in np.unique(comp) if i > 0]
         sizes = {i: int((comp == i).sum()) for i in ids}
         pred = _predecessors(labels[t - 1], comp) if t > 0 else {}
@@ -145,7 +146,8 @@ def frame_names(frames: int) -> list[str]:
     return [f"{t:0{width}d}" for t in range(frames)]
 
 
-def _to_uint16(img: np.ndarray) -> np.ndarray:
+def to_uint16(img: np.ndarray) -> np.ndarray:
+    """Camera counts rounded and clipped to uint16."""
     return np.clip(np.round(img), 0, 65535).astype(np.uint16)
 
 
@@ -173,11 +175,12 @@ def _images(masks: np.ndarray, spacing: Sequence[float], dims: int, seed: int,
     return mip if dims == 2 else vols
 
 
-def _write_sequence(root: Path, seq: str, images: np.ndarray, labels: np.ndarray,
-                    tracks: list[dict[str, int]]) -> None:
+def write_sequence(root: Path, seq: str, images: np.ndarray, labels: np.ndarray,
+                   tracks: list[dict[str, int]]) -> None:
+    """One CTC sequence ``root/seq`` and ``root/seq_GT`` (layout in the module notes)."""
     names = frame_names(labels.shape[0])
     for t, n in enumerate(names):
-        _write_plain(root / seq / f"t{n}.tif", _to_uint16(images[t]))
+        _write_plain(root / seq / f"t{n}.tif", to_uint16(images[t]))
         lab = labels[t].astype(np.uint16)
         _write_plain(root / f"{seq}_GT" / "SEG" / f"man_seg{n}.tif", lab)
         _write_plain(root / f"{seq}_GT" / "TRA" / f"man_track{n}.tif", lab)
@@ -258,7 +261,7 @@ def export_ctc(input: str | os.PathLike, out: str | os.PathLike, texture: str | 
             images = _images(masks, info["spacing_um"] or (1.0, 1.0, 1.0), dims,
                              sequence_seed(seed, i), gan, microscope)
             seq = f"{i + 1:0{width}d}"
-            _write_sequence(tmp, seq, images, labels, tracks)
+            write_sequence(tmp, seq, images, labels, tracks)
             summary["sequences"].append({"sequence": seq, "source": str(path), "name": name,
                                          "frames": int(masks.shape[0]), "tracks": tracks})
         (tmp / "export.json").write_text(json.dumps(summary, indent=1) + "\n")
