@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from cellshapes.config import bound_error, literal_choices
 
-__all__ = ["field_docs", "option_name", "add_config_options", "config_overrides", "Parser",
+__all__ = ["add_sampler_options", "field_docs", "option_name", "add_config_options", "config_overrides", "Parser",
            "int_min"]
 
 _SECTION = re.compile(r"^(Attributes|Parameters)\n-{3,}\n", re.MULTILINE)
@@ -231,3 +231,18 @@ def int_min(low: int) -> Callable[[str], int]:
 
     parse.__name__ = f"integer >= {low}"
     return parse
+
+
+def add_sampler_options(p: argparse.ArgumentParser) -> None:
+    """``--method``, ``--scale``, ``--std``: the latent sampler of ``generate``, from its
+    registry (:mod:`cellshapes.inference.samplers`)."""
+    from cellshapes.inference.samplers import DEFAULT_SAMPLER, SAMPLERS
+
+    p.add_argument("--method", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
+                   help="latent sampler (default %(default)s; gaussian and near are the "
+                        "paper's). Scales: " + "; ".join(f"{k}: {v.scale_means}"
+                                                         for k, v in SAMPLERS.items()))
+    p.add_argument("--scale", type=float, default=None, help="the sampler's scale "
+                   "(default: its own, local 0.25, span 0.5; gaussian/near: --std)")
+    p.add_argument("--std", type=float, default=None, help="std of the paper's gaussian/"
+                   "near sampling (default: the paper's rule, README)")

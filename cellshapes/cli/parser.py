@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from cellshapes.cli import commands
-from cellshapes.cli.options import Parser, add_config_options, int_min
+from cellshapes.cli.options import Parser, add_config_options, add_sampler_options, int_min
 from cellshapes.config import (PROFILES, ModelConfig, TrainConfig, model_config, to_dict,
                                train_config)
 
@@ -275,20 +275,7 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--n", type=int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
-    from cellshapes.inference.samplers import DEFAULT_SAMPLER, SAMPLERS
-
-    p.add_argument("--method", choices=list(SAMPLERS), default=DEFAULT_SAMPLER,
-                   help="latent sampler (default %(default)s: a training code plus noise "
-                        "a quarter of its distance to the nearest other code; gaussian "
-                        "and near are the paper's). Scales: "
-                        + "; ".join(f"{k}: {v.scale_means}" for k, v in SAMPLERS.items()))
-    p.add_argument("--scale", type=float, default=None,
-                   help="the sampler's scale (default: the sampler's own, local 0.25, "
-                        "span 0.5; for gaussian/near the paper's rule)")
-    p.add_argument("--std", type=float, default=None,
-                   help="standard deviation of the paper's gaussian/near sampling (default: "
-                        "the paper's rule, the codes' std rounded up to a power of ten; half "
-                        "for near)")
+    add_sampler_options(p)
     p.add_argument("--drop-islands", type=int_min(0), default=0, metavar="VOXELS",
                    help="remove components smaller than this from the written masks "
                         "(default 0: off; the SDFs and the reported island fractions are "

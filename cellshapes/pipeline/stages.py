@@ -273,31 +273,6 @@ def _figures(out: Path, progress: bool) -> list[tuple[str, str]]:
     return figs
 
 
-def _synthesis_stage(out: Path, request: ModelRequest, device: str, progress: bool):
-    """Generate the new sequences; returns per sequence its components and islands."""
-    import pandas as pd
-
-    from cellshapes.atomic import atomic_path
-    from cellshapes.inference.generate import generate_run
-
-    folder, summary_path = out / "synthetic", out / "synthetic.json"
-    if not summary_path.exists():
-        _say(f"synthesizing {request.synthesize} new sequence(s) -> {folder}", progress)
-        summary = generate_run(out / "run", folder, n=request.synthesize, seed=request.seed,
-                               device=device, overwrite=folder.exists(), progress=progress)
-        with atomic_path(summary_path) as tmp:
-            tmp.write_text(json.dumps(summary, indent=1))
-    summary = json.loads(summary_path.read_text())
-    return pd.DataFrame([{"sequence": name, "frames": len(seq["frames"]),
-                          "whole": seq["valid"],
-                          "most components in a frame": max(r["components"]
-                                                            for r in seq["frames"]),
-                          "island fraction (mean)": float(np.mean(
-                              [r["island_fraction"] for r in seq["frames"]])),
-                          "DSC to nearest training cell": seq["nearest_training_dsc"]}
-                         for name, seq in summary["sequences"].items()])
-
-
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                 spacing: Sequence[float] | None = None, profile: str = "quick",
                 from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
@@ -338,6 +313,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     from cellshapes.config import PROFILES, data_defaults
     from cellshapes.pipeline.report import verdict, write_report
     from cellshapes.pipeline.scenes import scene_stage
+    from cellshapes.pipeline.synthetic import ctc_stage, synthesis_stage
     from cellshapes.prepare import prepare_dataset
     from cellshapes.resources import check_device
 
@@ -382,9 +358,9 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         synthesis = scene_stage(out, out / "labels" / _label_names(request)[0], request,
                                 device, progress)
     else:
-        synthesis = _synthesis_stage(out, request, device, progress)
+        synthesis = synthesis_stage(out, request, device, progress)
     if ctc and not request.scene:
-        _ctc_stage(out, request, device, progress)
+        ctc_stage(out, request, device, progress)
     figures = _figures(out, progress)
     facts = _facts(out, request, time.perf_counter() - t0)
     ids_path = out / "labels" / _IDS
@@ -395,17 +371,6 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     return {"verdict": judged, "report": str(report), "run": str(run),
             "synthetic": str(out / made) if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}
-
-
-def _ctc_stage(out: Path, request: ModelRequest, device: str, progress: bool) -> Path:
-    from cellshapes.synthesis.ctc import export_ctc
-
-    folder = out / "ctc"
-    if not (folder / "export.json").exists():
-        _say(f"exporting the synthesized sequences as a CTC data set -> {folder}", progress)
-        export_ctc(out / "synthetic", folder, seed=request.seed, device=device,
-                   overwrite=folder.exists(), progress=progress)
-    return folder
 
 
 def _facts(out: Path, request: ModelRequest, seconds: float) -> list[tuple[str, str]]:
