@@ -109,3 +109,99 @@ def test_principal_init_aligns_rotated_copies():
     assert model_config("smoke", angle_init="principal").angle_init == "principal"
     with pytest.raises(InputError, match="angle_init must be one of"):
         model_config("smoke", angle_init="uniform")
+
+
+# ------------------------------------------------------------------ rotation search (#33)
+class _Flipped(torch.nn.Module):
+    """A decoder that learned each copy as a shape of its own: code z (9 numbers) holds a
+    matrix M and D(y, z) = S(M y), i.e. :func:`_shape` turned by M^T."""
+
+    def forward(self, x, t, z):  # noqa: ANN001, ANN201
+        m = z.reshape(-1, 3, 3)
+        return _shape(x @ m.transpose(1, 2))  # rows: (M y)^T = y^T M^T
+
+
+def _flipped_copies(flips: list[int], size: int = 24):
+    """Copies of :func:`_shape` turned by random A_i whose model starts at R_i = A_i F_i
+    (F_i a proper sign flip, as a wrong skewness sign of the principal frame gives) with
+    codes that rebuild each copy exactly in that wrong frame."""
+    from cellshapes.training.rotation_search import candidate_rotations
+    from cellshapes.training.sampling import SDFSampler
+
+    n = len(flips)
+    applied = Rotation.random(n, random_state=11).as_matrix()
+    f = candidate_rotations("flips")[flips]
+    g = _grid(size).reshape(-1, 3)
+    vols = [_shape(g @ torch.tensor(a, dtype=torch.float32)).reshape(1, size, size, size)
+            .numpy() for a in applied]                        # sdf_i(x) = S(A_i^T x)
+    model = AutoDecoder(model_config("smoke", latent_dim=9), n)
+    model.decoder = _Flipped()
+    with torch.no_grad():
+        model.angles.copy_(matrix_to_euler(torch.tensor(applied @ f, dtype=torch.float32)))
+        model.codes.copy_(torch.tensor(f.reshape(n, 9), dtype=torch.float32))  # D_i = S(F_i y)
+    sampler = SDFSampler(vols, [0.15] * n, near_set="band")
+    return model, sampler, applied
+
+
+def test_candidate_sets_are_groups_of_proper_rotations():
+    from cellshapes.training.rotation_search import _group_tables, candidate_rotations
+
+    for kind, k in (("flips", 4), ("cube", 24)):
+        c = candidate_rotations(kind)
+        assert c.shape == (k, 3, 3) and np.allclose(c[0], np.eye(3))
+        assert np.allclose(np.linalg.det(c), 1.0)
+        mul, inv = _group_tables(c)
+        for a in range(k):
+            assert mul[a, inv[a]] == 0
+            for b in range(k):
+                assert np.allclose(c[mul[a, b]], c[a] @ c[b])
+    with pytest.raises(InputError, match="rotation candidates"):
+        candidate_rotations("icosahedral")
+
+
+def test_search_repairs_sign_flipped_starts():
+    """Six copies start in frames that differ by 180-degree turns (3 distinct flips, so no
+    majority); the decoder rebuilds each copy exactly in its wrong frame, so gradient steps
+    have nothing to repair. After the search every relative rotation is the applied one
+    within 1 degree, and each copy is rebuilt in its new frame by the code it took."""
+    from cellshapes.model import euler_to_matrix
+    from cellshapes.training.rotation_search import search_rotations
+
+    model, sampler, applied = _flipped_copies([0, 1, 2, 3, 1, 0])
+    groups = [0] * 6
+
+    def errors() -> np.ndarray:
+        rot = euler_to_matrix(model.angles.detach()).numpy()
+        return np.array([r["error_deg"] for r in relative_rotation_errors(rot, applied, groups)])
+
+    assert (errors() > 170).sum() >= 8  # most pairs start half a turn apart
+    rec = search_rotations(model, sampler, "flips", points=256, seed=0)
+    assert errors().max() < 1.0
+    assert len(rec["changed"]) >= 3 and max(rec["loss_after"]) < 0.01  # grid interpolation
+    assert np.allclose(rec["angles_after"], model.angles.detach().numpy())
+    before = euler_to_matrix(torch.tensor(rec["angles_before"])).numpy()
+    assert np.median([r["error_deg"] for r in
+                      relative_rotation_errors(before, applied, groups)]) > 90
+
+
+def test_search_leaves_right_starts_and_unrelated_shapes_alone():
+    """Copies that start right are not turned; neither is a lone shape that no other
+    sequence explains (every candidate fits it equally badly: the margin holds)."""
+    from cellshapes.training.rotation_search import (_group_tables, candidate_rotations,
+                                                     synchronise)
+
+    rng = np.random.default_rng(0)
+
+    cands = candidate_rotations("flips")
+    n = 5
+    losses = 1.0 + 0.05 * rng.random((n, 4, n))  # unrelated: all about equally bad
+    for i in range(4):
+        for j in range(4):
+            losses[i, 0, j] = 0.01 + 0.001 * rng.random()  # 0-3: one shape, same frame
+    assert (synchronise(losses, cands) == 0).all()
+    losses[0, :, 1:4] = losses[0, [1, 0, 3, 2], 1:4]  # 0 is flipped about axis 0 wrt 1-3
+    losses[1:4, :, 0] = losses[1:4, [1, 0, 3, 2], 0]
+    corr = synchronise(losses, cands)
+    mul, inv = _group_tables(cands)
+    assert all(mul[corr[0], inv[corr[j]]] == 1 for j in (1, 2, 3))  # C_0 C_j^-1 = G_1
+    assert corr[4] == 0 and (corr != 0).sum() in (1, 3)  # one side turned

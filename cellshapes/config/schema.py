@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bounded, check_bounds,
-                                      check_choices)
+from cellshapes.config.fields import (AngleInit, Arch, NearSet, RotationCandidates, StorageDtype,
+                                      bounded, check_bounds, check_choices)
 from cellshapes.errors import InputError
 
 __all__ = ["ModelConfig", "TrainConfig", "DEEPSDF_DEFAULTS", "FitConfig", "GridOptions"]
@@ -174,6 +174,21 @@ class TrainConfig:
         0: train exactly ``epochs``.
     plateau_tol : float
         Relative loss improvement that still counts as progress.
+    freeze_angles : bool
+        Keep the rotation angles of an equivariant model at their start (no gradient
+        steps; a ``rotation_search`` may still turn them): the control that shows what
+        learning the rotations adds.
+    rotation_search : tuple of int
+        Epochs before which every sequence's rotation is searched over a finite set of
+        candidates and the best kept (:mod:`cellshapes.training.rotation_search`;
+        equivariant models only; recorded in the run's ``rotation_search.json``).
+        Empty (default): no search.
+    rotation_candidates : {"flips", "cube"}
+        Candidate set of the search: the 4 proper sign flips of the frame, or the 24
+        rotations of the cube.
+    rotation_search_points : int
+        Points of the fixed sample (each sequence's first frame) that scores the
+        candidates: N sequences x K candidates x N codes x this many decoder points.
     init_decoder : str or None
         Start the decoder from the weights of this run directory, or of a shipped model
         given as ``pretrained:NAME`` (:mod:`cellshapes.pretrained`); the codes and angles
@@ -204,6 +219,10 @@ class TrainConfig:
     plateau_epochs: int = bounded(0, 0)
     plateau_tol: float = bounded(0.01, 0.0, 1.0)
     init_decoder: str | None = None
+    freeze_angles: bool = False
+    rotation_search: tuple[int, ...] = ()
+    rotation_candidates: RotationCandidates = "flips"
+    rotation_search_points: int = bounded(128, 1)
 
     def __post_init__(self) -> None:
         check_choices(self)
