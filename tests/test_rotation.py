@@ -205,3 +205,56 @@ def test_search_leaves_right_starts_and_unrelated_shapes_alone():
     mul, inv = _group_tables(cands)
     assert all(mul[corr[0], inv[corr[j]]] == 1 for j in (1, 2, 3))  # C_0 C_j^-1 = G_1
     assert corr[4] == 0 and (corr != 0).sum() in (1, 3)  # one side turned
+
+
+def test_align_start_repairs_flips_and_small_offsets():
+    """The data-side search before training: principal-like starts R_i = A_i E_i F_i (F_i a
+    sign flip, E_i a 5-degree error of the axes, about another axis per copy) lose their
+    flips, and the record says which sequences were flipped. (With 8-degree errors this
+    small shape at 24^3 no longer tells the flips apart: measured, not asserted.)"""
+    from cellshapes.model import euler_to_matrix
+    from cellshapes.training.rotation_search import align_start, candidate_rotations
+
+    flips = [0, 1, 2, 3, 1, 0]
+    model, sampler, applied = _flipped_copies(flips)
+    axes = Rotation.random(6, random_state=3).as_rotvec()
+    tilt = Rotation.from_rotvec(np.radians(5.0) * axes
+                                / np.linalg.norm(axes, axis=1, keepdims=True)).as_matrix()
+    start = applied @ tilt @ candidate_rotations("flips")[flips]
+    with torch.no_grad():
+        model.angles.copy_(matrix_to_euler(torch.tensor(start, dtype=torch.float32)))
+    err0 = [r["error_deg"] for r in relative_rotation_errors(start, applied, [0] * 6)]
+    assert sum(e > 160 for e in err0) >= 8  # most pairs start half a turn apart
+    tilted = [r["error_deg"] for r in relative_rotation_errors(applied @ tilt, applied,
+                                                                [0] * 6)]  # 4-10 degrees
+    rec = align_start(model, sampler, "flips")
+    rot = euler_to_matrix(model.angles.detach()).numpy()
+    err = [r["error_deg"] for r in relative_rotation_errors(rot, applied, [0] * 6)]
+    assert max(err) < 15.0  # every flip repaired
+    # the refinement pulls each copy towards its nearest copy only (here in pairs), so it
+    # does not remove the tilts, it must not add to them
+    assert np.median(err) <= np.median(tilted) + 1.0
+    assert set(rec["changed"]) in ({1, 2, 3, 4}, {0, 2, 3, 5}, {0, 1, 3, 4, 5},
+                                   {0, 1, 2, 4, 5})  # every copy turned to one frame
+
+
+def test_frozen_angles_stay_at_the_searched_start(tmp_path):
+    """freeze_angles: training moves the codes and the decoder, never the angles; the run
+    records the start and the search (``rotation_search.json``)."""
+    from tests.conftest import write_ellipsoid_dataset
+
+    from cellshapes.config import train_config
+    from cellshapes.inference.reconstruct import load_run
+    from cellshapes.training.loop import train
+    from cellshapes.training.rotation_search import read_record
+
+    ds = write_ellipsoid_dataset(tmp_path / "e.h5", n=2, size=16)
+    run = tmp_path / "run"
+    train(ds, run, model_config("smoke", angle_init="principal"),
+          train_config("smoke", epochs=2, freeze_angles=True, rotation_search=(0,)),
+          device="cpu", progress=False)
+    rec = read_record(run)
+    assert {"start", "epoch_0"} <= set(rec)
+    net, _ = load_run(run, "cpu")
+    assert np.allclose(net.angles.detach().numpy(), rec["epoch_0"]["angles_after"], atol=1e-6)
+    assert not np.allclose(net.codes.detach().numpy(), rec["start"]["codes"])
