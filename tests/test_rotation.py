@@ -258,3 +258,27 @@ def test_frozen_angles_stay_at_the_searched_start(tmp_path):
     net, _ = load_run(run, "cpu")
     assert np.allclose(net.angles.detach().numpy(), rec["epoch_0"]["angles_after"], atol=1e-6)
     assert not np.allclose(net.codes.detach().numpy(), rec["start"]["codes"])
+
+
+def test_fit_principal_restarts_start_at_the_flipped_principal_axes():
+    """FitConfig.rotation_init="principal": restarts 0-3 of every sequence are its
+    principal axes times the 4 sign flips, the rest stay random; one of the four is the
+    applied rotation times the canonical shape's principal frame."""
+    from types import SimpleNamespace
+
+    from cellshapes.inference.fit import _principal_restarts
+    from cellshapes.model import euler_to_matrix
+    from cellshapes.sdf import principal_axes
+
+    shape = _shape(_grid(32)).numpy()
+    applied = Rotation.random(2, random_state=9).as_matrix()
+    copies = [rotate_sdf_sequence(shape[None], a, float(shape.max())) for a in applied]
+    rand = torch.randn(2 * 6, 3)
+    got = euler_to_matrix(_principal_restarts(SimpleNamespace(volumes=copies), rand, 6))
+    got = got.reshape(2, 6, 3, 3).numpy()
+    assert np.allclose(got[:, 4:], euler_to_matrix(rand).reshape(2, 6, 3, 3)[:, 4:].numpy(),
+                       atol=1e-5)
+    p0 = principal_axes(shape <= 0, (1.0, 1.0, 1.0))
+    for i, a in enumerate(applied):
+        best = min(geodesic_deg(got[i, f], a @ p0).item() for f in range(4))
+        assert best < 5.0

@@ -10,8 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cellshapes.config.fields import (AngleInit, Arch, NearSet, RotationCandidates, StorageDtype,
-                                      bounded, check_bounds, check_choices)
+from cellshapes.config.fields import (AngleInit, Arch, FitRotationInit, NearSet,
+                                      RotationCandidates, StorageDtype, bounded,
+                                      check_bounds, check_choices)
 from cellshapes.errors import InputError
 
 __all__ = ["ModelConfig", "TrainConfig", "DEEPSDF_DEFAULTS", "FitConfig", "GridOptions"]
@@ -263,6 +264,11 @@ class FitConfig:
         of Sec 3.6).
     seed : int
         Seed of the initial codes, rotations and sampling.
+    rotation_init : {"random", "principal"}
+        ``random``: restart 0 starts from the identity, the others from uniformly random
+        rotations. ``principal``: restarts 0-3 start from the principal axes of the
+        sequence's first frame turned by the 4 proper sign flips (the start of
+        ``angle_init="principal"`` models, issue 33), the others random.
     """
 
     steps: int = bounded(300, 1)
@@ -274,6 +280,7 @@ class FitConfig:
     near_surface_um: float = bounded(0.6, 0.0)
     fit_codes: bool = True
     seed: int = 0
+    rotation_init: FitRotationInit = "random"
 
     def __post_init__(self) -> None:
         check_bounds(self)
