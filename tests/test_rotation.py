@@ -125,7 +125,7 @@ def _flipped_copies(flips: list[int], size: int = 24):
     """Copies of :func:`_shape` turned by random A_i whose model starts at R_i = A_i F_i
     (F_i a proper sign flip, as a wrong skewness sign of the principal frame gives) with
     codes that rebuild each copy exactly in that wrong frame."""
-    from cellshapes.training.rotation_search import candidate_rotations
+    from cellshapes.training.rotation_sync import candidate_rotations
     from cellshapes.training.sampling import SDFSampler
 
     n = len(flips)
@@ -144,13 +144,13 @@ def _flipped_copies(flips: list[int], size: int = 24):
 
 
 def test_candidate_sets_are_groups_of_proper_rotations():
-    from cellshapes.training.rotation_search import _group_tables, candidate_rotations
+    from cellshapes.training.rotation_sync import candidate_rotations, group_tables
 
     for kind, k in (("flips", 4), ("cube", 24)):
         c = candidate_rotations(kind)
         assert c.shape == (k, 3, 3) and np.allclose(c[0], np.eye(3))
         assert np.allclose(np.linalg.det(c), 1.0)
-        mul, inv = _group_tables(c)
+        mul, inv = group_tables(c)
         for a in range(k):
             assert mul[a, inv[a]] == 0
             for b in range(k):
@@ -187,8 +187,8 @@ def test_search_repairs_sign_flipped_starts():
 def test_search_leaves_right_starts_and_unrelated_shapes_alone():
     """Copies that start right are not turned; neither is a lone shape that no other
     sequence explains (every candidate fits it equally badly: the margin holds)."""
-    from cellshapes.training.rotation_search import (_group_tables, candidate_rotations,
-                                                     synchronise)
+    from cellshapes.training.rotation_sync import (candidate_rotations, group_tables,
+                                                   synchronise)
 
     rng = np.random.default_rng(0)
 
@@ -202,7 +202,7 @@ def test_search_leaves_right_starts_and_unrelated_shapes_alone():
     losses[0, :, 1:4] = losses[0, [1, 0, 3, 2], 1:4]  # 0 is flipped about axis 0 wrt 1-3
     losses[1:4, :, 0] = losses[1:4, [1, 0, 3, 2], 0]
     corr = synchronise(losses, cands)
-    mul, inv = _group_tables(cands)
+    mul, inv = group_tables(cands)
     assert all(mul[corr[0], inv[corr[j]]] == 1 for j in (1, 2, 3))  # C_0 C_j^-1 = G_1
     assert corr[4] == 0 and (corr != 0).sum() in (1, 3)  # one side turned
 
@@ -213,7 +213,8 @@ def test_align_start_repairs_flips_and_small_offsets():
     flips, and the record says which sequences were flipped. (With 8-degree errors this
     small shape at 24^3 no longer tells the flips apart: measured, not asserted.)"""
     from cellshapes.model import euler_to_matrix
-    from cellshapes.training.rotation_search import align_start, candidate_rotations
+    from cellshapes.training.rotation_sync import candidate_rotations
+    from cellshapes.training.rotation_start import align_start
 
     flips = [0, 1, 2, 3, 1, 0]
     model, sampler, applied = _flipped_copies(flips)

@@ -135,7 +135,7 @@ def _principal_restarts(data: TrainingData, angles: Tensor, k: int) -> Tensor:
     """(m k, 3) angles whose restarts 0..3 of each sequence are its principal axes turned
     by the 4 proper sign flips (``FitConfig.rotation_init="principal"``)."""
     from cellshapes.training.loop import principal_angles
-    from cellshapes.training.rotation_search import candidate_rotations
+    from cellshapes.training.rotation_sync import candidate_rotations
 
     start = euler_to_matrix(principal_angles(data))  # (m, 3, 3)
     flips = torch.as_tensor(candidate_rotations("flips"), dtype=torch.float32)
