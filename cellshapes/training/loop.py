@@ -46,8 +46,8 @@ from cellshapes.training.distributed import (any_rank, broadcast_int, check_repl
                                              gather_rng_states, mean_over_ranks, process_group,
                                              rank_world, restore_rng_states)
 from cellshapes.training.plan import plan_for_training
-from cellshapes.training.rundir import RunLog, mark_converged, prepare_run_dir, stop_requests
 from cellshapes.training.rotation_search import run_search
+from cellshapes.training.rundir import RunLog, mark_converged, prepare_run_dir, stop_requests
 from cellshapes.training.sampling import SDFSampler
 from cellshapes.training.step import (Rollback, TrainingDivergedError, compile_model,  # noqa: F401
                                       make_optimizer, set_lr, train_step)
