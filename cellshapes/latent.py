@@ -30,6 +30,7 @@ __all__ = [
     "rotation_invariance_scores",
     "classify_codes",
     "random_rotation_dataset",
+    "principal_aligned_dataset",
 ]
 
 
@@ -303,3 +304,42 @@ def random_rotation_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
     return write_dataset(out, rotated, overwrite=overwrite,
                          attrs={"rotated_from": str(Path(dataset).resolve()),
                                 "rotation_seed": seed, "copies": copies})
+
+
+def principal_aligned_dataset(dataset: str | os.PathLike, out: str | os.PathLike,
+                              overwrite: bool = False) -> Path:
+    """Write every sequence of a dataset turned into its own principal frame.
+
+    The plain-alignment baseline of notebook 04 (issue 33): sequence i is resampled as
+    sdf'(y) = sdf(R_i y), R_i the principal axes of its first frame (the rotation
+    ``ModelConfig.angle_init="principal"`` starts an equivariant model at, via
+    :func:`cellshapes.training.loop.principal_angles`), turned about the cube centre with
+    :func:`cellshapes.cube.rotate_sdf_sequence` (outside: the sequence's clamp value). A
+    non-equivariant model trained on the result sees each sequence as the equivariant
+    model sees it at its start.
+
+    Parameters
+    ----------
+    dataset : path-like
+        Prepared dataset (e.g. :func:`random_rotation_dataset`'s output).
+    out : path-like
+        Output ``.h5``; same sequence names and attributes, plus ``aligned_by`` (R_i).
+    overwrite : bool
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from cellshapes.cube import rotate_sdf_sequence
+    from cellshapes.io import SDFSequence, read_dataset, write_dataset
+    from cellshapes.sdf import principal_axes
+
+    seqs = read_dataset(dataset)
+    aligned = []
+    for s in seqs:
+        r = principal_axes(np.asarray(s.sdf[0]) <= 0, (1.0, 1.0, 1.0))
+        aligned.append(SDFSequence(s.name, rotate_sdf_sequence(s.sdf, r.T, float(np.max(s.sdf))),
+                                   {**s.attrs, "aligned_by": r}))
+    return write_dataset(out, aligned, overwrite=overwrite,
+                         attrs={"aligned_from": str(Path(dataset).resolve())})

@@ -14,12 +14,18 @@ from typing import Any, Literal
 from cellshapes.errors import InputError
 
 __all__ = ["bounded", "bound_error", "check_bounds", "literal_choices", "check_choice",
-           "check_choices", "AngleInit", "Arch", "NearSet", "StorageDtype"]
+           "check_choices", "AngleInit", "Arch", "FitRotationInit", "NearSet",
+           "RotationCandidates",
+           "StorageDtype"]
 
 #: Decoder architectures (``ModelConfig.arch``).
 Arch = Literal["siren", "deepsdf"]
 #: Initial rotations of an equivariant model (``ModelConfig.angle_init``).
 AngleInit = Literal["paper", "principal"]
+#: Candidate rotations of the rotation search (``TrainConfig.rotation_candidates``).
+RotationCandidates = Literal["flips", "cube"]
+#: Starting rotations of ``fit`` (``FitConfig.rotation_init``).
+FitRotationInit = Literal["random", "principal"]
 #: Near-set rules of the sampler (``TrainConfig.near_set``).
 NearSet = Literal["paper", "band"]
 #: dtypes of the SDF volumes on the training device (``TrainConfig.storage_dtype``).

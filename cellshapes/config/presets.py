@@ -21,6 +21,10 @@ _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
 #: paper's random init the rotations were not learned at these scales (README deviations,
 #: ``benchmarks/rotation_init.py``); the non-equivariant arm has no rotations to start.
 _ALIGNED = dict(angle_init="principal")
+#: Notebook 04 (issue 33): before the first step the principal start of every sequence is
+#: turned by the proper sign flip that makes the sequences' first frames agree best
+#: (``rotation_search=[0]``, :func:`cellshapes.training.rotation_search.align_start`).
+_FLIP_SEARCH = dict(rotation_search=[0], rotation_candidates="flips")
 
 #: The shared base model of a kind (``workflow.base_run``: notebooks 00, 02, 03, 05, 11 and
 #: the shipped pretrained models) per profile, where it differs from the profile's defaults.
@@ -89,17 +93,22 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "04_latent_compactness": {
         "smoke": dict(sequences=2, copies=2, frames=3, size=16, latent_sizes=[4, 16], main=16,
-                      model=_ALIGNED,
-                      train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024)),
+                      model=_ALIGNED, fit_steps=20, fit_restarts=2, fit_points=256,
+                      train=dict(epochs=5, frames_per_batch=4, points_per_frame=1024,
+                                 **_FLIP_SEARCH)),
         "quick": dict(sequences=6, copies=4, frames=5, size=32, latent_sizes=[4, 64], main=64,
                       model={**_SMALL_DECODER, **_ALIGNED},
-                      train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024)),
-        "study": dict(sequences=16, copies=4, frames=2, size=32,
-                      latent_sizes=[4, 8, 16, 32, 64], main=64,
+                      fit_steps=100, fit_restarts=8, fit_points=512,
+                      train=dict(epochs=60, frames_per_batch=20, points_per_frame=1024,
+                                 **_FLIP_SEARCH)),
+        "study": dict(sequences=16, copies=4, frames=2, size=32, latent_sizes=[4, 64], main=64,
                       model={**_SMALL_DECODER, **_ALIGNED},
-                      train=dict(epochs=40, frames_per_batch=20, points_per_frame=1024)),
+                      fit_steps=100, fit_restarts=8, fit_points=512,
+                      train=dict(epochs=40, frames_per_batch=20, points_per_frame=256,
+                                 amp=False, **_FLIP_SEARCH)),
         "paper": dict(sequences=25, copies=4, frames=30, size=256,
                       latent_sizes=[4, 8, 16, 32, 64, 128], main=64, model={},
+                      fit_steps=300, fit_restarts=16, fit_points=2048,
                       train=dict(frames_per_batch=20, points_per_frame=250_000)),
     },
     "05_latent_exploration": {

@@ -10,8 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bounded, check_bounds,
-                                      check_choices)
+from cellshapes.config.fields import (AngleInit, Arch, FitRotationInit, NearSet,
+                                      RotationCandidates, StorageDtype, bounded,
+                                      check_bounds, check_choices)
 from cellshapes.errors import InputError
 
 __all__ = ["ModelConfig", "TrainConfig", "DEEPSDF_DEFAULTS", "FitConfig", "GridOptions"]
@@ -174,6 +175,21 @@ class TrainConfig:
         0: train exactly ``epochs``.
     plateau_tol : float
         Relative loss improvement that still counts as progress.
+    freeze_angles : bool
+        Keep the rotation angles of an equivariant model at their start (no gradient
+        steps; a ``rotation_search`` may still turn them): the control that shows what
+        learning the rotations adds.
+    rotation_search : tuple of int
+        Epochs before which every sequence's rotation is searched over a finite set of
+        candidates and the best kept (:mod:`cellshapes.training.rotation_search`;
+        equivariant models only; recorded in the run's ``rotation_search.json``).
+        Empty (default): no search.
+    rotation_candidates : {"flips", "cube"}
+        Candidate set of the search: the 4 proper sign flips of the frame, or the 24
+        rotations of the cube.
+    rotation_search_points : int
+        Points of the fixed sample (each sequence's first frame) that scores the
+        candidates: N sequences x K candidates x N codes x this many decoder points.
     init_decoder : str or None
         Start the decoder from the weights of this run directory, or of a shipped model
         given as ``pretrained:NAME`` (:mod:`cellshapes.pretrained`); the codes and angles
@@ -204,6 +220,10 @@ class TrainConfig:
     plateau_epochs: int = bounded(0, 0)
     plateau_tol: float = bounded(0.01, 0.0, 1.0)
     init_decoder: str | None = None
+    freeze_angles: bool = False
+    rotation_search: tuple[int, ...] = ()
+    rotation_candidates: RotationCandidates = "flips"
+    rotation_search_points: int = bounded(128, 1)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -244,6 +264,11 @@ class FitConfig:
         of Sec 3.6).
     seed : int
         Seed of the initial codes, rotations and sampling.
+    rotation_init : {"random", "principal"}
+        ``random``: restart 0 starts from the identity, the others from uniformly random
+        rotations. ``principal``: restarts 0-3 start from the principal axes of the
+        sequence's first frame turned by the 4 proper sign flips (the start of
+        ``angle_init="principal"`` models, issue 33), the others random.
     """
 
     steps: int = bounded(300, 1)
@@ -255,6 +280,7 @@ class FitConfig:
     near_surface_um: float = bounded(0.6, 0.0)
     fit_codes: bool = True
     seed: int = 0
+    rotation_init: FitRotationInit = "random"
 
     def __post_init__(self) -> None:
         check_bounds(self)

@@ -84,6 +84,8 @@ def fit_shapes(model: AutoDecoder, data: TrainingData, config: FitConfig | None 
     sampler = SDFSampler(data.volumes, [data.band(i, cfg.near_surface_um) for i in range(m)],
                          device=dev)
     codes, angles = _initial_state(model, m, k, cfg.seed, init_codes)
+    if angles is not None and cfg.rotation_init == "principal":
+        angles = _principal_restarts(data, angles, k)
     fit = _Fit(model, sampler, cfg, m, min(sampler.n_frames, max(cfg.frames_per_step, 2 * m)),
                torch.Generator(dev).manual_seed(cfg.seed),
                progress_bar(progress, total=cfg.steps, desc="fit", unit="step"))
@@ -127,6 +129,20 @@ def _initial_state(model: AutoDecoder, m: int, k: int, seed: int,
     rots = Rotation.random(m * k, random_state=seed).as_matrix()
     rots[::k] = np.eye(3)
     return codes.to(dev), matrix_to_euler(torch.tensor(rots, dtype=torch.float32)).to(dev)
+
+
+def _principal_restarts(data: TrainingData, angles: Tensor, k: int) -> Tensor:
+    """(m k, 3) angles whose restarts 0..3 of each sequence are its principal axes turned
+    by the 4 proper sign flips (``FitConfig.rotation_init="principal"``)."""
+    from cellshapes.training.loop import principal_angles
+    from cellshapes.training.rotation_sync import candidate_rotations
+
+    start = euler_to_matrix(principal_angles(data))  # (m, 3, 3)
+    flips = torch.as_tensor(candidate_rotations("flips"), dtype=torch.float32)
+    out = angles.detach().clone().reshape(-1, k, 3)
+    for f in range(min(k, len(flips))):
+        out[:, f] = matrix_to_euler(start @ flips[f]).to(out.device)
+    return out.reshape(-1, 3)
 
 
 def _best_restarts(fit: _Fit, val: Any, codes: Tensor, angles: Tensor | None,

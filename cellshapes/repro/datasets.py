@@ -13,7 +13,7 @@ from typing import Sequence
 from cellshapes.errors import InputError
 from cellshapes.repro.cache import cached, path_identity
 
-__all__ = ["phantom_dataset", "rotated_dataset", "first_frames", "combined_dataset",
+__all__ = ["phantom_dataset", "rotated_dataset", "aligned_dataset", "first_frames", "combined_dataset",
            "describe_dataset"]
 
 
@@ -75,6 +75,25 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
                source=path_identity(dataset))
     return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
                                                               seed=int(seed), overwrite=True))
+
+
+def aligned_dataset(dataset: str | os.PathLike) -> Path:
+    """Every sequence of ``dataset`` turned into its principal frame (cached beside it).
+
+    :func:`cellshapes.latent.principal_aligned_dataset` written to ``<name>_aligned.h5``
+    next to ``dataset`` (notebook 04's plain-alignment baseline).
+
+    Returns
+    -------
+    Path
+        The aligned dataset (reused while its key matches).
+    """
+    from cellshapes.latent import principal_aligned_dataset
+
+    dataset = Path(dataset)
+    out = dataset.with_name(f"{dataset.stem}_aligned.h5")
+    key = dict(kind="aligned_dataset", source=path_identity(dataset))
+    return cached(out, key, lambda o: principal_aligned_dataset(dataset, o, overwrite=True))
 
 
 def first_frames(dataset: str | os.PathLike, frames: int) -> Path:

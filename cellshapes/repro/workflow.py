@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cellshapes.repro.cache import is_cached
-from cellshapes.repro.datasets import (combined_dataset, describe_dataset,  # noqa: F401
-                                       first_frames, phantom_dataset, rotated_dataset)
+from cellshapes.repro.datasets import (aligned_dataset, combined_dataset,  # noqa: F401
+                                       describe_dataset, first_frames, phantom_dataset,
+                                       rotated_dataset)
 from cellshapes.repro.paths import NotebookPaths, figure_path, paths, repo_root  # noqa: F401
 from cellshapes.repro.runs import (continue_run, epochs_trained, run_dir,  # noqa: F401
                                    run_is_complete, run_key, stopped_on_plateau, train_or_load)
@@ -27,7 +28,7 @@ __all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
            "run_dir", "continue_run", "first_frames", "base_run_dir", "epochs_trained",
-           "stopped_on_plateau"]
+           "stopped_on_plateau", "aligned_dataset"]
 
 
 #: The note of every comparison row at the ``smoke`` profile.

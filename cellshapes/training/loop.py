@@ -47,6 +47,7 @@ from cellshapes.training.distributed import (any_rank, broadcast_int, check_repl
                                              gather_rng_states, mean_over_ranks, process_group,
                                              rank_world, restore_rng_states)
 from cellshapes.training.plan import plan_for_training
+from cellshapes.training.rotation_search import run_search
 from cellshapes.training.rundir import RunLog, mark_converged, prepare_run_dir, stop_requests
 from cellshapes.training.sampling import SDFSampler
 from cellshapes.training.step import (Rollback, TrainingDivergedError, compile_model,  # noqa: F401
@@ -269,6 +270,8 @@ def _run_epochs(s: _Session, net: Any, progress: bool) -> list[dict[str, float]]
         return s.history  # a resumed run that had converged: nothing left to do
     with stop_requests() as stop:
         for epoch in epochs_left:
+            run_search(s.model, s.sampler, cfg, epoch, s.out if rank == 0 else None,
+                       s.optimizer)  # issue 33: start record, discrete rotation search
             row, s.lr_scale = rollback.epoch(
                 lambda scale, e=epoch: _run_epoch(net, s, e, steps, scale), epoch, s.lr_scale)
             s.history.append(row)

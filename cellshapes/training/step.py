@@ -40,6 +40,8 @@ def set_lr(optimizer: torch.optim.Optimizer, epoch: int, cfg: TrainConfig, scale
 def make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam over the decoder (``cfg.lr``) and the codes and angles (``cfg.lr_latent``).
 
+    With ``cfg.freeze_angles`` the angles get no gradient and no parameter group.
+
     Parameters
     ----------
     model : AutoDecoder
@@ -54,6 +56,8 @@ def make_optimizer(model: AutoDecoder, cfg: TrainConfig) -> torch.optim.Optimize
     groups = [{"params": list(model.decoder.parameters()), "base_lr": cfg.lr, "lr": cfg.lr},
               {"params": [model.codes], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent}]
     if model.angles is not None:
+        model.angles.requires_grad_(not cfg.freeze_angles)  # frozen: the control of issue 33
+    if model.angles is not None and not cfg.freeze_angles:
         groups.append({"params": [model.angles], "base_lr": cfg.lr_latent, "lr": cfg.lr_latent})
     return torch.optim.Adam(groups)
 
