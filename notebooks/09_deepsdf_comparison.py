@@ -97,15 +97,15 @@ from cellshapes.repro import experiments, stats
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DSC every 5, DeepSDF 4 x 64:
 #   proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, DSC every 10.
-# - `study`: 3 sequences x 4 frames at 64^3, **300 epochs for both arms**, DSC every 25
-#   epochs (12 checkpoints per model), the study sine model (9 x 128, latent 64, 4096
-#   points per frame, bf16; lr halved every 50 epochs, so at 300 epochs it is 1/64 of
-#   its start and both arms have stopped moving) vs DeepSDF 8 x 128, latent 64; 2 arms x
-#   3 seeds = 6 models. Sized to run in about 30 minutes on the 2 shared, loaded CPU
-#   cores of the study machine (an earlier study preset, 4 sequences x 6 frames with a
-#   400-epoch cap, took about 20 minutes on idle cores): 12 frames x 4096 points x 300
-#   epochs = 15M points per sine model, DeepSDF about 1.3x that per point; 72 DSC
-#   evaluations at 64^3 per model arm; surface scoring at the last epoch.
+# - `study`: 2 sequences x 2 frames at 48^3, **240 epochs for both arms**, DSC every 24
+#   epochs (10 checkpoints per model), the study sine model (9 x 128, latent 64, 4096
+#   points per frame, bf16; lr halved every 50 epochs, so at 240 epochs it is 1/16 of
+#   its start) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds = 6 models. Sized for
+#   the 2 shared CPU cores of the study machine under load from other jobs, where one
+#   training process got 10-30k points/s (an earlier study preset, 4 sequences x 6 frames
+#   at 64^3 with a 400-epoch cap, took 26 minutes on idle cores): 4 frames x 4096 points
+#   x 240 epochs = 3.9M points per model; 60 DSC evaluations at 48^3 per arm; surface
+#   scoring at the last epoch.
 
 # %%
 from cellshapes.config import base_stop_rule

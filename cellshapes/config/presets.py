@@ -114,7 +114,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       deepsdf=dict(hidden=64, layers=4, latent_dim=16, latent_layers=[0, 2])),
         "quick": dict(sequences=4, frames=4, size=48, epochs=80, eval_every=10,
                       deepsdf=dict(hidden=128, latent_dim=64)),
-        "study": dict(sequences=3, frames=4, size=64, epochs=300, eval_every=25,
+        "study": dict(sequences=2, frames=2, size=48, epochs=240, eval_every=24,
                       deepsdf=dict(hidden=128, latent_dim=64)),
         "paper": dict(sequences=33, frames=30, size=256, epochs=2000, eval_every=100,
                       deepsdf=dict()),
