@@ -55,14 +55,15 @@ from cellshapes.repro import experiments, stats
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, w0 in {10, 30, 60}: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, w0 in {1, 10, 30, 60}.
 # - `study`: 2 sequences x 2 frames at 48^3, the study model (9 x 128 sine, latent 64,
-#   4096 points per frame, bf16), **trained to convergence**: the plateau rule of the
+#   bf16) with 2048 points per frame, **trained to convergence**: the plateau rule of the
 #   shared base models (`config.BASE_RUNS`: stop when the best loss of the last 50 epochs
 #   is less than 1 % below the best before them) with a cap of 300 epochs; w0 in
 #   {1, 10, 20, 30, 40, 60} (six values of the paper's 1..70), 3 seeds: 18 models. A 100-epoch
 #   sweep left even w0 = 30 in fragments, so convergence comes first and the data were
-#   shrunk to pay for it (from 4 x 5 frames at 64^3): sized to about 30 minutes on the 2
-#   shared, loaded CPU cores of the study machine (4 frames x 4096 points x <= 300 epochs =
-#   <= 4.9M points per model). The paper sweeps w0 = 1..70 on 33 x 30 frames at 256^3 for
+#   shrunk to pay for it (from 4 x 5 frames at 64^3 and 4096 points per frame): sized to
+#   about 30 minutes on the 2 shared CPU cores of the study machine under load from other
+#   jobs, where one training process got 10-30k points/s (4 frames x 2048 points x <= 300
+#   epochs = <= 2.5M points per model). The paper sweeps w0 = 1..70 on 33 x 30 frames at 256^3 for
 #   2000 epochs.
 
 # %%
@@ -86,7 +87,8 @@ for s in seeds:
                                   cfg["frames"], cfg["size"], cfg["epochs"], model=model, seed=s)
         run = run.with_name(run.name + "_nb08")  # this notebook's own runs
         runs[w, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
-                                            model=model, epochs=cfg["epochs"], **STOP)
+                                            model=model, epochs=cfg["epochs"], **STOP,
+                                            **cfg.get("train", {}))
 # how long each model trained, and whether the rule stopped it (else it ran to the cap)
 trained = pd.DataFrame([dict(omega0=w, seed=s, epochs=workflow.epochs_trained(r),
                              plateau=workflow.stopped_on_plateau(r))

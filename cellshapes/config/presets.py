@@ -105,7 +105,7 @@ NOTEBOOK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(sequences=4, frames=4, size=48, epochs=80, converge=False,
                       omegas=[1, 10, 30, 60]),
         "study": dict(sequences=2, frames=2, size=48, epochs=300, converge=True,
-                      omegas=[1, 10, 20, 30, 40, 60]),
+                      omegas=[1, 10, 20, 30, 40, 60], train=dict(points_per_frame=2048)),
         "paper": dict(sequences=33, frames=30, size=256, epochs=2000, converge=True,
                       omegas=[1, 5, 10, 20, 30, 40, 50, 60, 70]),
     },
