@@ -105,7 +105,7 @@ def readme_with_table(readme: str, table: str) -> str:
 
 
 #: An inline generated number: ``<!-- results SPEC -->TEXT<!-- /results -->``.
-NUMBER = re.compile(r"<!-- results (?P<spec>[^>]*?) -->(?P<text>.*?)<!-- /results -->",
+NUMBER = re.compile(r"<!-- results (?P<spec>(?:(?!-->).)*?) -->(?P<text>.*?)<!-- /results -->",
                     re.DOTALL)
 _SHOW = ("range", "list", "min", "max", "mean")
 
