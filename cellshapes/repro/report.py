@@ -14,7 +14,8 @@ an inline marker that names their source and a closing marker::
 The opening marker holds, separated by spaces (quotes group words): the results file (its
 ``NN`` number or full stem), the claim (its 1-based position in the file, or a quoted
 piece of text found in exactly one claim), a dotted path into the claim record (``mean``,
-``per_seed``, ``arms.sine.per_seed``, ``effect.ci``, ``verdict``, ...), and optionally how
+``per_seed``, ``arms.sine.per_seed``, ``arms.0.per_seed`` for the first arm,
+``effect.ci``, ``verdict``, ...), and optionally how
 a list is shown (``range``: min-max, the default; ``list``: comma-separated; ``min``,
 ``max``, ``mean``) and a format spec (default ``.3g``; ``%`` in it multiplies by 100).
 The text between the markers is generated (:func:`readme_with_numbers`), so an edit by
@@ -138,6 +139,8 @@ def _lookup(claim: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
+        elif isinstance(value, dict) and part.isdigit() and int(part) < len(value):
+            value = list(value.values())[int(part)]  # e.g. arms.0: the first arm
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
