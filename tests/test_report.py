@@ -47,6 +47,8 @@ def test_quoted_numbers_come_from_the_files(tmp_path):
                          tmp_path) == "0.4, 0.5, 0.6"
     assert quoted_number("08 1 verdict", tmp_path) == "reproduced"
     assert quoted_number("08 1 arms.1.per_seed .1f", tmp_path) == "0.4-0.6"  # second arm
+    _write(tmp_path, name="07_x", a=(-0.3, -0.2, 0.1), b=(0.0, 0.0, 0.0))
+    assert quoted_number("07 1 per_seed .1f", tmp_path) == "-0.3 to 0.1"
     # a '>' inside the marker (here a right-aligned format) does not end it
     assert readme_with_numbers('<!-- results 08 1 mean >6.2f -->x<!-- /results -->',
                                tmp_path).endswith("-->  0.10<!-- /results -->")

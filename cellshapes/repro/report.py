@@ -16,7 +16,7 @@ The opening marker holds, separated by spaces (quotes group words): the results 
 piece of text found in exactly one claim), a dotted path into the claim record (``mean``,
 ``per_seed``, ``arms.sine.per_seed``, ``arms.0.per_seed`` for the first arm,
 ``effect.ci``, ``verdict``, ...), and optionally how
-a list is shown (``range``: min-max, the default; ``list``: comma-separated; ``min``,
+a list is shown (``range``: min-max, the default, "min to max" when one is negative; ``list``: comma-separated; ``min``,
 ``max``, ``mean``) and a format spec (default ``.3g``; ``%`` in it multiplies by 100).
 The text between the markers is generated (:func:`readme_with_numbers`), so an edit by
 hand, or a rerun that changes the number, makes the check fail. A marker whose source
@@ -192,7 +192,8 @@ def quoted_number(spec: str, folder: str | os.PathLike) -> str:
         return ", ".join(_fmt(x, fmt) for x in value)
     if show == "range":
         lo, hi = _fmt(min(value), fmt), _fmt(max(value), fmt)
-        return lo if lo == hi else f"{lo}-{hi}"
+        dash = " to " if lo.startswith("-") or hi.startswith("-") else "-"
+        return lo if lo == hi else f"{lo}{dash}{hi}"
     return _fmt({"min": min, "max": max, "mean": lambda x: sum(x) / len(x)}[show](value), fmt)
 
 
