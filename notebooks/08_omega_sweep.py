@@ -54,16 +54,25 @@ from cellshapes.repro import experiments, stats
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, w0 in {10, 30, 60}: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, w0 in {1, 10, 30, 60}.
-# - `study`: 4 sequences x 5 frames at 64^3, the study model (9 x 128 sine, latent 64,
-#   4096 points per frame, bf16), 100 epochs, w0 in {10, 30, 60}, 3 seeds: 9 models.
-#   **Estimate on 2 idle CPU cores: about 11 minutes** (training ~55 s per model from the
-#   measured ~150k points/s: 20 frames x 4096 points x 100 epochs = 8.2M points, so ~8.5 min
-#   for 9 models; surface scoring ~3.5 s per sequence and model: 4 x 9 x 3.5 s = ~2 min;
-#   phantoms and renders under a minute). The paper sweeps w0 = 1..70 on 33 x 30 frames at
-#   256^3 for 2000 epochs; one low w0 (10) and one high (60) is what fits the study budget.
+# - `study`: 2 sequences x 2 frames at 48^3, the study model (9 x 128 sine, latent 64,
+#   bf16) with 2048 points per frame, **trained to convergence**: the plateau rule of the
+#   shared base models (`config.BASE_RUNS`: stop when the best loss of the last 50 epochs
+#   is less than 1 % below the best before them) with a cap of 300 epochs; w0 in
+#   {1, 10, 20, 30, 40, 60} (six values of the paper's 1..70), 3 seeds: 18 models. A 100-epoch
+#   sweep left even w0 = 30 in fragments, so convergence comes first and the data were
+#   shrunk to pay for it (from 4 x 5 frames at 64^3 and 4096 points per frame): sized to
+#   about 30 minutes on the 2 shared CPU cores of the study machine under load from other
+#   jobs, where one training process got 10-30k points/s (4 frames x 2048 points x <= 300
+#   epochs = <= 2.5M points per model). The paper sweeps w0 = 1..70 on 33 x 30 frames at 256^3 for
+#   2000 epochs.
 
 # %%
+from cellshapes.config import base_stop_rule
+
 cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
+# the base models' plateau rule at study and paper (epochs is then the cap); none at
+# smoke and quick, which train exactly their epochs
+STOP = base_stop_rule(profile) if cfg.get("converge") else {}
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
@@ -78,8 +87,15 @@ for s in seeds:
                                   cfg["frames"], cfg["size"], cfg["epochs"], model=model, seed=s)
         run = run.with_name(run.name + "_nb08")  # this notebook's own runs
         runs[w, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
-                                            model=model, epochs=cfg["epochs"])
-pd.Series({f"w0={w:g}, seed {s}": r.name for (w, s), r in runs.items()}, name="run")
+                                            model=model, epochs=cfg["epochs"], **STOP,
+                                            **cfg.get("train", {}))
+# how long each model trained, and whether the rule stopped it (else it ran to the cap)
+trained = pd.DataFrame([dict(omega0=w, seed=s, epochs=workflow.epochs_trained(r),
+                             plateau=workflow.stopped_on_plateau(r))
+                        for (w, s), r in runs.items()])
+converged = bool((trained["plateau"] | (trained["epochs"] >= 300)).all())
+print(f"every model stopped by the plateau rule or trained >= 300 epochs: {converged}")
+trained.pivot(index="omega0", columns="seed", values="epochs")
 
 # %% [markdown]
 # ## Sphericity, DSC and protrusion recall at the last frame vs w0
@@ -99,7 +115,15 @@ real_sph = scores.drop_duplicates("sequence")["real_sphericity"]
 table
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+def epoch_words():
+    """How the models were trained, in words for the claims and the figure."""
+    n = trained["epochs"]
+    span = f"{n.min()}-{n.max()}" if n.min() != n.max() else f"{n.min()}"
+    rule = f"plateau rule, cap {cfg['epochs']}" if STOP else "fixed count"
+    return f"{span} epochs ({rule})"
+
+
+fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
 ax = axes[0]
 ax.errorbar(table.index, table["sphericity"], yerr=table["sphericity_sd"].fillna(0.0),
             marker="o", capsize=3, label="reconstructed")
@@ -115,10 +139,14 @@ ax.set(xlabel="$\\omega_0$", ylabel="DSC, last frame")
 ax = axes[2]
 ax.plot(table.index, table["protrusion_recall"], marker="o", color="C3")
 ax.set(xlabel="$\\omega_0$", ylabel="protrusion recall, last frame")
+ax = axes[3]
+ax.plot(table.index, table["island_fraction"], marker="o", color="C4")
+ax.set(xlabel="$\\omega_0$", ylabel="island fraction, last frame")
 for ax in axes:
     ax.axvline(30, color="0.6", lw=0.8, ls=":")
 fig.suptitle(f"$\\omega_0$ sweep, {scores['sequence'].nunique()} sequences x {len(seeds)} "
-             f"training seed(s), mean +- sd over both ({profile} profile)", fontsize=10)
+             f"training seed(s), mean +- sd over both, {epoch_words()} ({profile} profile)",
+             fontsize=10)
 fig.tight_layout()
 plot.save_figure(fig, nb.figure("sphericity_dsc_vs_w0"))
 
@@ -153,12 +181,17 @@ _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=label
 #    w0 = 30, direction "greater".
 # 2. **w0 < 30 gives less protrusion detail**: protrusion recall of w0 vs w0 = 30,
 #    direction "less".
-# 3. **w0 > 30 brings no gain** (for each w0 > 30): (a) DSC of w0 minus DSC of w0 = 30,
-#    direction "equal" with margin tol = 0.01 (reproduced when |d| <= 0.01 for every seed
-#    or by the TOST equivalence test); (b) the sphericity error |sphericity - real
-#    sphericity| of w0 vs w0 = 30, "equal" with tol = 0.01. A w0 > 30 that is clearly
-#    *worse* than 30 also counts as "contradicted" under "equal": the paper's statement
-#    is that it is no better and no different to see.
+# 3. **w0 > 30 brings no gain** (for each w0 > 30), tested one-sided as non-inferiority
+#    with a margin, as the paper states it ("no visible or measurable improvement": a
+#    *worse* result satisfies it): (a) DSC of w0 minus DSC of w0 = 30, direction
+#    "not greater" with margin 0.01 (reproduced when mean(d) < 0.01 is shown by the
+#    one-sided t-test; contradicted when mean(d) > 0.01 is); (b) the sphericity error
+#    |sphericity - real sphericity| of w0 minus that of w0 = 30, "not less" with margin
+#    0.01 (the error of w0 is not smaller by more than 0.01); (c) protrusion recall,
+#    "not greater" with margin 0.02.
+#
+# The island fraction per w0 is in the table and the figure (fragments are what a
+# non-converged sine model shows; no claim of the paper is about it).
 #
 # With one seed (`smoke`, `quick`) every verdict is "not settled" by rule. Each quantity is
 # averaged over the sequences where it is defined for every arm and seed, so both arms are
@@ -193,12 +226,18 @@ for w in [w for w in cfg["omegas"] if w < ref]:
               "w0 < 30: less defined protrusions (Sec 5.6, Fig 11a)", "protrusion_recall",
               w, ref, "less")
 for w in [w for w in cfg["omegas"] if w > ref]:
-    add_claim(f"w0 = {w:g} brings no DSC gain over w0 = 30 (|d DSC| <= 0.01)",
+    add_claim(f"w0 = {w:g} brings no DSC gain over w0 = 30 (one-sided, non-inferior: "
+              f"d DSC < 0.01; {epoch_words()})",
               "w0 > 30: no visible or measurable improvement (Sec 5.6)", "dsc", w, ref,
-              "equal", tol=0.01)
-    add_claim(f"w0 = {w:g} is no closer to the real sphericity than w0 = 30 "
-              "(|d error| <= 0.01)", "w0 > 30: no improvement of sphericity (Fig 11b)",
-              "sph_error", w, ref, "equal", tol=0.01)
+              "not greater", tol=0.01)
+    add_claim(f"w0 = {w:g} is no closer to the real sphericity than w0 = 30 (one-sided, "
+              f"non-inferior: d |sph - real| > -0.01; {epoch_words()})",
+              "w0 > 30: no improvement of sphericity (Fig 11b)", "sph_error", w, ref,
+              "not less", tol=0.01)
+    add_claim(f"w0 = {w:g} rebuilds no more protrusion detail than w0 = 30 (one-sided, "
+              f"non-inferior: d recall < 0.02; {epoch_words()})",
+              "w0 > 30: no visible improvement (Sec 5.6, Fig 11a)", "protrusion_recall", w,
+              ref, "not greater", tol=0.02)
 workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %% [markdown]
@@ -210,8 +249,10 @@ real = real_sph.mean()
 rows = [dict(quantity="real sphericity, last frame", paper="0.021 +- 0.004 (DS_Filo, t=30)",
              ours=f"{real:.3f} +- {real_sph.std():.3f}", note="phantoms, not DS_Filo")]
 for w, r in table.iterrows():
-    rows.append(dict(quantity=f"w0 = {w:g}: sphericity / DSC / protrusion recall, last frame",
+    rows.append(dict(quantity=f"w0 = {w:g}: sphericity / DSC / protrusion recall / island "
+                              "fraction, last frame",
                      paper="curve only (Fig 11b)",
                      ours=f"{r['sphericity']:.3f} / {r['dsc']:.3f} / "
-                          f"{r['protrusion_recall']:.3f}", note=""))
+                          f"{r['protrusion_recall']:.3f} / {r['island_fraction']:.4f}",
+                     note=""))
 workflow.comparison_table(rows, profile)

@@ -16,11 +16,20 @@
 # ours 0.029 +- 0.009, DeepSDF 0.042 +- 0.008** (DeepSDF: thicker protrusions with round
 # tips, higher volume; Fig 12b-e).
 #
+# The paper's convergence claim (Fig 12e: DSC at the last time point every 100th epoch)
+# is that the sine model converges **faster and higher**: 0.950 at 2000 epochs, while
+# DeepSDF reaches 0.909 at 2000 and needs another 2000 epochs to get to 0.928.
+#
 # **Here.** Filopodial phantoms, the sine model vs a DeepSDF decoder extended to 3D+t on
 # the same data with the same sampling, points per step, learning rates and **the same
-# stopping rule** (the loss plateau rule of the shared base models, `config.BASE_RUNS`:
-# stop when the epoch loss of the last 50 epochs is less than 1 % below the best before
-# them, with the notebook's epochs as the cap), each trained with every training seed. DeepSDF is built as in Park et al.
+# fixed number of epochs** for both arms (no early stop), each trained with every
+# training seed; a checkpoint is kept every `eval_every` epochs and the DSC of the last
+# frame is measured at each (Fig 12e), beside the training loss of every epoch. The loss
+# plateau rule of the shared base models (`config.BASE_RUNS`: stop when the best epoch
+# loss of the last 50 epochs is less than 1 % below the best before them) is applied
+# afterwards to the logged losses (`training.stopping.plateau_epoch`; the rule reads only
+# the losses, so a run with the rule on stops at exactly that epoch), and the
+# rule-stopped comparison is kept as a second, labelled claim. DeepSDF is built as in Park et al.
 # (2019) and their reference decoder: ReLU, weight normalisation on every hidden layer,
 # dropout p = 0.2 after each hidden ReLU during training (none in evaluation), the input
 # [x, t, z] re-injected at the middle layer (layer 4 of 8), tanh on the output. The tanh
@@ -28,7 +37,7 @@
 # far out in the cube corners have |SDF| > 1, so the surface is unaffected.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
+profile = "smoke"          # smoke | quick | study | paper (what each runs: cellshapes.config)
 device = "auto"            # auto | cpu | cuda | cuda:N
 seed = 0
 train = True               # False: shipped pretrained models where available
@@ -82,31 +91,33 @@ from cellshapes.repro import experiments, stats
 # rises (0.875-0.904) and in two seeds of three the filopodia begin to come, partly
 # detached (connected recall 0.07 / 0.51 / 0.34): the rule's stop means "less than 1 %
 # better in 50 epochs", not DeepSDF's convergence; with five times the sine model's
-# epochs it still stays below the sine model at 400. So the DeepSDF below, stopped by the
-# same rule as the sine model, is not converged, and the verdicts below hold at the
+# epochs it still stays below the sine model at 400. So the verdicts below hold at the
 # budget they name, not for the paper's DeepSDF (DSC 0.909 at 2000 epochs).
 #
-# - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DeepSDF 4 x 64: proves the path.
-# - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs.
-# - `study`: 4 sequences x 6 frames at 64^3, **the plateau rule with a cap of 400 epochs
-#   for both arms** (the cap: where the study filopodial sine model's convergence curve
-#   flattens, README "Training to convergence"), the study sine model (9 x 128,
-#   latent 64, 4096 points per frame, bf16) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds
-#   = 6 models. **Estimate on 2 idle CPU cores: about 20 minutes** (sine ~140 s per
-#   model: 24 frames x 4096 points x 400 epochs = 39M points at the measured ~280k bf16
-#   points/s; DeepSDF about 1.3x that per point (dropout masks, weight norm; measured under
-#   load, so approximate): ~16 min for 6 models; surface scoring ~3.5 s per sequence and
-#   model, ~1.5 min; phantoms and renders under a minute).
-# - `gpu` (one H100): 4 x 6 frames at 128^3, 32768 points per frame, the same rule and
-#   cap, the paper's sine model vs **the paper's DeepSDF (8 x 512, latent 256)**; about
-#   4-9 min if both arms ran to the cap (estimated, not measured:
-#   `python benchmarks/gpu_profile_estimate.py`).
+# - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, DSC every 5, DeepSDF 4 x 64:
+#   proves the path.
+# - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, DSC every 10.
+# - `study`: 2 sequences x 2 frames at 48^3, **240 epochs for both arms**, DSC every 24
+#   epochs (10 checkpoints per model), the study sine model (9 x 128, latent 64, 4096
+#   points per frame, bf16; lr halved every 50 epochs, so at 240 epochs it is 1/16 of
+#   its start) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds = 6 models. Sized for
+#   the 2 shared CPU cores of the study machine under load from other jobs, where one
+#   training process got 10-30k points/s (an earlier study preset, 4 sequences x 6 frames
+#   at 64^3 with a 400-epoch cap, took 26 minutes on idle cores): 4 frames x 4096 points
+#   x 240 epochs = 3.9M points per model; 60 DSC evaluations at 48^3 per arm; surface
+#   scoring at the last epoch.
 
 # %%
 from cellshapes.config import base_stop_rule
 
-E = nb.settings["epochs"]  # the cap
-# the stopping rule of the shared base models (none at smoke and quick: E epochs)
+from cellshapes.training.stopping import plateau_epoch
+
+E = nb.settings["epochs"]  # both arms, no early stop
+EVERY = nb.settings["eval_every"]  # a kept checkpoint and a DSC every EVERY epochs
+EPOCHS = list(range(EVERY, E + 1, EVERY))
+HALF = E // 2  # the "faster" claim: sine at E/2 vs DeepSDF at E (a checkpoint epoch)
+assert HALF in EPOCHS, f"E/2 = {HALF} must be a multiple of eval_every = {EVERY}"
+# the stopping rule of the shared base models, applied afterwards (none at smoke, quick)
 STOP = base_stop_rule(profile)
 cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
 deepsdf = {"arch": "deepsdf", **cfg["deepsdf"]}
@@ -126,36 +137,77 @@ for s in seeds:
         run = workflow.run_dir(**point, model=model, seed=s)
         run = run.with_name(run.name + "_nb09")  # this notebook's own runs
         runs[arm, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
-                                              model=model, epochs=E, **STOP)
+                                              model=model, epochs=E, checkpoint_every=EVERY,
+                                              keep_checkpoints=len(EPOCHS) + 1)
 configs = {arm: json.loads((runs[arm, seeds[0]] / "config.json").read_text()) for arm in ARMS}
 params = {arm: c["decoder_parameters"] for arm, c in configs.items()}
 # the decoder of each arm in words, e.g. "8 x 128, latent 64"
 sizes = {arm: "{layers} x {hidden}, latent {latent_dim}".format(**c["model"])
          for arm, c in configs.items()}
-# epochs each model trained before the rule stopped it (E: it ran to the cap)
 trained = {key: workflow.epochs_trained(run) for key, run in runs.items()}
-stopped = pd.DataFrame([dict(model=arm, seed=s, epochs=n,
-                             plateau=workflow.stopped_on_plateau(runs[arm, s]))
-                        for (arm, s), n in trained.items()])
+assert set(trained.values()) == {E}, f"every model trains {E} epochs: {trained}"
+
+
+def rule_stop(run):
+    """The epoch the plateau rule would have stopped ``run`` at (E: never before E)."""
+    losses = pd.read_csv(run / "log.csv")["loss"].tolist()
+    return (plateau_epoch(losses, STOP["plateau_epochs"], STOP["plateau_tol"])
+            if STOP else None) or E
+
+
+# the rule's stop, and the kept checkpoint it is scored at (the next one at or after it)
+stops = pd.DataFrame([dict(model=arm, seed=s, epochs=trained[arm, s], rule_stop=rule_stop(r),
+                           scored_at=min(E, -(-rule_stop(r) // EVERY) * EVERY))
+                      for (arm, s), r in runs.items()])
 print(pd.DataFrame({"decoder": sizes, "parameters": params}).to_string())
-stopped
+stops
 
 
 # %%
-def epoch_range(arm):
-    """The epochs the arm's models trained, e.g. ``"400"`` or ``"180-230"``."""
-    n = sorted(trained[arm, s] for s in seeds)
-    return str(n[0]) if n[0] == n[-1] else f"{n[0]}-{n[-1]}"
-
-
 def budget_words():
     """The training budget of both arms, in words for the claims and the figure."""
-    rule = f"the plateau rule, cap {E} epochs" if STOP else f"{E} epochs"
-    return (f"trained with {rule}: sine {sizes['sine']}, {epoch_range('sine')} epochs; "
-            f"DeepSDF {sizes['DeepSDF']}, {epoch_range('DeepSDF')} epochs")
+    return (f"same epochs: both {E} epochs, sine {sizes['sine']}, DeepSDF "
+            f"{sizes['DeepSDF']}")
+
+
+def rule_words(arm):
+    """The rule-stopped epochs of ``arm``'s models, e.g. ``"200-250"``."""
+    n = sorted(stops[stops["model"] == arm]["scored_at"])
+    return str(n[0]) if n[0] == n[-1] else f"{n[0]}-{n[-1]}"
 
 # %% [markdown]
-# ## DSC, sphericity and surface distances at the last frame
+# ## DSC and training loss per epoch (Fig 12e)
+# The DSC of the last frame, mean over the sequences, at every kept checkpoint; the
+# training L1 loss of every epoch from the run's log. Thin lines: training seeds; thick:
+# their mean. Open circles: the checkpoint where the plateau rule would have stopped.
+
+# %%
+curves = experiments.epoch_curves(runs, ds, "model", EPOCHS, device)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+for i, arm in enumerate(ARMS):
+    c, sub = f"C{i}", curves[curves["model"] == arm]
+    for s in seeds:
+        one = sub[sub["train_seed"] == s]
+        axes[0].plot(one["epoch"], one["dsc"], color=c, lw=0.7, alpha=0.5)
+        at = int(stops[(stops["model"] == arm) & (stops["seed"] == s)]["scored_at"].iloc[0])
+        axes[0].plot(at, one.set_index("epoch").loc[at, "dsc"], "o", mfc="none", color=c)
+        log = pd.read_csv(runs[arm, s] / "log.csv")
+        axes[1].plot(log["epoch"], log["rec_loss"], color=c, lw=0.7,
+                     label=arm if s == seeds[0] else None)
+    mean = sub.groupby("epoch")["dsc"].mean()
+    axes[0].plot(mean.index, mean.values, color=c, lw=2.2, label=f"{arm} (mean)")
+axes[0].set(xlabel="epoch", ylabel="DSC, last frame (mean over sequences)")
+axes[0].legend()
+axes[1].set(yscale="log", xlabel="epoch", ylabel="training L1 loss (SDF units)")
+axes[1].legend()
+fig.suptitle(f"Convergence, sine vs DeepSDF: {len(seeds)} training seed(s), "
+             f"{budget_words()} ({profile} profile)", fontsize=10)
+fig.tight_layout()
+plot.save_figure(fig, nb.figure("dsc_loss_per_epoch"))
+curves.pivot_table(index="epoch", columns="model", values="dsc").round(3).T
+
+# %% [markdown]
+# ## DSC, sphericity and surface distances at the last frame, after E epochs
 # `frame_scores(..., surface=True)` also compares the surfaces: `protrusion_recall` is the
 # fraction of the real shape's protrusion surface that the reconstruction reaches (NaN
 # where the real shape has no protrusion), `hd95_um` the 95th-percentile surface distance.
@@ -185,17 +237,14 @@ axes[1].legend()
 sns.pointplot(data=scores, x="model", y="protrusion_recall", order=order, errorbar="sd",
               ax=axes[2], linestyle="none", capsize=0.2, color="C3")
 axes[2].set(ylabel="protrusion recall, last frame", xlabel="")
-for arm in ARMS:
-    log = pd.read_csv(runs[arm, seeds[0]] / "log.csv")
-    axes[3].plot(log["epoch"], log["rec_loss"], label=f"{arm} ({trained[arm, seeds[0]]} ep)")
-axes[3].set(yscale="log", xlabel="epoch",
-            ylabel=f"training L1 loss (SDF units), seed {seeds[0]}")
-axes[3].legend()
+sns.pointplot(data=scores, x="model", y="hd95_um", order=order, errorbar="sd",
+              ax=axes[3], linestyle="none", capsize=0.2, color="C4")
+axes[3].set(ylabel="HD95 [um], last frame", xlabel="")
 fig.suptitle(f"Sine vs ReLU (DeepSDF), {scores['sequence'].nunique()} sequences x "
              f"{len(seeds)} training seed(s), {budget_words()} ({profile} profile)",
              fontsize=10)
 fig.tight_layout()
-plot.save_figure(fig, nb.figure("dsc_sphericity_loss"))
+plot.save_figure(fig, nb.figure("dsc_sphericity_hd95"))
 
 # %% [markdown]
 # ## Renders: the sequence with the lowest real sphericity, last frame (first seed)
@@ -208,7 +257,7 @@ for arm in ARMS:
     vol = experiments.rebuild(runs[arm, seeds[0]], name, [1.0], cfg["size"])[0][0]
     ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
-    labels.append(f"{arm}, {trained[arm, seeds[0]]} ep" if ok else f"{arm}: no surface")
+    labels.append(f"{arm}, {E} ep" if ok else f"{arm}: no surface")
 _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=labels,
                    path=nb.figure("render"))
 
@@ -219,14 +268,17 @@ _ = plot.show_volumes(vols, spacing=(truth.attrs["voxel_um"],) * 3, labels=label
 # (not that DeepSDF is rounder: a model could be rounder and still closer). Per training
 # seed, each quantity is the mean over the sequences of the last frame; the arms are
 # paired by seed and :func:`cellshapes.repro.stats.claim_record` decides (d = sine -
-# DeepSDF per seed; at least 3 seeds; "reproduced" when the claimed direction holds for
-# every seed or a one-sided paired t-test gives p < 0.05, "contradicted" likewise for the
-# opposite, otherwise "not settled"):
+# DeepSDF per seed, one-sided paired t-test over the seeds; the rule, its effect size
+# and power line are in `cellshapes.repro.stats`). At the same epochs (E for both):
 #
 # 1. sphericity error |sphericity - real sphericity|: sine vs DeepSDF, direction "less";
-# 2. DSC: direction "greater" (paper: 0.950 vs 0.909 at 2000 epochs);
+# 2. DSC: direction "greater" (paper: 0.950 vs 0.909 at 2000 epochs): **higher**;
 # 3. protrusion recall (DeepSDF: "thicker protrusions with round tips"): "greater";
-# 4. HD95 surface distance [um]: "less".
+# 4. HD95 surface distance [um]: "less";
+# 5. **faster** (Fig 12e): the sine model's DSC at E/2 epochs vs DeepSDF's at E,
+#    "greater" (paper: sine 0.950 at 2000 epochs vs DeepSDF 0.928 at 4000);
+# 6. second row, **rule-stopped**: DSC of each model at the checkpoint where the plateau
+#    rule would have stopped it, "greater".
 #
 # With one seed (`smoke`, `quick`) every verdict is "not settled" by rule. Each quantity is
 # averaged over the sequences where it is defined for every arm and seed, so both arms are
@@ -259,9 +311,34 @@ for claim, paper, col, direction in CLAIMS:
     if not np.all(np.isfinite(a + b)):
         print(f"left out: {claim!r} ({col} undefined for every sequence: {a} vs {b})")
         continue
-    budget = f" (both {budget_words()}; same points, {profile} profile)"
+    budget = f" ({budget_words()}; same points, {profile} profile)"
     claims.append(stats.claim_record(claim + budget, paper, a, b, direction,
                                      labels=("sine", "DeepSDF")))
+
+
+def curve_at(arm, at):
+    """DSC of ``arm`` per training seed at epoch ``at`` (int, or a {seed: epoch} map)."""
+    sub = curves[curves["model"] == arm].set_index(["train_seed", "epoch"])["dsc"]
+    return [float(sub.loc[s, at[s] if isinstance(at, dict) else at]) for s in seeds]
+
+
+claims.append(stats.claim_record(
+    f"the sine model converges faster: its DSC after half the epochs ({HALF}) is higher "
+    f"than DeepSDF's after all {E} (DSC per epoch, Fig 12e; {sizes['sine']} vs "
+    f"{sizes['DeepSDF']}, same points, {profile} profile)",
+    "sine 0.950 +- 0.007 at 2000 epochs vs DeepSDF 0.928 +- 0.004 at 4000 (Sec 5.7, Fig 12e)",
+    curve_at("sine", HALF), curve_at("DeepSDF", E), "greater",
+    labels=(f"sine, {HALF} epochs", f"DeepSDF, {E} epochs")))
+if STOP:
+    at = {arm: dict(zip(stops[stops["model"] == arm]["seed"],
+                        stops[stops["model"] == arm]["scored_at"])) for arm in ARMS}
+    claims.append(stats.claim_record(
+        f"rule-stopped (second row): the sine model has a higher DSC than DeepSDF, each "
+        f"scored where the plateau rule would stop it (sine {rule_words('sine')}, DeepSDF "
+        f"{rule_words('DeepSDF')} epochs of {E}; {profile} profile)",
+        "0.950 +- 0.007 vs 0.909 +- 0.008 at 2000 epochs (Sec 5.7)",
+        curve_at("sine", at["sine"]), curve_at("DeepSDF", at["DeepSDF"]), "greater",
+        labels=("sine", "DeepSDF")))
 workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %% [markdown]
@@ -275,10 +352,10 @@ def ms(col, arm):
 
 rs = real["real_sphericity"]
 rows = [
-    dict(quantity=f"DSC last frame, sine ({epoch_range('sine')} epochs)",
+    dict(quantity=f"DSC last frame, sine ({E} epochs)",
          paper="0.950 +- 0.007 (2000 epochs)",
          ours=ms("dsc", "sine"), note=""),
-    dict(quantity=f"DSC last frame, DeepSDF ({epoch_range('DeepSDF')} epochs)",
+    dict(quantity=f"DSC last frame, DeepSDF ({E} epochs)",
          paper="0.909 +- 0.008 (2000)",
          ours=ms("dsc", "DeepSDF"), note=""),
     dict(quantity="sphericity last frame, real", paper="0.021 +- 0.004",
@@ -292,6 +369,6 @@ rows = [
          note=""),
     dict(quantity="decoder parameters sine / DeepSDF", paper="168.5k / about 1.9M",
          ours=f"{params['sine'] / 1e3:.1f}k / {params['DeepSDF'] / 1e3:.1f}k",
-         note="" if not cfg["deepsdf"] else "DeepSDF scaled to the sine model's width"),
+         note="" if profile == "paper" else "DeepSDF scaled to the sine model's width"),
 ]
 workflow.comparison_table(rows, profile)

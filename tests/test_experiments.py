@@ -70,6 +70,28 @@ def test_frame_scores_match_evaluate(trained_run, ellipsoid_dataset):
     assert (df["sphericity"] - df["real_sphericity"]).abs().max() < 0.2
 
 
+def test_epoch_curves_score_kept_checkpoints(trained_run, ellipsoid_dataset):
+    """The smoke run keeps epochs 145 and 150: the curve at 150 is the latest model's
+    last-frame DSC; the loss is the log's; an epoch without a checkpoint is an error."""
+    import pandas as pd
+
+    from cellshapes.errors import InputFileNotFoundError
+    from cellshapes.repro.experiments import epoch_curves
+
+    curves = epoch_curves({("sine", 0): trained_run}, ellipsoid_dataset, "model", [145, 150],
+                          device="cpu")
+    assert list(curves["epoch"]) == [145, 150] and (curves["model"] == "sine").all()
+    latest = frame_scores(trained_run, ellipsoid_dataset, frames=[-1], device="cpu",
+                          describe=False)["dsc"].mean()
+    assert curves["dsc"].iloc[1] == pytest.approx(latest)
+    assert curves["dsc"].iloc[0] != curves["dsc"].iloc[1]  # another model
+    log = pd.read_csv(trained_run / "log.csv").set_index("epoch")
+    assert curves["rec_loss"].tolist() == pytest.approx(log.loc[[145, 150], "rec_loss"].tolist())
+    with pytest.raises(InputFileNotFoundError, match="epoch 10"):
+        epoch_curves({("sine", 0): trained_run}, ellipsoid_dataset, "model", [10],
+                     device="cpu")
+
+
 def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, tmp_path):
     df = frame_scores(trained_run, ellipsoid_dataset, frames=[-1], sizes=[12, 24, 48],
                       sequences=["seq_0000", "seq_0001"], device="cpu", describe=False)

@@ -117,6 +117,30 @@ def test_classifier_reduces_folds_and_rejects_singletons():
         latent.classify_codes(codes, [0] * 6)
 
 
+def test_cluster_scores_known_answers():
+    codes, labels = _clusters(10, 3, spread=0.1)
+    res = latent.cluster_scores(codes, labels, seed=0)
+    assert res["ari"] == pytest.approx(1.0) and res["k"] == 3
+    assert res["silhouette"] > 0.9 and res["clusters"].shape == (30,)
+
+
+def test_cluster_scores_separable_is_not_clustered():
+    """Two kinds, each split into a far-apart pair of blobs, side by side: a linear
+    classifier tells them apart perfectly, but k-means (k = 2) splits along the blobs,
+    ARI about 0, and the silhouette of the kinds is about 0."""
+    rng = np.random.default_rng(5)
+    centres = [(0.0, -10.0), (0.0, 10.0), (1.0, -10.0), (1.0, 10.0)]
+    codes = np.concatenate([rng.normal(c, 0.1, size=(10, 2)) for c in centres])
+    kinds = np.repeat(["a", "a", "b", "b"], 10)
+    assert latent.classify_codes(codes, kinds, folds=5)["accuracy"] == 1.0
+    res = latent.cluster_scores(codes, kinds)
+    assert abs(res["ari"]) < 0.05 and abs(res["silhouette"]) < 0.1
+    with pytest.raises(InputError):
+        latent.cluster_scores(codes, kinds[:-1])
+    with pytest.raises(InputError):
+        latent.cluster_scores(codes, ["a"] * 40)
+
+
 def test_random_rotation_dataset(tmp_path):
     src = write_dataset(tmp_path / "src.h5", ellipsoid_sequences(n=2, frames=3, size=16))
     out = latent.random_rotation_dataset(src, tmp_path / "rot.h5", copies=3, seed=5)

@@ -474,7 +474,7 @@ def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys, monkeypatch
                         results_dir=tmp_path / "x")
     assert nb.dirs == ((tmp_path / "d").resolve(), (tmp_path / "r").resolve(),
                        (tmp_path / "f").resolve(), (tmp_path / "x").resolve())
-    assert nb.seeds == [3] and nb.settings["omegas"] == [10, 30, 60]
+    assert nb.seeds == [3] and nb.settings["omegas"] == [1, 10, 20, 30, 40, 60]
     assert nb.figure("render") == (tmp_path / "f").resolve() / "08_omega_sweep_render.png"
     assert "08_omega_sweep at smoke: device cpu" in capsys.readouterr().out
     from cellshapes.config import presets

@@ -126,16 +126,32 @@ def test_summarise_known_values():
 
 
 @pytest.mark.parametrize("a, b, direction, expected", [
-    ([0.93, 0.95, 0.94], [0.90, 0.91, 0.92], "greater", "reproduced"),   # every seed
+    ([0.93, 0.95, 0.94], [0.90, 0.91, 0.92], "greater", "reproduced"),   # p = 0.018
     ([0.93, 0.95, 0.94], [0.90, 0.91, 0.92], "less", "contradicted"),
     ([0.90, 0.91, 0.92], [0.93, 0.95, 0.94], "less", "reproduced"),
     ([0.93, 0.89, 0.94], [0.90, 0.91, 0.92], "greater", "not settled"),  # 2 of 3, p > .05
     ([0.93, 0.95], [0.90, 0.91], "greater", "not settled"),              # too few seeds
 ])
-def test_verdict_sign_rule(a, b, direction, expected):
+def test_verdict_direction(a, b, direction, expected):
     v = S.verdict(a, b, direction)
     assert v == expected and isinstance(v, str)
     assert v.reason
+
+
+def test_verdict_t_test_known_p():
+    """d = (1, 2, 3) against 0: t = 2 / (1 / sqrt 3) = sqrt 12 with 2 df, whose upper
+    tail is 1/2 - t / (2 sqrt(t^2 + 2)) = 1/2 - sqrt(12) / (2 sqrt 14)."""
+    v = S.verdict([1.0, 2.0, 3.0], 0.0, "greater")
+    assert v.pvalue == pytest.approx(0.5 - math.sqrt(12) / (2 * math.sqrt(14)), rel=1e-9)
+    assert v == "reproduced" and "t-test" in v.reason
+
+
+def test_verdict_three_of_three_seeds_is_not_enough():
+    """Every seed in the claimed direction is a sign test at p = 1/8: the old rule
+    called it reproduced whatever the effect; the t-test weighs size against spread."""
+    v = S.verdict([0.01, 0.5, 0.02], 0.0, "greater")
+    assert v == "not settled" and v.pvalue > 0.05
+    assert S.verdict([0.01, 0.5, 0.02], 0.0, "less") == "not settled"
 
 
 def test_verdict_paired_test_settles_a_mixed_sign():
@@ -145,6 +161,43 @@ def test_verdict_paired_test_settles_a_mixed_sign():
     v = S.verdict(d, np.zeros(10), "greater")
     assert v == "reproduced" and "t-test" in v.reason and v.pvalue < 0.05
     assert S.verdict(-d, np.zeros(10), "greater") == "contradicted"
+
+
+def test_verdict_no_spread_is_the_limit_of_the_t_test():
+    v = S.verdict([1.0, 1.0, 1.0], 0.9, "greater")
+    assert v == "reproduced" and v.pvalue == 0.0 and "no spread" in v.reason
+    assert S.verdict([0.9, 0.9, 0.9], 0.9, "greater") == "not settled"
+    assert S.verdict([0.8, 0.8, 0.8], 0.9, "greater") == "contradicted"
+
+
+def test_verdict_no_gain_is_one_sided_non_inferiority():
+    """Notebook 08's case: w0 = 60 is *worse* than w0 = 30 by 0.03-0.08 DSC. "No gain"
+    (a - b below the margin 0.01) holds; two-sided equivalence calls it contradicted."""
+    d = [-0.071, -0.032, -0.079]
+    v = S.verdict(d, 0.0, "not greater", tol=0.01)
+    # t = (mean - 0.01) / (sd / sqrt 3), lower tail with 2 df
+    m, sd = np.mean(d), np.std(d, ddof=1)
+    t = (m - 0.01) / (sd / math.sqrt(3))
+    assert v == "reproduced" and v.pvalue == pytest.approx(0.5 + t / (2 * math.sqrt(t * t + 2)))
+    assert S.verdict(d, 0.0, "equal", tol=0.01) == "contradicted"
+    # a clear gain beyond the margin contradicts it; one within the margin does not
+    assert S.verdict([0.05, 0.06, 0.055], 0.0, "not greater", tol=0.01) == "contradicted"
+    assert S.verdict([0.002, 0.004, 0.003], 0.0, "not greater", tol=0.01) == "reproduced"
+    # the mirror: an error that is no smaller (a - b above -margin)
+    assert S.verdict([0.34, 0.02, 0.03], 0.0, "not less", tol=0.01) == "not settled"
+    assert S.verdict([0.04, 0.02, 0.03], 0.0, "not less", tol=0.01) == "reproduced"
+    assert S.verdict([-0.04, -0.05, -0.03], 0.0, "not less", tol=0.01) == "contradicted"
+    for direction in ("not greater", "not less", "equal"):
+        with pytest.raises(InputError, match="margin"):
+            S.verdict([1, 2, 3], [1, 2, 3], direction)
+
+
+def test_verdict_a_test_that_cannot_reach_alpha_is_not_settled():
+    v = S.verdict([0.9, 0.95, 0.97], 0.0, "greater", min_p=0.125)
+    assert v == "not settled" and "0.125" in v.reason
+    rec = S.claim_record("x", "y", [0.9, 0.95, 0.97], 0.0, "greater", min_p=0.125)
+    assert "cannot reach" in rec["power"]["note"]
+    assert S.verdict([0.9, 0.95, 0.97], 0.0, "greater", min_p=0.01) == "reproduced"
 
 
 def test_verdict_against_a_fixed_value_and_equal():
@@ -162,6 +215,68 @@ def test_verdict_against_a_fixed_value_and_equal():
         S.verdict([1, 2, 3], [1, 2, 3], "up")
     with pytest.raises(InputError, match="one value per seed"):
         S.verdict([1, 2, 3], [1, 2], "greater")
+
+
+def test_effect_size_interval_matches_the_decision():
+    """d = (1, 2, 3): mean 2, sd 1; the 90 % interval is 2 -+ t(0.95, 2) / sqrt 3 and its
+    lower bound is above 0 exactly as the one-sided test at 0.05 rejects."""
+    e = S.effect_size([1.0, 2.0, 3.0])
+    half = 2.919985580355516 / math.sqrt(3)
+    assert e["ci"] == pytest.approx([2 - half, 2 + half]) and e["ci_level"] == pytest.approx(0.9)
+    assert e["dz"] == pytest.approx(2.0) and e["mean"] == 2.0 and e["sd"] == 1.0
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        d = rng.normal(0.3, 0.5, 3)
+        lo = S.effect_size(d)["ci"][0]
+        assert (lo > 0) == (S.verdict(d, 0.0, "greater") == "reproduced")
+    assert S.effect_size([2.0])["ci"] is None
+
+
+def test_power_line_known_answers():
+    # large n: the t-test is the z-test, mde = (z_0.95 + z_0.8) sd / sqrt n
+    d = np.random.default_rng(1).normal(0, 1, 1000)
+    sd = np.std(d, ddof=1)
+    p = S.power_line(d, "greater")
+    assert p["mde80"] == pytest.approx((1.6448536 + 0.8416212) * sd / math.sqrt(1000), rel=0.01)
+    # n = 3: scale invariance, and simulated power at the mde is 80 %
+    p3 = S.power_line([0.0, 1.0, 2.0], "greater")
+    assert S.power_line([0.0, 0.01, 0.02], "greater")["mde80"] == pytest.approx(
+        p3["mde80"] / 100, rel=1e-4)
+    rng = np.random.default_rng(2)
+    sims = rng.normal(p3["mde80"], 1.0, size=(20000, 3))
+    t = sims.mean(1) / (sims.std(1, ddof=1) / math.sqrt(3))
+    assert np.mean(t > 2.919985580355516) == pytest.approx(0.8, abs=0.015)
+    assert "80 % power" in p3["note"] and p3["n"] == 3
+    # margin directions also state the power when a = b
+    nz = S.power_line([-0.01, 0.0, 0.01], "not greater", tol=0.01)
+    assert 0 < nz["power_at_zero"] < 1 and "margin 0.01" in nz["note"]
+    assert S.power_line([1.0], "greater")["mde80"] is None
+
+
+def test_claim_record_states_test_effect_and_power():
+    c = S.claim_record("w0 = 60 brings no DSC gain over w0 = 30", "Sec 5.6",
+                       [0.80, 0.85, 0.81], [0.871, 0.882, 0.889], "not greater", tol=0.01,
+                       labels=("w0=60", "w0=30"))
+    assert c["verdict"] == "reproduced" and "non-inferior" in c["test"]
+    assert "H1: mean(a - b) < 0.01" in c["test"]
+    assert c["effect"]["ci"][1] < 0.01 and c["power"]["mde80"] > 0
+    json.dumps(c)
+
+
+def test_rejudge_applies_the_current_rule_to_a_stored_claim():
+    old = S.claim_record("a > b", "Fig 7", [1.01, 1.5, 1.02], [1.0, 1.0, 1.0], "greater")
+    stale = {**old, "verdict": "reproduced", "reason": "a > b for all 3 seeds",
+             "extra": "kept"}
+    for key in ("effect", "power", "test", "alpha"):
+        stale.pop(key)
+    new = S.rejudge(stale)
+    assert new["verdict"] == "not settled" and new["extra"] == "kept"
+    assert new["per_seed"] == old["per_seed"] and new["effect"] == old["effect"]
+    assert S.rejudge(new) == new
+    fixed = S.claim_record("DSC > 0.9", 0.93, [0.92, 0.94, 0.95], 0.9, "greater")
+    assert S.rejudge(fixed) == fixed
+    with pytest.raises(InputError, match="arms"):
+        S.rejudge({"claim": "x", "paper": "y"})
 
 
 def test_claim_record_layout():

@@ -8,7 +8,7 @@ import pytest
 from cellshapes.config import model_config, train_config
 from cellshapes.repro.runs import epochs_trained, run_is_complete, stopped_on_plateau
 from cellshapes.training.loop import train
-from cellshapes.training.stopping import plateau_reached
+from cellshapes.training.stopping import plateau_epoch, plateau_reached
 
 
 @pytest.mark.parametrize("losses,window,tol,stop", [
@@ -23,6 +23,13 @@ def test_plateau_rule(losses, window, tol, stop):
     assert plateau_reached(losses, window, tol) is stop
 
 
+def test_plateau_epoch_applies_the_rule_afterwards():
+    # n = 6: best before 7.0 (epoch 4), best of the last 2 is 7.0, not 1 % below
+    assert plateau_epoch([10, 9, 8, 7, 7, 7, 7, 7], 2, 0.01) == 6
+    assert plateau_epoch([1.0, 0.8, 0.6, 0.5, 0.4, 0.3], 2, 0.01) is None
+    assert plateau_epoch([1.0, 1.0, 1.0, 1.0], 0, 0.01) is None
+
+
 def test_training_stops_on_a_plateau_and_records_it(ellipsoid_dataset, tmp_path):
     out = tmp_path / "run"
     tcfg = train_config("smoke", epochs=300, seed=0, plateau_epochs=3, plateau_tol=0.5)
@@ -34,6 +41,7 @@ def test_training_stops_on_a_plateau_and_records_it(ellipsoid_dataset, tmp_path)
     assert record["best_recent"] > 0.5 * record["best_before"]
     assert plateau_reached([r["loss"] for r in history], 3, 0.5)
     assert not plateau_reached([r["loss"] for r in history[:-1]], 3, 0.5)  # first epoch it holds
+    assert plateau_epoch([r["loss"] for r in history], 3, 0.5) == len(history)
     assert run_is_complete(out)
     assert stopped_on_plateau(out) and epochs_trained(out) == len(history)
     log = (out / "log.csv").read_text()

@@ -312,8 +312,13 @@ def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--dir", type=Path, default=Path("results"),
                    help="folder of results files (default results)")
     p.add_argument("--readme", type=Path, default=None,
-                   help="rewrite the table between the markers of this README")
-    _flag(p, "--check", "with --readme: only compare; exit 1 when the README differs")
+                   help="rewrite the table and the quoted numbers between the markers of "
+                        "this README")
+    _flag(p, "--check", "only compare the README (--readme, default README.md) with the "
+          "files: its table, its quoted numbers and the verdicts under the current rule; "
+          "exit 1 on any difference")
+    _flag(p, "--rejudge", "first judge every claim of the files again by the current "
+          "verdict rule (values kept, nothing rerun)")
 
 
 def _synthesis_commands(add: Callable[..., argparse.ArgumentParser]) -> None:

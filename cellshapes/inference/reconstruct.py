@@ -26,9 +26,11 @@ from cellshapes.training.sampling import frame_times
 __all__ = ["load_run", "reconstruct_run"]
 
 
-def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
-             ) -> tuple[AutoDecoder, dict[str, Any]]:
-    """Rebuild the model of a run directory from ``config.json`` and its latest checkpoint.
+def load_run(run: str | os.PathLike, device: str | torch.device = "cpu",
+             epoch: int | None = None) -> tuple[AutoDecoder, dict[str, Any]]:
+    """Rebuild the model of a run directory from ``config.json`` and its latest checkpoint
+    (or the kept checkpoint of ``epoch``, :func:`~cellshapes.training.checkpoint.
+    load_checkpoint`).
 
     Returns
     -------
@@ -46,7 +48,7 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu"
     except (TypeError, ValueError) as exc:  # a hand-edited or foreign config.json
         raise DatasetFormatError(f"{run}/config.json: invalid 'model' section ({exc})"
                                  ) from None
-    state = load_checkpoint(run, map_location=dev)
+    state = load_checkpoint(run, map_location=dev, epoch=epoch)
     codes = state["model"].get("codes")
     if not isinstance(codes, torch.Tensor) or codes.ndim != 2:
         raise CheckpointError(f"{run}: checkpoint has no (n_sequences, latent_dim) 'codes'")

@@ -27,7 +27,7 @@ from cellshapes.progress import track
 from cellshapes.repro.cache import cached, path_identity
 
 __all__ = ["resample_nearest", "regrid_dataset", "frame_scores",
-           "score_arms", "rebuild", "describe_frames"]
+           "score_arms", "epoch_curves", "rebuild", "describe_frames"]
 
 _DESCRIPTORS = ("volume_um3", "surface_um2", "sphericity")
 
@@ -150,7 +150,8 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
                  frames: Sequence[int] | None = None, sizes: int | Sequence[int] | None = None,
                  sequences: Sequence[str] | None = None, device: str = "auto",
                  describe: bool = True, surface: bool = False, options: Any = None,
-                 progress: bool = False) -> "pd.DataFrame":  # noqa: F821
+                 progress: bool = False, epoch: int | None = None
+                 ) -> "pd.DataFrame":  # noqa: F821
     """DSC (and descriptors) of a run's reconstructions per sequence, frame and grid size.
 
     Sequences are matched to ``reference`` by name; frame ``k`` of a reference sequence
@@ -181,6 +182,8 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
         ``island_fraction``, ``connected_protrusion_recall``,
         :mod:`cellshapes.measure.topology`), tolerance one voxel diagonal of the
         reference grid.
+    epoch : int, optional
+        Score the run's kept checkpoint of this epoch instead of its latest.
 
     Returns
     -------
@@ -197,7 +200,7 @@ def frame_scores(run: str | os.PathLike, reference: str | os.PathLike,
     from cellshapes.measure.metrics import dice
     from cellshapes.training.sampling import frame_times
 
-    model, config = load_run(run, device)
+    model, config = load_run(run, device, epoch=epoch)
     data = config["data"]
     every = int(config["train"].get("frames_every", 1))
     chosen = [n for n in data["names"] if sequences is None or n in sequences]
@@ -265,6 +268,46 @@ def score_arms(runs: Mapping[tuple[Any, int], str | os.PathLike],
         print("WARNING: reconstructions with no surface (no zero level set) per arm:",
               empty.to_dict())
     return scores
+
+
+def epoch_curves(runs: Mapping[tuple[Any, int], str | os.PathLike],
+                 reference: str | os.PathLike, arm: str, epochs: Sequence[int],
+                 device: str = "auto", frames: Sequence[int] = (-1,)
+                 ) -> "pd.DataFrame":  # noqa: F821
+    """DSC of each run's kept checkpoints and its training loss, per epoch (Fig 12e).
+
+    Parameters
+    ----------
+    runs : mapping
+        ``(arm value, training seed) -> run directory``, trained with a checkpoint at
+        every epoch of ``epochs`` kept (``checkpoint_every``, ``keep_checkpoints``).
+    reference : path-like
+        The dataset the runs were trained on.
+    arm : str
+        Name of the column that holds the arm value.
+    epochs : sequence of int
+        Checkpoint epochs to score.
+    frames : sequence of int
+        Frames to score (default the last).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (arm, seed, epoch): ``arm``, ``train_seed``, ``epoch``, ``dsc`` (mean
+        over the sequences and ``frames``) and ``rec_loss`` (the training L1 loss of that
+        epoch from ``log.csv``).
+    """
+    import pandas as pd
+
+    rows = []
+    for (a, s), run in runs.items():
+        log = pd.read_csv(Path(run) / "log.csv").set_index("epoch")
+        for e in epochs:
+            dsc = frame_scores(run, reference, frames=list(frames), device=device,
+                               describe=False, epoch=int(e))["dsc"].mean()
+            rows.append({arm: a, "train_seed": s, "epoch": int(e), "dsc": float(dsc),
+                         "rec_loss": float(log.loc[int(e), "rec_loss"])})
+    return pd.DataFrame(rows)
 
 
 def rebuild(run: str | os.PathLike, seq: int | str, times: Sequence[float],

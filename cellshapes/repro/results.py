@@ -22,7 +22,8 @@ from cellshapes.atomic import atomic_path
 from cellshapes.errors import InputError
 from cellshapes.repro.stats import CLAIM_KEYS, VERDICTS
 
-__all__ = ["results_document", "write_results", "read_results", "versions"]
+__all__ = ["results_document", "write_results", "read_results", "rejudge_results",
+           "versions"]
 
 
 def _version(dist: str) -> str | None:
@@ -156,3 +157,30 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
     for i, c in enumerate(doc["claims"]):
         _check_claim(c, len(doc["seeds"]), i)
     return doc
+
+
+def rejudge_results(path: str | os.PathLike) -> int:
+    """Judge every claim of a results file again by the current verdict rule.
+
+    The values, seeds, date and versions are kept (nothing is rerun); each claim's
+    verdict, reason, test, effect and power are recomputed from its own arms
+    (:func:`cellshapes.repro.stats.rejudge`), and ``rejudged`` records when. The file
+    is rewritten (atomically) only when something changed.
+
+    Returns
+    -------
+    int
+        The number of claims whose record changed.
+    """
+    from cellshapes.repro.stats import rejudge
+
+    doc = read_results(path)
+    claims = [rejudge(c) if "arms" in c and "direction" in c else c for c in doc["claims"]]
+    changed = sum(new != old for new, old in zip(claims, doc["claims"]))
+    if changed:
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        doc = _jsonable({**doc, "claims": claims, "rejudged": now.isoformat()})
+        with atomic_path(Path(path), overwrite=True) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n",
+                           encoding="utf-8")
+    return changed

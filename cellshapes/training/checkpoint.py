@@ -111,21 +111,35 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 
 
 def load_checkpoint(run_dir: str | os.PathLike,
-                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load the newest readable checkpoint of a run.
+                    map_location: str | torch.device = "cpu",
+                    epoch: int | None = None) -> dict[str, Any]:
+    """Load the newest readable checkpoint of a run, or the one of a given epoch.
 
     ``latest.pt`` is tried first; if it is corrupt (e.g. a disk filled up), the numbered
     checkpoints are tried from newest to oldest, with a warning. A checkpoint refused for
     carrying pickled objects is never skipped silently: the error is raised.
 
+    Parameters
+    ----------
+    run_dir : path-like
+    map_location : str or torch.device
+    epoch : int, optional
+        Load ``checkpoints/epoch_NNNN.pt`` of this epoch (kept when the run was trained
+        with ``keep_checkpoints`` large enough), with no fallback.
+
     Raises
     ------
     InputFileNotFoundError
-        If the run has no checkpoint at all.
+        If the run has no checkpoint at all, or none of ``epoch``.
     CheckpointError
         If no checkpoint is readable, or one carries pickled objects.
     """
     ckpt_dir = Path(run_dir) / "checkpoints"
+    if epoch is not None:
+        path = ckpt_dir / f"epoch_{int(epoch):04d}.pt"
+        if not path.is_file():
+            raise InputFileNotFoundError(f"no checkpoint of epoch {epoch} in {ckpt_dir}")
+        return _load_one(path, map_location)
     candidates = [ckpt_dir / "latest.pt"] + sorted(ckpt_dir.glob("epoch_*.pt"), key=_epoch_of,
                                                      reverse=True)
     candidates = [c for c in candidates if c.exists()]

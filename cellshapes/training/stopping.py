@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["plateau_reached", "stop_record"]
+__all__ = ["plateau_reached", "plateau_epoch", "stop_record"]
 
 
 def plateau_reached(losses: Sequence[float], window: int, tol: float) -> bool:
@@ -36,6 +36,17 @@ def plateau_reached(losses: Sequence[float], window: int, tol: float) -> bool:
     before = min(losses[:-window])
     recent = min(losses[-window:])
     return recent > (1.0 - tol) * before
+
+
+def plateau_epoch(losses: Sequence[float], window: int, tol: float) -> int | None:
+    """The epoch (1-based) after which :func:`plateau_reached` would have stopped a run
+    that logged ``losses``, or None if it never would have: the rule applied afterwards
+    to a run trained to a fixed count (the rule only reads the losses, so a run with the
+    rule on stops at exactly this epoch)."""
+    for n in range(2 * max(window, 1), len(losses) + 1):
+        if plateau_reached(losses[:n], window, tol):
+            return n
+    return None
 
 
 def stop_record(losses: Sequence[float], window: int, tol: float, cap: int) -> dict:
