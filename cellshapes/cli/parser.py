@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
-from cellshapes.cli import commands
+from cellshapes.cli import commands, tools
 from cellshapes.cli.options import Parser, add_config_options, add_sampler_options, int_min
 from cellshapes.config import (PROFILES, ModelConfig, TrainConfig, model_config, to_dict,
                                train_config)
@@ -288,13 +288,13 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Subcommands of the checkout tools: benchmarks, notebooks, results."""
-    p = add("bench", commands.bench,
+    p = add("bench", tools.bench,
             "training/inference throughput as ratios to baselines")
     _flag(p, "--quick", "small sizes, a few minutes on CPU")
     _device(p)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
-    p = add("notebooks", commands.notebooks,
+    p = add("notebooks", tools.notebooks,
             "execute the numbered notebooks with papermill")
     p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     p.add_argument("--out", type=Path, default=None,
@@ -307,7 +307,7 @@ def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     _device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
-    p = add("results", commands.results,
+    p = add("results", tools.results,
             "the README results table from the notebooks' results/NN_topic.json")
     p.add_argument("--dir", type=Path, default=Path("results"),
                    help="folder of results files (default results)")
