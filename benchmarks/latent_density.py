@@ -6,8 +6,10 @@ sequences per sampler at 48^3 from each: ``span`` 0.5 (up to the midpoint of two
 ``local`` 0.25 (the default) and ``local`` 0.5. Reported per N and sampler: the share of
 whole sequences, the median DSC to the nearest training cell and between training cells
 (as ``benchmarks/sampler_frontier.py``), the codes' median nearest-code distance and the
-training minutes. A first, small answer to "how many training sequences does sampling
-between codes need"; the shipped base models keep N = 4.
+training minutes. A first, small look at "how many training sequences does sampling
+between codes need"; the shipped base models keep N = 4. At 200 epochs the models are
+under-trained and a larger N also means more steps per epoch (README): the next run
+should train each N to the plateau rule.
 
     python benchmarks/latent_density.py [--sizes 4 8 16] [--epochs 200]
 
