@@ -184,9 +184,8 @@ rows = []
 for (k, s, arm), rep in reports.items():
     for name, seq in rep["sequences"].items():
         for t, f in enumerate(seq["frames"]):
-            ok = f["island_fraction"] < 0.01 and 1 <= f["cells"] <= rep["max_cells"]
             rows.append({"kind": k, "seed": s, "sampler": f"{arm} ({rep['method']})",
-                         "frame": t, "valid frame": ok})
+                         "frame": t, "valid frame": f["valid"]})
 per_frame = pd.DataFrame(rows)
 display(per_frame.pivot_table(index=["kind", "sampler"], columns="frame",
                               values="valid frame", aggfunc="mean").round(2))

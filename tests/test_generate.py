@@ -83,7 +83,11 @@ def test_generate_reports_islands_and_drops_them_only_when_asked(trained_run, tm
     assert set(rep["sequences"]) == {"gen_0000", "gen_0001"}
     assert rep["drop_islands_voxels"] == 0 and 0.0 <= rep["island_fraction_mean"] < 1.0
     assert all(len(v["frames"]) == 4 for v in rep["sequences"].values())
-    assert rep["method"] == "local" and 0.0 <= rep["valid_share"] <= 1.0
+    assert rep["method"] == "local"
+    assert rep["valid_share"] == np.mean([v["valid"] for v in rep["sequences"].values()])
+    for v in rep["sequences"].values():  # a sequence is valid when every frame is
+        assert v["valid"] == all(f["valid"] for f in v["frames"]) or any(
+            b["cells"] < a["cells"] for a, b in zip(v["frames"], v["frames"][1:]))
     assert all(0.0 <= v["nearest_training_dsc"] <= 1.0 for v in rep["sequences"].values())
     assert "reference" in rep["realism"]
     assert all(v["last_frame"] is None or v["last_frame"]["volume_um3"] > 0

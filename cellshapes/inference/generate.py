@@ -261,7 +261,7 @@ def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
             masks = sdf <= 0
             valid, frames_df = sequence_validity(masks, max_cells=cells)
             per_seq[names[i]] = {"valid": valid, "frames": frames_df[
-                ["components", "cells", "island_fraction"]].to_dict("records")}
+                ["components", "cells", "island_fraction", "valid"]].to_dict("records")}
             if drop_islands_voxels > 0:
                 masks = np.stack([drop_islands(m, drop_islands_voxels) for m in masks])
             write_tiff(tmp / "masks" / f"{names[i]}.tif", masks.astype(np.uint8),

@@ -110,14 +110,15 @@ def code_geometry(codes: Any) -> dict[str, Any]:
     from scipy.spatial.distance import pdist, squareform
 
     c = _codes(codes)
-    d = squareform(pdist(c))
+    pairs = pdist(c)
+    d = squareform(pairs)
     np.fill_diagonal(d, np.inf)
     nn = d.min(axis=1)
     centred = c - c.mean(axis=0)
     rank = int(np.linalg.matrix_rank(centred)) if c.shape[0] > 1 else 0
     return {"n": int(c.shape[0]), "dim": int(c.shape[1]), "entry_std": float(np.std(c)),
             "nn_distance": nn, "nn_median": float(np.median(nn)),
-            "pair_median": float(np.median(pdist(c))), "rank": rank}
+            "pair_median": float(np.median(pairs)), "rank": rank}
 
 
 def _codes(codes: Any) -> np.ndarray:
