@@ -67,7 +67,7 @@ else
     $PIP install -q "torch==$TORCH_VERSION"
 fi
 # The package and its extras; the constraint keeps the torch just installed.
-$PIP install -q -e ".[dev,notebooks]" -c constraints-cpu.txt
+$PIP install -q -e ".[dev,notebooks,docs]" -c constraints-cpu.txt
 "$VENV/bin/cellshapes" --version
 "$VENV/bin/python" -c "import torch; print('setup.sh: torch', torch.__version__, 'CUDA build' if torch.version.cuda else 'CPU build')"
 echo "setup.sh: done; activate with: . $VENV/bin/activate"

@@ -1,18 +1,19 @@
 """The package's public face: the re-exported API and the layout rules.
 
-``cellshapes.__all__`` is importable name by name, ``import cellshapes`` stays light,
-no module reaches into another module's private names, every module stays short, no
-import cycle exists among the modules, the old flat module paths still import (for one
-release), the README's layout table names every module, and progress bars go through
+Every name of ``cellshapes.__all__`` is the object the stub ``cellshapes/__init__.pyi``
+says it is, ``import cellshapes`` stays light, no module reaches into another module's
+private names, every module stays short, no import cycle exists among the modules, the
+old flat module paths of 0.1 are gone, the layout table of the docs
+(``docs/layout.md``) names every module, and progress bars go through
 :func:`cellshapes.progress.track` only.
 """
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,33 @@ def test_all_lists_at_least_12_public_names():
     assert not [n for n in names if n.startswith("_")]
 
 
+def stub_names() -> dict[str, str]:
+    """Public name -> the module the stub ``cellshapes/__init__.pyi`` imports it from."""
+    out = {}
+    for node in _tree(PACKAGE / "__init__.pyi").body:
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 1, "the stub imports only from cellshapes' own modules"
+            out.update({a.name: f"cellshapes.{node.module}" for a in node.names})
+    return out
+
+
+def test_all_is_exactly_the_stub():
+    stub_all = next(ast.literal_eval(n.value) for n in _tree(PACKAGE / "__init__.pyi").body
+                    if isinstance(n, ast.Assign) and n.targets[0].id == "__all__")
+    assert sorted(cellshapes.__all__) == sorted(stub_names()) == sorted(stub_all)
+    assert set(cellshapes.__all__) <= set(dir(cellshapes))
+
+
 @pytest.mark.parametrize("name", cellshapes.__all__)
-def test_every_public_name_is_importable(name):
-    assert getattr(cellshapes, name) is not None
-    assert name in dir(cellshapes)
+def test_public_name_is_the_object_of_its_module(name):
+    """``cellshapes.X`` is the very object of the module the stub names, defined in
+    cellshapes (not a stand-in, not a third-party object re-exported by accident)."""
+    module = stub_names()[name]
+    value = getattr(cellshapes, name)
+    assert value is getattr(importlib.import_module(module), name)
+    if callable(value):
+        assert value.__module__.startswith("cellshapes."), value.__module__
+        assert value.__doc__ and value.__doc__.strip(), f"{name} has no docstring"
 
 
 def test_unknown_name_is_an_attribute_error():
@@ -168,25 +192,19 @@ def test_no_import_cycle_among_modules():
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
-def test_old_flat_paths_import_the_moved_modules():
-    import importlib
-
-    from cellshapes.moved import MOVED
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for old, new in MOVED.items():
-            module = importlib.import_module(f"cellshapes.{old}")
-            assert module is importlib.import_module(f"cellshapes.{new}"), old
-    code = "import cellshapes.metrics"  # a fresh process: the first import warns
-    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
-                          capture_output=True, text=True, cwd=str(PACKAGE.parent))
-    assert proc.returncode != 0 and "moved to cellshapes.measure.metrics" in proc.stderr
+@pytest.mark.parametrize("old", ["metrics", "train", "grid", "plots"])
+def test_old_flat_module_paths_are_gone(old):
+    """0.2 removed the import hook of the 0.1 paths (CHANGELOG.md): an old path is an
+    ordinary ModuleNotFoundError, not a warning."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"cellshapes.{old}")
+    assert not (PACKAGE / "moved.py").exists()
 
 
-def test_readme_layout_table_lists_every_module():
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Package layout", 1)[1].split("\n## ", 1)[0]
+def test_docs_layout_table_lists_every_module():
+    """docs/layout.md holds the package layout table; it names every module."""
+    page = (PACKAGE.parent / "docs" / "layout.md").read_text(encoding="utf-8")
+    table = page.split("## Package layout", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"`([\w./]+)`", table))
     missing = []
     for path in MODULES:
@@ -197,4 +215,4 @@ def test_readme_layout_table_lists_every_module():
             continue
         if rel.with_suffix("").as_posix() not in listed:
             missing.append(rel.with_suffix("").as_posix())
-    assert not missing, f"README package layout table does not name: {missing}"
+    assert not missing, f"docs/layout.md package layout table does not name: {missing}"

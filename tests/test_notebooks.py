@@ -26,7 +26,9 @@ from cellshapes.errors import InputError
 from cellshapes.repro import workflow
 from cellshapes.repro.notebooks import (REPO_ROOT, find_notebooks, notebook_parameters,
                                         run_notebooks, sync_notebooks)
+from cellshapes.repro.report import stale_verdicts
 from cellshapes.repro.results import read_results
+from cellshapes.repro.stats import claim_record, rejudge
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PARAMETERS = {"profile", "device", "seed", "train", "data_dir", "runs_dir", "figures_dir",
@@ -259,7 +261,32 @@ def test_executes_at_smoke(path, tmp_path, shared, monkeypatch):
     if "write_claims" in path.read_text(encoding="utf-8"):
         doc = read_results(tmp_path / "results" / f"{path.stem}.json")
         assert doc["profile"] == "smoke" and doc["notebook"] == path.stem and doc["claims"]
-        assert all(c["verdict"] == "not settled" for c in doc["claims"])  # one seed
+        for c in doc["claims"]:  # each record is the verdict rule's on its own arms
+            again = rejudge(c)
+            assert {k: again[k] for k in ("verdict", "reason", "test")} == {
+                k: c[k] for k in ("verdict", "reason", "test")}, c["claim"]
+            assert again["per_seed"] == pytest.approx(c["per_seed"], nan_ok=True)
+
+
+def test_written_verdicts_follow_the_rule_on_constructed_values(tmp_path):
+    """What a notebook writes (workflow.write_claims of stats.claim_record) on values whose
+    verdict is known: a clear gain over 3 seeds is reproduced, a clear loss contradicted,
+    one seed not settled; a verdict edited by hand in the file is caught as stale."""
+    gain, same = [0.90, 0.92, 0.91], [0.80, 0.81, 0.79]
+    claims = [claim_record("a beats b", "-", gain, same, "greater"),
+              claim_record("b beats a", "-", same, gain, "greater"),
+              claim_record("a beats b, one seed", "-", gain[:1], same[:1], "greater")]
+    workflow.write_claims("99_test", "study", [0, 1, 2], claims[:2], tmp_path)
+    workflow.write_claims("98_test", "smoke", [0], claims[2:], tmp_path)
+    files = sorted(tmp_path.glob("*.json"))
+    verdicts = {c["claim"]: c["verdict"] for f in files for c in read_results(f)["claims"]}
+    assert verdicts == {"a beats b": "reproduced", "b beats a": "contradicted",
+                        "a beats b, one seed": "not settled"}
+    assert stale_verdicts(files) == []
+    path = tmp_path / "99_test.json"
+    path.write_text(path.read_text().replace('"contradicted"', '"reproduced"'))
+    (line,) = stale_verdicts(files)
+    assert "b beats a" in line and "stored 'reproduced'" in line
 
 
 def _claims(path):

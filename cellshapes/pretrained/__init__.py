@@ -23,7 +23,7 @@ from typing import Any
 
 from cellshapes.errors import CheckpointError, InputError
 
-__all__ = ["available", "load", "export", "phantom_record", "train_settings", "ROOT"]
+__all__ = ["available", "load", "load_pretrained", "export", "phantom_record", "train_settings", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -63,6 +63,10 @@ def load(name: str) -> Path:
         raise CheckpointError(f"pretrained model {name!r} failed its checksum; reinstall "
                               "cellshapes")
     return run
+
+
+#: ``cellshapes.load_pretrained``: the name :func:`load` has in the package namespace.
+load_pretrained = load
 
 
 def train_settings(name: str) -> dict[str, Any]:
