@@ -10,8 +10,9 @@ from cellshapes.errors import InputError
 from cellshapes.repro import results as stats_results
 from cellshapes.repro import stats
 from cellshapes.repro.notebooks import REPO_ROOT
-from cellshapes.repro.report import (BEGIN, END, quoted_number, readme_with_numbers,
-                                     readme_with_table, results_table)
+from cellshapes.repro.report import (BEGIN, END, marked_documents, quoted_number,
+                                     readme_with_numbers, readme_with_table, results_table,
+                                     short_claim)
 
 
 def _write(folder, name="08_omega_sweep", a=(0.5, 0.6, 0.7), b=(0.4, 0.5, 0.6)):
@@ -23,12 +24,23 @@ def _write(folder, name="08_omega_sweep", a=(0.5, 0.6, 0.7), b=(0.4, 0.5, 0.6)):
 def test_table_rows_come_from_the_files(tmp_path):
     f = _write(tmp_path)
     table = results_table([f]).splitlines()
-    assert len(table) == 3  # header, rule, one claim
-    row = table[2]
-    assert row.startswith("| 08_omega_sweep | w0 = 10 rounder than w0 = 30 | yes (Fig 11b) |")
-    assert "0.1 +- 0 (0.1, 0.1, 0.1)" in row and "| reproduced |" in row
-    assert row.endswith("| study, seeds 0,1,2 |")
+    assert table == ["| notebook | claims | reproduced | contradicted | not settled | "
+                     "profile, seeds |", "|---|---:|---:|---:|---:|---|",
+                     "| 08_omega_sweep | 1 | 1 | 0 | 0 | study, seeds 0,1,2 |"]
+    g = _write(tmp_path, name="09_x", a=(0.1, 0.2, 0.3), b=(0.4, 0.5, 0.6))  # contradicted
+    lines = results_table([f, g]).splitlines()
+    assert lines[3] == "| 09_x | 1 | 0 | 1 | 0 | study, seeds 0,1,2 |"
+    assert lines[-1] == "| 09 | w0 = 10 rounder than w0 = 30 | -0.3 | contradicted |"
     assert results_table([]) .startswith("No results files yet")
+
+
+def test_claims_lose_only_their_trailing_details():
+    assert short_claim("w0 = 40 brings no DSC gain over w0 = 30 (one-sided (margin 0.01), 300 "
+                       "epochs)") == "w0 = 40 brings no DSC gain over w0 = 30"
+    claim = "dividing (DS_Cele stand-in), sampler (gaussian): share >= 0.9 (9 of 10)"
+    assert short_claim(claim) == "dividing (DS_Cele stand-in), sampler (gaussian): share >= 0.9"
+    assert short_claim("short (kept)") == "short (kept)"  # nothing would be left
+    assert short_claim("x" * 200) == "x" * 117 + "..."
 
 
 def test_readme_markers_replace_only_the_block():
@@ -150,3 +162,36 @@ def test_repository_readme_matches_its_results_files(monkeypatch):
         "`cellshapes results --readme README.md`")
     monkeypatch.chdir(REPO_ROOT)
     assert main(["results", "--check"]) == 0
+
+
+def test_check_covers_the_numbers_quoted_in_docs_pages(tmp_path, monkeypatch):
+    """A marked number in docs/*.md (or a page below docs/) is generated and checked like
+    one in the README; pages under docs/_build or docs/_generated are the build's."""
+    res, readme = _readme(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "docs" / "results.md"
+    page.parent.mkdir()
+    page.write_text("w0 = 10: <!-- results 08 1 arms.w0=10.per_seed range .2f -->?"
+                    "<!-- /results --> per seed, <!-- results 08 1 verdict -->?<!-- /results -->")
+    (tmp_path / "docs" / "_build").mkdir()
+    (tmp_path / "docs" / "_build" / "copy.md").write_text(page.read_text())
+    assert main(["results", "--check"]) == 1  # the page is not generated yet
+    assert main(["results", "--readme", "README.md"]) == 0
+    assert page.read_text() == ("w0 = 10: <!-- results 08 1 arms.w0=10.per_seed range .2f -->"
+                                "0.50-0.70<!-- /results --> per seed, <!-- results 08 1 "
+                                "verdict -->reproduced<!-- /results -->")
+    assert "?" in (tmp_path / "docs" / "_build" / "copy.md").read_text()  # not touched
+    assert main(["results", "--check"]) == 0
+    page.write_text(page.read_text().replace("-->reproduced<", "-->contradicted<"))
+    assert main(["results", "--check"]) == 1
+    ((p, text, generated),) = marked_documents(tmp_path, res)
+    assert p == page and "contradicted" in text and "contradicted" not in generated
+    page.write_text("<!-- results 08 7 mean -->0<!-- /results -->")  # no such claim
+    with pytest.raises(InputError, match="results.md.*has 1 claims"):
+        marked_documents(tmp_path, res)
+
+
+def test_repository_docs_numbers_match_their_results_files():
+    stale = [p.name for p, text, generated in marked_documents(REPO_ROOT, REPO_ROOT / "results")
+             if text != generated]
+    assert stale == [], "run `cellshapes results --readme README.md`"

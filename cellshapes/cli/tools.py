@@ -60,6 +60,12 @@ def results(a: argparse.Namespace) -> int:
         readme.write_text(new, encoding="utf-8")
     print(f"{readme}: results table and quoted numbers "
           f"{'updated' if new != old else 'already up to date'}")
+    from cellshapes.repro.report import marked_documents
+
+    for page, text, generated in marked_documents(readme.parent, folder):
+        if generated != text:
+            page.write_text(generated, encoding="utf-8")
+            print(f"{page}: quoted numbers updated")
     return 0
 
 
@@ -82,10 +88,12 @@ def _check_results(folder: Path, files: list[Path], readme: Path) -> int:
     differs from the files, or a stored verdict from the current rule."""
     import difflib
 
-    from cellshapes.repro.report import stale_verdicts
+    from cellshapes.repro.report import marked_documents, stale_verdicts
 
     old = _read_text(readme)
     new = _readme_from(old, folder, files)
+    pages = [(page, text, generated) for page, text, generated
+             in marked_documents(readme.parent, folder) if generated != text]
     stale = stale_verdicts(files)
     for line in stale:
         print(f"stale verdict: {line}", file=sys.stderr)
@@ -100,8 +108,16 @@ def _check_results(folder: Path, files: list[Path], readme: Path) -> int:
             print(line[:200], file=sys.stderr)
         print(f"{readme}: the results table or a quoted number differs from "
               f"{folder}/*.json; run `cellshapes results --readme {readme}`", file=sys.stderr)
-    if stale or new != old:
+    for page, text, generated in pages:
+        diff = [ln for ln in difflib.unified_diff(text.splitlines(), generated.splitlines(),
+                                                  n=0, lineterm="")
+                if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+        for line in diff[:6]:
+            print(line[:200], file=sys.stderr)
+        print(f"{page}: a quoted number differs from {folder}/*.json; run `cellshapes "
+              f"results --readme {readme}`", file=sys.stderr)
+    if stale or new != old or pages:
         return 1
-    print(f"{readme}: the results table and every quoted number match {folder}/*.json; "
-          f"verdicts follow the current rule")
+    print(f"{readme} and docs/*.md: the results table and every quoted number match "
+          f"{folder}/*.json; verdicts follow the current rule")
     return 0
