@@ -375,14 +375,21 @@ def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="voxel size in um; the SDF is evaluated at these voxel centres")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--gap", type=float, default=0.0, metavar="UM",
-                   help="minimum distance between cells in um (default 0: touching allowed)")
+                   help="minimum surface-to-surface distance between cells in um, at the "
+                        "spacing (default 0: touching allowed)")
     p.add_argument("--drift", type=float, default=1.0, metavar="UM",
                    help="drift speed of the cells in um per frame (default 1)")
     p.add_argument("--entering", type=int_min(0), default=1, metavar="K",
                    help="extra cells that drift into the field of view (default 1; none "
                         "for one frame)")
+    p.add_argument("--time-span", type=float, default=0.6, metavar="S",
+                   help="share of the model's time course each cell runs through, at its own "
+                        "random phase (default 0.6; 1: all cells in step)")
     p.add_argument("--seed", type=int, default=0, help="seed of cells, placement and images")
     _flag(p, "--images", "also simulate fluorescence images (images.tif)")
+    p.add_argument("--texture", default=None, metavar="RUN",
+                   help="texture run for the images: 2D+t textured projections with their "
+                        "labels (implies --images; default: the 3D microscopy simulator)")
     _flag(p, "--ctc", "also write a Cell Tracking Challenge data set (ctc/; implies --images)")
     p.add_argument("--like", type=Path, nargs=2, default=None, metavar=("IMAGE", "LABELS"),
                    help="estimate background, signal, gain and read noise from this real "
