@@ -300,7 +300,8 @@ def scene(a: argparse.Namespace) -> int:
 
     cfg = SceneConfig(cells=a.cells, frames=a.frames, shape=tuple(a.shape),
                       spacing=tuple(a.spacing), gap_um=a.gap, seed=a.seed, drift_um=a.drift,
-                      entering=a.entering, time_span=a.time_span, texture=a.texture)
+                      entering=a.entering, time_span=a.time_span, texture=a.texture,
+                      contact_share=a.contact_share)
     check_output(a.out, a.overwrite)
     imaging = a.images or a.ctc or a.like is not None or a.texture is not None
     micro, estimate = _microscope(a, cfg.spacing) if imaging and not a.texture else (None, None)

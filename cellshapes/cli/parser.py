@@ -382,6 +382,8 @@ def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--entering", type=int_min(0), default=1, metavar="K",
                    help="extra cells that drift into the field of view (default 1; none "
                         "for one frame)")
+    p.add_argument("--contact-share", type=float, default=0.5, metavar="F",
+                   help="share of the cells slid into contact with a neighbour (default 0.5)")
     p.add_argument("--time-span", type=float, default=0.6, metavar="S",
                    help="share of the model's time course each cell runs through, at its own "
                         "random phase (default 0.6; 1: all cells in step)")

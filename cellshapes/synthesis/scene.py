@@ -32,8 +32,10 @@ Placement
 Each cell's footprint (the points of a ``footprint_size``^3 grid over the cube whose SDF
 is within half a grid diagonal of the surface or inside, per frame) and core (the grid
 points inside it) are used to place cells by rejection sampling: a candidate is accepted
-when, in every frame, its core stays at least ``gap_um`` + one grid step from every
-placed cell's core, so that surfaces come within about a grid step of ``gap_um``. The
+when, in every frame, its core stays at least ``gap_um`` + one grid step (half a step
+for ``gap_um`` 0) from every placed cell's core, so that surfaces come within about a
+grid step of ``gap_um``. A share ``contact_share`` of the visible cells then slides
+towards its nearest placed neighbour (bisection) until the cores are that close. The
 ``cells`` cells have their centre at frame 0 inside the field of view (extended by a
 third of their radius) and at least ``min_visible`` of their footprint inside it; they
 drift along a random 3D direction at ``drift_um`` um per frame and may leave. The

@@ -220,7 +220,8 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
     step_um : float
         Footprint grid step: the cores of two cells keep ``cfg.gap_um`` + one step apart
         (their surfaces then lie within about one step of ``gap_um``; the renderer makes
-        the gap exact).
+        the gap exact), half a step for ``gap_um`` 0 (touching cells may interpenetrate
+        by up to about a step; the renderer gives those voxels to the smaller SDF).
     rng : numpy.random.Generator
     cores : list of list of (Q, 3) arrays, optional
         Per cell and frame, the points inside the cell (:func:`footprint_pairs`) that
@@ -238,7 +239,8 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
     """
     from scipy.spatial import cKDTree
 
-    ext, gap = cfg.extent_um, cfg.gap_um + step_um
+    ext = cfg.extent_um
+    gap = cfg.gap_um + step_um if cfg.gap_um > 0 else 0.5 * step_um
     cores = prints if cores is None else cores
     placed: list[_Placed] = []
     for i, (pts, core) in enumerate(zip(prints, cores)):
