@@ -74,8 +74,8 @@ def _tracks_match(labels, tracks):
         assert present == {k for k, r in by.items() if r["begin"] <= t <= r["end"]}
 
 
-CROWD = dict(cells=14, frames=1, shape=(12, 40, 40), spacing=(2.0, 1.0, 1.0), seed=0,
-             footprint_size=16, entering=0)
+CROWD = {"cells": 14, "frames": 1, "shape": (12, 40, 40), "spacing": (2.0, 1.0, 1.0),
+         "seed": 0, "footprint_size": 16, "entering": 0}
 
 
 @pytest.fixture(scope="module")

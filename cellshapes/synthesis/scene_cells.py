@@ -237,6 +237,8 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
     InputError
         A cell could not be placed in ``cfg.tries`` candidates.
     """
+    from functools import partial
+
     from scipy.spatial import cKDTree
 
     ext = cfg.extent_um
@@ -246,14 +248,8 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
     for i, (pts, core) in enumerate(zip(prints, cores)):
         radius = np.array([np.linalg.norm(p, axis=1).max() if len(p) else 0.0 for p in pts])
         entering = i >= cfg.cells
-
-        def fits(centres: np.ndarray) -> bool:
-            first = _visible(pts[0], centres[0], ext)
-            last = _visible(pts[-1], centres[-1], ext)
-            ok = (first == 0.0 and last >= cfg.min_visible) if entering else \
-                first >= cfg.min_visible
-            return ok and _clear(_Placed(centres, [], radius), core, placed, gap)
-
+        fits = partial(_fits, pts=pts, core=core, radius=radius, entering=entering,
+                       placed=placed, cfg=cfg, gap=gap)
         for _ in range(cfg.tries):
             centres = _candidate(rng, cfg, float(radius.max()), entering)
             if fits(centres):
@@ -269,6 +265,18 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
                 f"(gap {cfg.gap_um} um) in a {' x '.join(f'{e:g}' for e in ext)} um field of "
                 "view; use fewer --cells, a larger --shape or a smaller --gap")
     return [p.centres for p in placed]
+
+
+def _fits(centres: np.ndarray, pts: list[np.ndarray], core: list[np.ndarray],
+          radius: np.ndarray, entering: bool, placed: list[_Placed], cfg: SceneConfig,
+          gap: float) -> bool:
+    """True if a candidate's centres (T, 3) are visible as asked and clear of ``placed``."""
+    ext = cfg.extent_um
+    first = _visible(pts[0], centres[0], ext)
+    last = _visible(pts[-1], centres[-1], ext)
+    ok = (first == 0.0 and last >= cfg.min_visible) if entering else \
+        first >= cfg.min_visible
+    return ok and _clear(_Placed(centres, [], radius), core, placed, gap)
 
 
 def _slide(centres: np.ndarray, placed: list[_Placed], fits: Callable[[np.ndarray], bool],
