@@ -12,8 +12,8 @@ from scipy import ndimage
 
 from cellshapes.cli import main
 from cellshapes.errors import DatasetFormatError
-from cellshapes.synthesis.scene import (SceneConfig, make_scene, project_scene, scene_images,
-                                        write_scene)
+from cellshapes.synthesis.scene import (Scene, SceneConfig, make_scene, project_scene,
+                                        scene_images, write_scene)
 from cellshapes.training.sampling import frame_times
 
 SCALE = 20.0  # um per unit cube coordinate of the stub
@@ -195,11 +195,13 @@ def test_scene_images_from_a_texture_run(texture_run, tmp_path):
     cfg = SceneConfig(cells=3, frames=2, shape=(12, 36, 36), spacing=(2.0, 1.0, 1.0), seed=4,
                       entering=0, footprint_size=16, texture=str(texture_run))
     scene = make_scene(Spheres(), ATTRS, cfg)
-    img = scene_images(scene, seed=3, texture=cfg.texture)
+    img = scene_images(scene, seed=3)  # the texture run of the scene's config
     assert img.shape == (2, 36, 36) and img.dtype == np.float32
     np.testing.assert_array_equal(img, synthesize(texture_run, scene.labels, seed=3,
                                                   device="cpu"))
-    assert scene_images(scene, seed=3).shape == (2, 12, 36, 36)  # the simulator without one
+    np.testing.assert_array_equal(img, scene_images(scene, seed=3, texture=texture_run))
+    plain = Scene(scene.labels, scene.tracks, scene.spacing)  # no texture run: the simulator
+    assert scene_images(plain, seed=3).shape == (2, 12, 36, 36)
     lab2d, tracks = project_scene(scene)
     assert lab2d.shape == (2, 36, 36)
     np.testing.assert_array_equal(lab2d > 0, scene.labels.max(axis=1) > 0)

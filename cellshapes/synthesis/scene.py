@@ -2,8 +2,9 @@
 
 :func:`make_scene` draws ``cells`` new cells from the model's default latent sampler
 (:func:`cellshapes.inference.generate.sample_codes`; :func:`draw_cells` is the one place
-that calls it), gives each a uniformly random rotation, places them without overlap (touching allowed, or a
-minimum gap) in a field of view of ``shape`` voxels at an anisotropic ``spacing`` and lets them drift. Its
+that calls it), gives each a uniformly random rotation, places them without overlap
+(touching allowed, or a minimum gap) in a field of view of ``shape`` voxels at an
+anisotropic ``spacing`` and lets them drift, each in its own phase of life. Its
 result is a :class:`Scene` (arrays and records, no I/O); :func:`write_scene` writes it.
 
 Geometry
@@ -259,7 +260,8 @@ def scene_images(scene: Scene, microscope: Any = None, seed: int = 0,
         Seed of texture, per-label brightness and noise (the texture GAN's noise field).
     texture : path-like, optional
         A trained texture run (:mod:`cellshapes.synthesis.texture`): the GAN textures the
-        scene's z-projection. None: the microscopy simulator.
+        scene's z-projection. Default: the scene's ``SceneConfig.texture`` (its record);
+        where that is None too, the microscopy simulator.
     device : str
         Torch device of the texture GAN.
 
@@ -274,6 +276,7 @@ def scene_images(scene: Scene, microscope: Any = None, seed: int = 0,
     DatasetFormatError, CheckpointError
         ``texture`` is not a texture run, or its checkpoint does not fit.
     """
+    texture = texture if texture is not None else scene.record.get("config", {}).get("texture")
     if texture is not None:
         from cellshapes.synthesis.texture import load_texture_run, noise_field, synthesize_with
 
