@@ -54,7 +54,6 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import display
 
 from cellshapes import plot, pretrained
@@ -77,8 +76,11 @@ print(f"profile {profile}: {S}, spacing {SPACING} um, U-Net seeds {nb.seeds}")
 # Reference scenes use phantom seeds far from those the shipped model was trained on
 # (seed 0 of its phantom set), so the synthetic cells come from *other* reference cells.
 # Reference cells are slid into contact (`touch=True`), so the held-out scenes hold
-# touching cells; the synthetic scenes are placed with gap 0 by footprints, which leaves
-# their cells a footprint step apart, so they rarely touch (counted in the table).
+# touching cells; the synthetic scenes are placed with gap 0 (touching allowed) and half
+# of their cells slid into contact with a neighbour (`contact_share`), so they hold
+# touching cells too (pairs counted in the table). Each synthetic cell runs through its
+# own part of the model's time course (`time_span` 0.6), so cells divide at different
+# frames.
 
 # %%
 t0 = time.perf_counter()

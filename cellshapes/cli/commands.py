@@ -300,12 +300,17 @@ def scene(a: argparse.Namespace) -> int:
 
     cfg = SceneConfig(cells=a.cells, frames=a.frames, shape=tuple(a.shape),
                       spacing=tuple(a.spacing), gap_um=a.gap, seed=a.seed, drift_um=a.drift,
-                      entering=a.entering)
+                      entering=a.entering, time_span=a.time_span, texture=a.texture,
+                      contact_share=a.contact_share)
     check_output(a.out, a.overwrite)
-    imaging = a.images or a.ctc or a.like is not None
-    micro, estimate = _microscope(a, cfg.spacing) if imaging else (None, None)
+    imaging = a.images or a.ctc or a.like is not None or a.texture is not None
+    micro, estimate = _microscope(a, cfg.spacing) if imaging and not a.texture else (None, None)
+    if a.texture:
+        from cellshapes.synthesis.texture import read_texture_config
+
+        read_texture_config(a.texture)  # not a texture run: an error before the scene
     s = scene_from_run(a.run, cfg, device=a.device, progress=not a.quiet)
-    images = scene_images(s, micro, a.seed) if imaging else None
+    images = scene_images(s, micro, a.seed, cfg.texture, a.device) if imaging else None
     if micro is not None:
         from dataclasses import asdict
 

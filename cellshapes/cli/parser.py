@@ -375,18 +375,20 @@ def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="voxel size in um; the SDF is evaluated at these voxel centres")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--gap", type=float, default=0.0, metavar="UM",
-                   help="minimum distance between cells in um (default 0: touching allowed)")
+                   help="minimum distance between cells' surfaces in um (default 0: touching)")
     p.add_argument("--drift", type=float, default=1.0, metavar="UM",
                    help="drift speed of the cells in um per frame (default 1)")
     p.add_argument("--entering", type=int_min(0), default=1, metavar="K",
-                   help="extra cells that drift into the field of view (default 1; none "
-                        "for one frame)")
+                   help="extra cells drifting into view (default 1; none for one frame)")
+    for flag, default, what in (("--contact-share", 0.5, "share of cells slid into contact"),
+                                ("--time-span", 0.6, "share of its life each cell runs")):
+        p.add_argument(flag, type=float, default=default, help=f"{what} (default {default})")
     p.add_argument("--seed", type=int, default=0, help="seed of cells, placement and images")
     _flag(p, "--images", "also simulate fluorescence images (images.tif)")
+    p.add_argument("--texture", metavar="RUN", help="texture run: 2D+t textured images")
     _flag(p, "--ctc", "also write a Cell Tracking Challenge data set (ctc/; implies --images)")
     p.add_argument("--like", type=Path, nargs=2, default=None, metavar=("IMAGE", "LABELS"),
-                   help="estimate background, signal, gain and read noise from this real "
-                        "image and its labels (same shape; implies --images)")
+                   help="estimate the noise from a real image and its labels (implies --images)")
     p.add_argument("--psf", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
                    help="Gaussian PSF sigma in um (default 1.2 0.4 0.4)")
     for name, what in (("background", "background photons per voxel (default 8)"),
@@ -394,6 +396,5 @@ def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
                        ("gain", "camera counts per photon (default 1)"),
                        ("read-noise", "Gaussian read noise sd in counts (default 2)")):
         p.add_argument(f"--{name}", type=float, default=None, help=what)
-    p.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm",
-                   help="staining (default cytoplasm)")
+    p.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm")
     _common(p, device=True)

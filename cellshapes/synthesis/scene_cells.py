@@ -16,7 +16,8 @@ import torch
 from cellshapes.errors import InputError
 from cellshapes.synthesis.scene_config import SceneConfig
 
-__all__ = ["SdfUm", "sampler_record", "draw_cells", "cell_sdf", "footprints", "place_cells"]
+__all__ = ["SdfUm", "sampler_record", "draw_cells", "cell_phases", "cell_sdf", "footprints",
+           "footprint_pairs", "place_cells"]
 
 
 # ----------------------------------------------------------------------------- cells
@@ -52,6 +53,32 @@ def draw_cells(learned: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.n
     codes, _ = sample_codes(learned, n, seed=seed)  # default method: see sampler_record
     mats = euler_to_matrix(torch.tensor(random_rotations(n, seed)))
     return codes, mats.numpy().astype(np.float32)
+
+
+def cell_phases(n: int, frames: int, span: float, rng: np.random.Generator) -> np.ndarray:
+    """Model times of each cell's frames: its own window into the time course [-1, 1].
+
+    Parameters
+    ----------
+    n : int
+        Cells.
+    frames : int
+        Frames T.
+    span : float
+        Half-width of each window, in (0, 1] (``SceneConfig.time_span``).
+    rng : numpy.random.Generator
+        Draws the window centres, uniform in [-(1 - span), 1 - span].
+
+    Returns
+    -------
+    (n, T) float ndarray
+        ``centre_i + span * frame_times(T)``; all rows equal ``frame_times(T)`` for
+        ``span`` 1.
+    """
+    from cellshapes.training.sampling import frame_times
+
+    centres = rng.uniform(-(1.0 - span), 1.0 - span, size=n) if span < 1 else np.zeros(n)
+    return centres[:, None] + span * frame_times(frames).astype(float)[None, :]
 
 
 SdfUm = Callable[[np.ndarray, float], np.ndarray]
@@ -107,10 +134,31 @@ def footprints(fn: SdfUm, times: Sequence[float], scale_um: float, size: int
         Grid points whose SDF is <= half the grid diagonal (so every voxel the cell
         touches lies within half a diagonal of a point); one array per frame.
     """
+    return footprint_pairs(fn, times, scale_um, size)[0]
+
+
+def footprint_pairs(fn: SdfUm, times: Sequence[float], scale_um: float, size: int
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The covering footprints of :func:`footprints` and the cores, from one evaluation.
+
+    Returns
+    -------
+    bands : list of (P_t, 3) float arrays
+        Grid points (um) with SDF <= half the grid diagonal, per frame (visibility).
+    cores : list of (Q_t, 3) float arrays
+        Grid points (um) inside the cell (SDF <= 0), per frame (spacing between cells);
+        the band where a frame has no inside point (a cell thinner than the grid).
+    """
     g = np.linspace(-scale_um, scale_um, size)
     pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
     half_diag = 0.5 * np.sqrt(3.0) * (g[1] - g[0])
-    return [pts[fn(pts, t) <= half_diag] for t in times]
+    bands, cores = [], []
+    for t in times:
+        sdf = fn(pts, t)
+        bands.append(pts[sdf <= half_diag])
+        core = pts[sdf <= 0]
+        cores.append(core if len(core) else bands[-1])
+    return bands, cores
 
 
 # ----------------------------------------------------------------------------- placement
@@ -159,7 +207,8 @@ def _candidate(rng: np.random.Generator, cfg: SceneConfig, radius: float, enteri
 
 
 def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float,
-                rng: np.random.Generator) -> list[np.ndarray]:
+                rng: np.random.Generator, cores: list[list[np.ndarray]] | None = None
+                ) -> list[np.ndarray]:
     """Centres of all cells by rejection sampling (module notes).
 
     Parameters
@@ -169,8 +218,14 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
         ``cfg.cells`` are visible at frame 0, the rest enter.
     cfg : SceneConfig
     step_um : float
-        Footprint grid step; added to the gap as a margin.
+        Footprint grid step: the cores of two cells keep ``cfg.gap_um`` + one step apart
+        (their surfaces then lie within about one step of ``gap_um``; the renderer makes
+        the gap exact), half a step for ``gap_um`` 0 (touching cells may interpenetrate
+        by up to about a step; the renderer gives those voxels to the smaller SDF).
     rng : numpy.random.Generator
+    cores : list of list of (Q, 3) arrays, optional
+        Per cell and frame, the points inside the cell (:func:`footprint_pairs`) that
+        keep the distance; default ``prints``.
 
     Returns
     -------
@@ -182,22 +237,26 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
     InputError
         A cell could not be placed in ``cfg.tries`` candidates.
     """
+    from functools import partial
+
     from scipy.spatial import cKDTree
 
-    ext, gap = cfg.extent_um, cfg.gap_um + step_um
+    ext = cfg.extent_um
+    gap = cfg.gap_um + step_um if cfg.gap_um > 0 else 0.5 * step_um
+    cores = prints if cores is None else cores
     placed: list[_Placed] = []
-    for i, pts in enumerate(prints):
+    for i, (pts, core) in enumerate(zip(prints, cores)):
         radius = np.array([np.linalg.norm(p, axis=1).max() if len(p) else 0.0 for p in pts])
         entering = i >= cfg.cells
+        fits = partial(_fits, pts=pts, core=core, radius=radius, entering=entering,
+                       placed=placed, cfg=cfg, gap=gap)
         for _ in range(cfg.tries):
             centres = _candidate(rng, cfg, float(radius.max()), entering)
-            first = _visible(pts[0], centres[0], ext)
-            last = _visible(pts[-1], centres[-1], ext)
-            ok = (first == 0.0 and last >= cfg.min_visible) if entering else \
-                first >= cfg.min_visible
-            cand = _Placed(centres, [], radius)
-            if ok and _clear(cand, pts, placed, gap):
-                cand.trees = [cKDTree(p if len(p) else np.zeros((1, 3)) + 1e9) for p in pts]
+            if fits(centres):
+                if not entering and placed and rng.uniform() < cfg.contact_share:
+                    centres = _slide(centres, placed, fits)
+                cand = _Placed(centres, [], radius)
+                cand.trees = [cKDTree(p if len(p) else np.zeros((1, 3)) + 1e9) for p in core]
                 placed.append(cand)
                 break
         else:
@@ -206,3 +265,31 @@ def place_cells(prints: list[list[np.ndarray]], cfg: SceneConfig, step_um: float
                 f"(gap {cfg.gap_um} um) in a {' x '.join(f'{e:g}' for e in ext)} um field of "
                 "view; use fewer --cells, a larger --shape or a smaller --gap")
     return [p.centres for p in placed]
+
+
+def _fits(centres: np.ndarray, pts: list[np.ndarray], core: list[np.ndarray],
+          radius: np.ndarray, entering: bool, placed: list[_Placed], cfg: SceneConfig,
+          gap: float) -> bool:
+    """True if a candidate's centres (T, 3) are visible as asked and clear of ``placed``."""
+    ext = cfg.extent_um
+    first = _visible(pts[0], centres[0], ext)
+    last = _visible(pts[-1], centres[-1], ext)
+    ok = (first == 0.0 and last >= cfg.min_visible) if entering else \
+        first >= cfg.min_visible
+    return ok and _clear(_Placed(centres, [], radius), core, placed, gap)
+
+
+def _slide(centres: np.ndarray, placed: list[_Placed], fits: Callable[[np.ndarray], bool],
+           steps: int = 12) -> np.ndarray:
+    """Move a placed candidate towards its nearest placed cell until it (nearly) touches.
+
+    Bisection on the share of the way between the centres at frame 0 (all frames moved by
+    the same vector) for the last position where ``fits`` holds.
+    """
+    near = min(placed, key=lambda o: float(np.linalg.norm(o.centres[0] - centres[0])))
+    v = near.centres[0] - centres[0]
+    lo, hi = 0.0, 1.0
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if fits(centres + mid * v) else (lo, mid)
+    return centres + lo * v

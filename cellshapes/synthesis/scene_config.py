@@ -26,7 +26,11 @@ class SceneConfig:
     spacing : (3,) floats
         Voxel size (dz, dy, dx) in um.
     gap_um : float
-        Minimum distance (um) between the footprints of two cells; 0 allows touching.
+        Minimum surface-to-surface distance (um) between two cells: every pair of voxel
+        centres of two different cells is at least ``gap_um`` apart at the scene's
+        spacing (the distance ``scipy.ndimage.distance_transform_edt(..., sampling=
+        spacing)`` measures). 0 allows touching: cells may share voxel faces (labels stay
+        distinct). Daughters of one cell are not kept apart (they come from one SDF).
     seed : int
         Seed of codes, rotations, placement and drift.
     drift_um : float
@@ -37,6 +41,22 @@ class SceneConfig:
         Share of a cell's footprint inside the field of view that counts as visible.
     island_fraction : float
         Components below this fraction of a cell's largest are islands, not daughters.
+    contact_share : float
+        Share of the visible cells that, once placed, slide towards their nearest placed
+        neighbour until their surfaces are about ``gap_um`` apart (touching for 0), in
+        [0, 1]; the others stay where rejection sampling put them.
+    time_span : float
+        Share of the model's time course [-1, 1] that the scene's frames cover for each
+        cell, in (0, 1]. Each cell gets its own phase: its frames run over a window of
+        half-width ``time_span`` whose centre is drawn uniformly from
+        [-(1 - time_span), 1 - time_span] (1 = every cell runs its whole course in step,
+        all in one phase; for a dividing model, smaller spans make cells divide at
+        different frames).
+    texture : str or None
+        Texture run (:mod:`cellshapes.synthesis.texture`) for the images of
+        :func:`~cellshapes.synthesis.scene.scene_images`: 2D+t textured projections
+        (the GAN makes 2D images) instead of the simulator's 3D+t volumes; None: the
+        microscopy simulator.
     divides : bool or None
         Daughters get labels (None: the model's ``cell_type`` is ``"dividing"``).
     footprint_size : int
@@ -59,6 +79,9 @@ class SceneConfig:
     entering: int = 1
     min_visible: float = 0.25
     island_fraction: float = 0.1
+    contact_share: float = 0.5
+    time_span: float = 0.6
+    texture: str | None = None
     divides: bool | None = None
     footprint_size: int = 24
     band: bool = True
@@ -79,7 +102,9 @@ class SceneConfig:
         for name in ("gap_um", "drift_um"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise InputError(f"--{name[:-3]} must be >= 0 um, got {getattr(self, name)}")
-        for name in ("min_visible", "island_fraction"):
+        if not 0 <= self.contact_share <= 1:
+            raise InputError(f"contact_share must be in [0, 1], got {self.contact_share}")
+        for name in ("min_visible", "island_fraction", "time_span"):
             if not 0 < getattr(self, name) <= 1:
                 raise InputError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
