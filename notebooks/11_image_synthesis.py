@@ -71,7 +71,7 @@ from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
 from cellshapes.synthesis import ctc, imaging, microscopy, texture, texture_train
 
-SIZES = nb.settings  # size, frames, train, held, generated (cellshapes.config.presets)
+SIZES = nb.settings  # size, frames, train_sequences, held, generated (repro.presets.ImageSynthesis)
 print(f"profile {profile}: texture training seeds {nb.seeds}, sizes {SIZES}")
 work = nb.work()
 
@@ -92,22 +92,22 @@ def otsu_dice(images, masks):
 
 # %%
 phantom_dir, pair_dir = work / "phantoms", work / "pairs"
-n_seq = SIZES["train"] + SIZES["held"]
+n_seq = SIZES.train_sequences + SIZES.held
 if not (phantom_dir / "phantoms.json").exists():
-    write_phantoms("dividing", phantom_dir, sequences=n_seq, frames=SIZES["frames"],
-                   size=SIZES["size"], seed=seed, overwrite=True, progress=False)
+    write_phantoms("dividing", phantom_dir, sequences=n_seq, frames=SIZES.frames,
+                   size=SIZES.size, seed=seed, overwrite=True, progress=False)
 if not (pair_dir / "simulate.json").exists():
     imaging.simulate_folder(phantom_dir, pair_dir, seed=seed, overwrite=True, progress=False)
 pairs = imaging.read_pairs(pair_dir)
-train_pairs, held_pairs = pairs[:SIZES["train"]], pairs[SIZES["train"]:]
+train_pairs, held_pairs = pairs[:SIZES.train_sequences], pairs[SIZES.train_sequences:]
 print(f"{len(train_pairs)} training and {len(held_pairs)} held-out sequences, "
-      f"{SIZES['frames']} frames of {SIZES['size']}^3 voxels each")
+      f"{SIZES.frames} frames of {SIZES.size}^3 voxels each")
 
 m, info = io.read_masks(phantom_dir / "seq_000.tif")
 spacing = info["spacing_um"]
 vol_c, mip_c = microscopy.simulate(m, spacing, microscopy.MicroscopyConfig(mode="cytoplasm"), seed)
 vol_m, mip_m = microscopy.simulate(m, spacing, microscopy.MicroscopyConfig(mode="membrane"), seed)
-t, z = SIZES["frames"] - 1, m.shape[1] // 2
+t, z = SIZES.frames - 1, m.shape[1] // 2
 panels = [("mask projection", m[t].max(axis=0)), ("cytoplasm: z-slice", vol_c[t, z]),
           ("cytoplasm: MIP", mip_c[t]), ("membrane: z-slice", vol_m[t, z]), ("membrane: MIP", mip_m[t])]
 fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.6))
@@ -186,7 +186,7 @@ summary = held.groupby("generator", sort=False)[["l1", "wasserstein", "mean_pred
 display(summary.round(3))
 
 p = held_pairs[0]
-frames = sorted({0, SIZES["frames"] // 2, SIZES["frames"] - 1})
+frames = sorted({0, SIZES.frames // 2, SIZES.frames - 1})
 lo, hi = np.percentile(p["image"], [0.5, 99.5])
 fig, axes = plt.subplots(len(frames), 4, figsize=(8.4, 2.2 * len(frames)), squeeze=False)
 for r, t in enumerate(frames):
@@ -212,7 +212,7 @@ plot.save_figure(fig, nb.figure("heldout"), dpi=110)
 dataset, run, how = base_run("dividing", nb.data, nb.runs, profile, device, seed, train)
 print(how)
 gen_dir = work / "generated"
-generate.generate_run(run, gen_dir, n=SIZES["generated"], seed=seed, size=SIZES["size"],
+generate.generate_run(run, gen_dir, n=SIZES.generated, seed=seed, size=SIZES.size,
                       device=device, overwrite=True, progress=False)
 generated = [(name, io.read_masks(path)) for name, path in imaging.find_sequences(gen_dir)]
 synthetic = {name: texture.synthesize(tex_run, mm, seed=seed + i, device=device)
