@@ -1,7 +1,7 @@
 """What the ``gpu`` profile costs on one H100, estimated (no GPU measured it yet).
 
 ``python benchmarks/gpu_profile_estimate.py [--json PATH] [--measure-cpu]`` prints, per
-notebook sized for ``gpu`` (:data:`cellshapes.config.GPU_NOTEBOOKS`), the models it
+notebook sized for ``gpu`` (:data:`cellshapes.repro.presets.GPU_NOTEBOOKS`), the models it
 trains, their training points and FLOPs, the device memory of its largest run
 (:func:`cellshapes.training.plan.memory_plan`, the planner that ``cellshapes train``
 checks before it starts) and an estimated wall time between two ends:

@@ -84,7 +84,7 @@ for s in seeds:
         model = {"omega0": float(w)}
         runs[w, s] = workflow.train_or_load(ds, nb.runs, profile, device, s, progress=False,
                                             model=model, epochs=cfg.epochs, **STOP,
-                                            **cfg.get("train", {}))
+                                            **cfg.train)
 # how long each model trained, and whether the rule stopped it (else it ran to the cap)
 trained = pd.DataFrame([dict(omega0=w, seed=s, epochs=workflow.epochs_trained(r),
                              plateau=workflow.stopped_on_plateau(r))

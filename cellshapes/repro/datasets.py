@@ -14,8 +14,8 @@ from typing import Sequence
 from cellshapes.errors import InputError
 from cellshapes.repro.cache import cached, path_identity
 
-__all__ = ["phantom_dataset", "phantom_dataset_path", "rotated_dataset", "aligned_dataset", "first_frames", "combined_dataset",
-           "describe_dataset"]
+__all__ = ["phantom_dataset", "phantom_dataset_path", "rotated_dataset", "aligned_dataset",
+           "first_frames", "combined_dataset", "describe_dataset"]
 
 
 def phantom_dataset_path(kind: str, root: str | os.PathLike, profile: str = "smoke",

@@ -301,9 +301,9 @@ def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
     nb = Notebook(notebook, profile, device, seeds(profile, seed), *where,
                   settings=notebook_preset(notebook, profile))
     if verbose:
+        settings = "" if nb.settings is None else f", settings {nb.settings}"
         print(f"{notebook} at {profile}: device {device}, training seeds {nb.seeds}"
-              f"{', settings ' + str(nb.settings) if nb.settings is not None else ''}; figures go to "
-              f"{nb.figures}")
+              f"{settings}; figures go to {nb.figures}")
     return nb
 
 

@@ -14,8 +14,8 @@ whether an existing directory is resumed, started over or refused
 (:func:`prepare_run_dir`), keep ``log.csv`` consistent with the checkpoint being resumed
 (:class:`RunLog`), turn SIGINT/SIGTERM into a request to stop after the current
 epoch with a checkpoint (:func:`stop_requests`), and say how far a run got
-(:func:`run_is_complete`, :func:`epochs_trained`, :func:`stopped_on_plateau`). Checkpoints themselves are
-:mod:`cellshapes.training.checkpoint`'s.
+(:func:`run_is_complete`, :func:`epochs_trained`, :func:`stopped_on_plateau`).
+Checkpoints themselves are :mod:`cellshapes.training.checkpoint`'s.
 """
 from __future__ import annotations
 
