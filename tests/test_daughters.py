@@ -42,3 +42,24 @@ def test_an_empty_frame_is_refused():
     seq[1] = 0
     with pytest.raises(InputError, match="frame 1 is empty"):
         describe_daughters(seq)
+
+
+def test_describe_dataset_per_daughter(tmp_path):
+    """The notebooks' dataset table (repro.workflow.describe_dataset) splits each dividing
+    sequence into its daughters and leaves out a sequence with an empty frame, by name."""
+    from cellshapes.io import SDFSequence, write_dataset
+    from cellshapes.repro.workflow import describe_dataset
+    from cellshapes.sdf import mask_to_sdf
+
+    masks = _division((64, 64, 64))  # a prepared dataset holds cubes
+    sdf = np.stack([mask_to_sdf(m) for m in masks]).astype(np.float32)
+    empty = sdf.copy()
+    empty[1] = np.abs(empty[1]) + 1  # nothing inside: a code that decoded to nothing
+    path = write_dataset(tmp_path / "d.h5", [SDFSequence("a", sdf, {"voxel_um": 0.5}),
+                                             SDFSequence("b", empty, {"voxel_um": 0.5})])
+    table, skipped = describe_dataset(path, per_daughter=True)
+    assert skipped == ["b"] and sorted(set(table["sequence"])) == ["a/d1", "a/d2"]
+    direct = describe_daughters(sdf, (0.5,) * 3, "a", is_sdf=True)
+    assert np.allclose(table["volume_um3"], direct["volume_um3"])
+    whole, _ = describe_dataset(path)
+    assert list(whole["sequence"].unique()) == ["a"] and len(whole) == 3
