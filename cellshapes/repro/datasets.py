@@ -2,7 +2,8 @@
 
 Each function is idempotent: a data set found on disk with the same key
 (:mod:`cellshapes.repro.cache`: kind, sizes, seed, the identity of its inputs) is reused;
-one made from other inputs is refused, and rebuilt only on request.
+one made from other inputs is refused (:class:`~cellshapes.repro.cache.StaleOutputError`)
+and rebuilt only with ``rebuild=True``.
 :mod:`cellshapes.repro.workflow` re-exports every name.
 """
 from __future__ import annotations
@@ -80,7 +81,8 @@ def phantom_dataset(kind: str, root: str | os.PathLike, profile: str = "smoke", 
     return cached(out, key, prepare, rebuild=rebuild)
 
 
-def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> Path:
+def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0,
+                    rebuild: bool = False) -> Path:
     """``copies`` random rotations of each sequence of ``dataset`` (cached beside it).
 
     :func:`cellshapes.latent.random_rotation_dataset` written to
@@ -98,10 +100,11 @@ def rotated_dataset(dataset: str | os.PathLike, copies: int, seed: int = 0) -> P
     key = dict(kind="rotated_dataset", copies=int(copies), seed=int(seed),
                source=path_identity(dataset))
     return cached(out, key, lambda o: random_rotation_dataset(dataset, o, copies=int(copies),
-                                                              seed=int(seed), overwrite=True))
+                                                              seed=int(seed), overwrite=True),
+                  rebuild=rebuild)
 
 
-def aligned_dataset(dataset: str | os.PathLike) -> Path:
+def aligned_dataset(dataset: str | os.PathLike, rebuild: bool = False) -> Path:
     """Every sequence of ``dataset`` turned into its principal frame (cached beside it).
 
     :func:`cellshapes.latent.principal_aligned_dataset` written to ``<name>_aligned.h5``
@@ -117,10 +120,11 @@ def aligned_dataset(dataset: str | os.PathLike) -> Path:
     dataset = Path(dataset)
     out = dataset.with_name(f"{dataset.stem}_aligned.h5")
     key = dict(kind="aligned_dataset", source=path_identity(dataset))
-    return cached(out, key, lambda o: principal_aligned_dataset(dataset, o, overwrite=True))
+    return cached(out, key, lambda o: principal_aligned_dataset(dataset, o, overwrite=True),
+                  rebuild=rebuild)
 
 
-def first_frames(dataset: str | os.PathLike, frames: int) -> Path:
+def first_frames(dataset: str | os.PathLike, frames: int, rebuild: bool = False) -> Path:
     """The first ``frames`` frames of every sequence of ``dataset`` (cached beside it).
 
     Per-frame attributes (arrays whose first axis has one entry per frame, e.g.
@@ -160,11 +164,11 @@ def first_frames(dataset: str | os.PathLike, frames: int) -> Path:
         write_dataset(o, seqs, overwrite=True, attrs={"first_frames_of": str(dataset)})
 
     key = dict(kind="first_frames", frames=k, source=path_identity(dataset))
-    return cached(out, key, cut)
+    return cached(out, key, cut, rebuild=rebuild)
 
 
 def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
-                     prefixes: Sequence[str] | None = None) -> Path:
+                     prefixes: Sequence[str] | None = None, rebuild: bool = False) -> Path:
     """One prepared dataset holding the sequences of several (reused if it exists).
 
     Sequence ``<name>`` of ``paths[i]`` becomes ``<prefix_i>_<name>`` so names stay
@@ -195,7 +199,7 @@ def combined_dataset(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
 
     key = dict(kind="combined_dataset", prefixes=list(prefixes) if prefixes else None,
                sources=[path_identity(p) for p in paths])
-    return cached(out, key, build)
+    return cached(out, key, build, rebuild=rebuild)
 
 
 def describe_dataset(path: str | os.PathLike, per_daughter: bool = False):
