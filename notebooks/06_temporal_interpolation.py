@@ -21,8 +21,9 @@
 # training, DSC at every frame with trained and held-out frames marked, renders of a held-out
 # frame, and a reconstruction at a higher frame rate than the data (`reconstruct --frames`).
 # The model is trained with each training seed of the profile (`workflow.seeds`: study 0, 1,
-# 2; smoke and quick 0 only) on the same phantoms (drawn with `seed`); the runs are this
-# notebook's own (`filopodial_nb06_*`).
+# 2; smoke and quick 0 only) on the same phantoms (drawn with `seed`). Each run's folder
+# is named by its run specification (`workflow.RunSpec`: the data set, the settings that
+# differ from the profile's, the seed), so a run is shared exactly when it is the same.
 
 # %% tags=["parameters"]
 profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)

@@ -22,8 +22,8 @@
 # truth prepared at the largest reconstruction grid (`experiments.frame_scores`, which
 # upsamples with nearest neighbour as the paper does). Every model is trained with each
 # training seed of the profile (`workflow.seeds`: study 0, 1, 2; smoke and quick 0 only);
-# the phantoms stay those of `seed`. The runs are this notebook's own (`filopodial_nb07_*`),
-# no model is shared with notebooks 08 and 09.
+# the phantoms stay those of `seed`. Each run's folder is named by its run specification
+# (`workflow.RunSpec`), so a run is shared with another notebook only when it is the same.
 
 # %% tags=["parameters"]
 profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)

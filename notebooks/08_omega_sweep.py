@@ -49,8 +49,9 @@ from cellshapes.repro import experiments, paper, stats
 # %% [markdown]
 # ## Settings per profile
 # Every w0 is trained with each training seed of `workflow.seeds(profile, seed)` (study and
-# paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Runs are this
-# notebook's own (names end in `_nb08`): no model is shared with notebooks 07 or 09.
+# paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Each run's
+# folder is named by its run specification (`workflow.RunSpec`: data set, changed settings,
+# seed), so a run is shared with notebooks 07 or 09 only when it is the same run.
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, w0 in {10, 30, 60}: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, w0 in {1, 10, 30, 60}.

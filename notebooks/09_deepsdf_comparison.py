@@ -68,8 +68,9 @@ from cellshapes.repro import experiments, paper, stats
 # %% [markdown]
 # ## Settings per profile
 # Both arms are trained with each training seed of `workflow.seeds(profile, seed)` (study
-# and paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Runs
-# are this notebook's own (names end in `_nb09`): no model is shared with 07 or 08.
+# and paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Each
+# run's folder is named by its run specification (`workflow.RunSpec`), so a run is shared
+# with 07 or 08 only when it is the same run.
 #
 # **Deviations from the paper** (all for CPU time): `paper` uses the paper's DeepSDF
 # (8 x 512, latent 256). On CPU that network costs about sixteen times the sine model per

@@ -97,3 +97,19 @@ def test_stored_overrides_of_a_run_trained_before_a_field_existed():
     assert stored_overrides(config, "study") == ({}, {"epochs": 400})
     config["train"]["retired_option"] = 1  # a field this version no longer has: a change
     assert stored_overrides(config, "study")[1] == {"epochs": 400, "retired_option": 1}
+
+
+def test_notebooks_name_runs_only_through_the_spec():
+    """No notebook builds a run folder itself: runs come from train_or_load / base_run,
+    which put them where their RunSpec says."""
+    import re
+    from pathlib import Path
+
+    books = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert books
+    hand_made = re.compile(r"run_dir\(|nb\.run\(|with_name\(run\.name|_nb0\d|_base\b")
+    for book in books:
+        text = book.read_text(encoding="utf-8")
+        assert not hand_made.findall(text), f"{book.name} names a run folder itself"
+        for call in re.finditer(r"train_or_load\(\s*[\w\[\], \"']+?,\s*([\w.]+)", text):
+            assert call.group(1) == "nb.runs", f"{book.name}: train_or_load into {call.group(1)}"
