@@ -5,7 +5,7 @@ scaled to the sine model's width (8 x 128, latent 64; the paper's is 8 x 512, la
 256) and both stop on the same loss-plateau rule; the DeepSDF stays a round body without
 filopodia. This script trains, on a smaller filopodial set (2 phantom sequences x 3
 frames at 64^3, data seed 0) with the study training profile and the plateau rule of the
-study base models (``config.base_stop_rule("study")``: 50 epochs, 1 %, cap 400 epochs),
+study base models (``repro.presets.base_stop_rule("study")``: 50 epochs, 1 %, cap 400 epochs),
 five arms: the sine model, DeepSDF 8 x 128 (as notebook 09), DeepSDF at the paper's
 width (8 x 512, latent 256), DeepSDF 8 x 128 on the ``paper`` profile's schedule (lr
 halved every 350 epochs instead of 50, cap 2000 epochs, the paper's budget; the same
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cellshapes.config import base_stop_rule, model_config, train_config
+from cellshapes.config import model_config, train_config
+from cellshapes.repro.presets import base_stop_rule
 from cellshapes.repro.runs import epochs_trained, stopped_on_plateau
 
 try:

@@ -1,7 +1,7 @@
 """What the ``gpu`` profile costs on one H100, estimated (no GPU measured it yet).
 
 ``python benchmarks/gpu_profile_estimate.py [--json PATH] [--measure-cpu]`` prints, per
-notebook sized for ``gpu`` (:data:`cellshapes.config.GPU_NOTEBOOKS`), the models it
+notebook sized for ``gpu`` (:data:`cellshapes.repro.presets.GPU_NOTEBOOKS`), the models it
 trains, their training points and FLOPs, the device memory of its largest run
 (:func:`cellshapes.training.plan.memory_plan`, the planner that ``cellshapes train``
 checks before it starts) and an estimated wall time between two ends:
@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import mlp_flops_per_point  # noqa: E402
-from cellshapes.config import (GPU_NOTEBOOKS, base_settings, data_defaults,  # noqa: E402
-                               model_config, notebook_preset, profile_seeds, train_config)
+from cellshapes.config import (data_defaults, model_config, profile_seeds,  # noqa: E402
+                               train_config)
+from cellshapes.repro.presets import GPU_NOTEBOOKS, base_settings, notebook_preset  # noqa: E402
 
 PROFILE = "gpu"
 #: bf16 8192^3 matmul on the H100 of this workplace (its device notes, 2026-11-13).
@@ -80,22 +81,22 @@ def notebook_runs(name: str) -> Runs:
     p, n = notebook_preset(name, PROFILE), _seeds()
     if name == "02_reconstruction":
         b = base_settings(PROFILE)
-        s, t, g = b["sequences"], b["frames"], data_defaults(PROFILE)["size"]
-        models = [("sine", {}, s, t, g, b["train"]["epochs"])] * (3 * n)
+        s, t, g = b.sequences, b.frames, data_defaults(PROFILE)["size"]
+        models = [("sine", {}, s, t, g, b.train["epochs"])] * (3 * n)
         return Runs(models, 3 * s * t, 3 * n * s, 3 * (n + 1) * s * t * g**3)
     if name == "06_temporal_interpolation":
-        s, t, g = p["sequences"], p["frames"], p["size"]
-        models = [("sine", {}, s, math.ceil(t / 4), g, p["epochs"])] * n
-        return Runs(models, s * t, s * t, (n * s * t + s * p["fine_frames"]) * g**3)
+        s, t, g = p.sequences, p.frames, p.size
+        models = [("sine", {}, s, math.ceil(t / 4), g, p.epochs)] * n
+        return Runs(models, s * t, s * t, (n * s * t + s * p.fine_frames) * g**3)
     if name == "07_spatial_interpolation":
-        s, t = p["sequences"], p["frames"]
-        models = [("sine", {}, s, t, g, p["epochs"][g]) for g in p["train_grids"]] * n
-        recon = sum(r**3 for r in p["recon_grids"]) * len(p["train_grids"]) * n * s
-        return Runs(models, s * t * (len(p["train_grids"]) + 1), 0, recon)
+        s, t = p.sequences, p.frames
+        models = [("sine", {}, s, t, g, p.epochs_at(g)) for g in p.train_grids] * n
+        recon = sum(r**3 for r in p.recon_grids) * len(p.train_grids) * n * s
+        return Runs(models, s * t * (len(p.train_grids) + 1), 0, recon)
     if name == "09_deepsdf_comparison":
-        s, t, g = p["sequences"], p["frames"], p["size"]
-        deepsdf = {"arch": "deepsdf", **p["deepsdf"]}
-        models = [("sine", {}, s, t, g, p["epochs"]), ("DeepSDF", deepsdf, s, t, g, p["epochs"])]
+        s, t, g = p.sequences, p.frames, p.size
+        deepsdf = {"arch": "deepsdf", **p.deepsdf}
+        models = [("sine", {}, s, t, g, p.epochs), ("DeepSDF", deepsdf, s, t, g, p.epochs)]
         return Runs(models * n, s * t, 2 * n * s, 2 * n * s * t * g**3)
     raise KeyError(f"no estimate for {name}")
 

@@ -36,7 +36,7 @@ def train_model(n: int, epochs: int, root: Path) -> tuple[Path, float]:
     data = phantom_dataset("filopodial", root / "data", "study", 0, sequences=n, frames=3,
                            size=48)
     t0 = time.time()
-    run = train_or_load(data, root / "runs" / f"filopodial_n{n}", "study", "cpu", 0,
+    run = train_or_load(data, root / "runs", "study", "cpu", 0,
                         progress=False, epochs=epochs, plateau_epochs=50, plateau_tol=0.01)
     return run, (time.time() - t0) / 60
 

@@ -48,8 +48,6 @@ nb = workflow.setup("00_quickstart", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
 
 # %%
-import json
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
@@ -57,7 +55,9 @@ from IPython.display import display
 from cellshapes import io, plot
 from cellshapes.inference import evaluate, reconstruct
 from cellshapes.measure import metrics
+from cellshapes.repro import paper
 from cellshapes.repro.workflow import base_run, describe_dataset
+from cellshapes.training.checkpoint import read_config
 
 kind = "dividing"
 work = nb.work()          # this notebook's own outputs
@@ -100,14 +100,14 @@ plot.save_figure(fig, nb.figure("sdf"))
 # %% [markdown]
 # ## 3 · Train (or load) the model
 #
-# `base_run` trains the shared `dividing_base` run with the profile's settings (or reuses it
+# `base_run` trains the shared base run of the profile's settings (or reuses it
 # if a previous notebook already did; with `train = False` it loads the shipped pretrained
 # model of this profile when there is one).
 
 # %%
 dataset, run, how = base_run(kind, nb.data, nb.runs, profile, device, seed, train, progress=True)
 print(how)
-config = json.loads((run / "config.json").read_text())
+config = read_config(run)
 print("model:", {k: config["model"][k] for k in ("hidden", "layers", "latent_dim", "omega0", "equivariant")},
       "| epochs:", config["train"]["epochs"])
 log_file = run / "log.csv"
@@ -179,11 +179,12 @@ pval = ks.set_index("descriptor")["pvalue"]
 good = report["dsc_mean"] >= 0.9
 rows = [
     {"quantity": "DSC, equivariant model, latent 64",
-     "paper": "0.958 (DS_Plat, t=30, Tab 2); 0.950 ± 0.007 (DS_Filo, Sec 5.7)",
+     "paper": f"{paper.DSC_PLAT.mean:.3f} (DS_Plat, t=30, Tab 2); "
+              f"{paper.DSC_FILO.text('±')} (DS_Filo, Sec 5.7)",
      "ours": f"{report['dsc_mean']:.3f} ± {report['dsc_std']:.3f} ({kind} phantoms, all frames)",
      "note": "high DSC reproduced (>= 0.9)" if good else "DSC below 0.9: not reproduced at this profile"},
     {"quantity": "KS p-value real vs reconstructed: surface / volume / sphericity",
-     "paper": "C. elegans: 0.077 / 0.472 / < 0.001 (Tab 1)",
+     "paper": f"C. elegans: {paper.ks_words('dividing')} (Tab 1)",
      "ours": " / ".join(f"{pval[c]:.3f}" for c in ("surface_um2", "volume_um3", "sphericity")),
      "note": "p > 0.05: no significant difference"},
 ]

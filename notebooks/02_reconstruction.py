@@ -40,10 +40,9 @@
 # **What to look at:** the overlap of the curves per kind, the per-seed KS and DSC tables,
 # and the claims table at the end.
 #
-# *Profiles*: `smoke` only proves that every step runs (seconds; its numbers mean nothing),
-# `quick` reproduces the direction on a CPU in minutes (one seed), `study` runs three
-# training seeds per kind on a CPU within about 13 minutes, `paper` uses the paper's
-# settings on a GPU. Smoke and quick have one seed, so their verdicts are always
+# *Profiles*: `smoke` only proves that every step runs (its numbers mean nothing),
+# `quick` reproduces the direction on a CPU (one seed), `study` runs three training seeds
+# per kind on a CPU, `paper` uses the paper's settings on a GPU. Smoke and quick have one seed, so their verdicts are always
 # "not settled".
 
 # %% tags=["parameters"]
@@ -78,13 +77,12 @@ nb = workflow.setup("02_reconstruction", profile, device, seed,
 # 0.967 / 0.980 after 50 / 100 / 200 / 400 epochs, island fraction 0.025 at 100 epochs and
 # 0 from 200 on): the earlier 100 epochs left the filopodia in fragments. The plateau rule
 # (`plateau_epochs=50`, 1 %) would stop a converged run before the cap; at 400 it had not
-# yet. Estimate on 2 idle CPU cores: training 9 x ~205 s (measured for the filopodial
-# model), reconstruction and scoring 9 x ~12 s, synthesis and figures ~40 s: about 34
-# minutes, spent on fewer, converged runs rather than more kinds or seeds.
+# yet. In all 9 models (3 kinds x 3 seeds), 9 reconstructions and 3 synthesized sets: the
+# study's budget goes to fewer, converged runs rather than more kinds or seeds.
 #
 # **gpu** (one H100): the study's runs at 128^3 with 32768 points per frame (the paper's
-# decoder, 3 seeds, 9 models); about 4-6 minutes, of which ~3.5 min are CPU work (phantoms,
-# surface metrics) (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`).
+# decoder, 3 seeds, 9 models); its cost is estimated by
+# `python benchmarks/gpu_profile_estimate.py`.
 
 # %%
 
@@ -92,63 +90,25 @@ import pandas as pd
 from IPython.display import display
 
 from cellshapes import io, plot
-from cellshapes.errors import InputError
 from cellshapes.inference import generate, reconstruct, samplers
 from cellshapes.measure import compare, metrics
 from cellshapes.phantoms import KINDS, STANDS_IN_FOR
+from cellshapes.repro import paper
 from cellshapes.repro.stats import claim_record
 
 #: New cells come from the package's default sampler (notebook 03 compares it with the
 #: paper's gaussian / near sampling).
 METHOD = {k: samplers.DEFAULT_SAMPLER for k in ("growing", "dividing", "filopodial")}
-PAPER_P = {"growing": (0.634, 0.252, 0.387), "dividing": (0.077, 0.472, "< 0.001"),
-           "filopodial": (0.064, 0.230, "< 0.001")}
-PAPER_DSC = {"growing": (0.958, "0.958 +- 0.012 at t = 30 (DS_Plat, Tab 2, latent 64)"),
-             "filopodial": (0.950, "0.950 +- 0.007 at t = 30 (DS_Filo, Sec 5.7)")}
 COLS = ["surface_um2", "volume_um3", "sphericity"]
+PAPER_P = {k: tuple(paper.TAB1_KS_P[k][c] for c in COLS) for k in paper.TAB1_KS_P}  # Tab 1
+PAPER_DSC = {"growing": (paper.DSC_PLAT.mean,
+                         f"{paper.DSC_PLAT.text()} at t = 30 (DS_Plat, Tab 2, latent 64)"),
+             "filopodial": (paper.DSC_FILO.mean,
+                            f"{paper.DSC_FILO.text()} at t = 30 (DS_Filo, Sec 5.7)")}
 SURFACE = ["hd95_um", "assd_um", "surface_dice", "protrusion_recall", "components",
            "island_fraction", "connected_protrusion_recall"]  # topology: measure.topology
 work = nb.work()
 print(f"profile {profile}: training seeds {nb.seeds}, settings {nb.settings}")
-
-
-
-def describe_cells(sdf, voxel_um, name, per_daughter):
-    """Descriptor rows of one (T, Z, Y, X) SDF sequence.
-
-    ``per_daughter``: each frame is described per 26-connected cell and the sequence is
-    split into two, ``<name>/d1`` and ``<name>/d2`` (the paper's split of DS_Cele, Sec
-    4.4): daughter k takes cell k (1 = largest) of a frame with at least k cells, else the
-    largest cell (the mother before the division, or a reconstruction that did not
-    split). A frame with more than two cells (a detached fragment) keeps the two largest.
-    An empty frame raises InputError (no cell to describe).
-    """
-    if not per_daughter:
-        df = metrics.describe_sequence(sdf, (voxel_um,) * 3, is_sdf=True)
-        df.insert(0, "sequence", name)
-        return df
-    cells = metrics.describe_sequence(sdf, (voxel_um,) * 3, is_sdf=True, per_cell=True)
-    rows = []
-    for frame, group in cells.groupby("frame"):
-        by_cell = group.set_index("cell")
-        for k in (1, 2):
-            pick = by_cell.loc[k if k in by_cell.index else 1]
-            rows.append({"sequence": f"{name}/d{k}", "frame": int(frame),
-                         "cells": len(by_cell), **{c: float(pick[c]) for c in COLS}})
-    return pd.DataFrame(rows)
-
-
-def describe_file(path, per_daughter):
-    """Descriptor rows of every sequence of a dataset; sequences with an empty frame are
-    left out and named (a synthesized code can decode to nothing)."""
-    tables, skipped = [], []
-    for s in io.read_dataset(path):
-        try:
-            tables.append(describe_cells(s.sdf, float(s.attrs["voxel_um"]), s.name, per_daughter))
-        except InputError:
-            skipped.append(s.name)
-    return pd.concat(tables, ignore_index=True), skipped
-
 
 # %% [markdown]
 # ## 1 · Data and one model per kind and training seed
@@ -176,7 +136,7 @@ rows, desc, left_out = [], {}, {}
 for kind in KINDS:
     per_daughter = kind == "dividing"
     real_seqs = {q.name: q for q in io.read_dataset(datasets[kind])}
-    desc[kind, "real"], _ = describe_file(datasets[kind], per_daughter)
+    desc[kind, "real"], _ = workflow.describe_dataset(datasets[kind], per_daughter)
     for s in nb.seeds:
         rec_dir = work / kind / f"reconstruction_seed{s}"
         reconstruct.reconstruct_run(runs[kind, s], rec_dir, device=device, overwrite=True,
@@ -194,7 +154,8 @@ for kind in KINDS:
             else:  # nothing rebuilt at the last frame: no surface to compare
                 row.update({k: float("nan") for k in SURFACE})
             rows.append(row)
-        desc[kind, s], left_out[kind, s] = describe_file(rec_dir / "sdf.h5", per_daughter)
+        desc[kind, s], left_out[kind, s] = workflow.describe_dataset(rec_dir / "sdf.h5",
+                                                                     per_daughter)
         if left_out[kind, s]:
             print(f"{kind}, seed {s}: sequences with an empty frame, left out of the "
                   f"descriptors: {left_out[kind, s]}")
@@ -225,7 +186,8 @@ for kind in KINDS:
     n_train = len(io.dataset_info(datasets[kind]))
     generate.generate_run(runs[kind, s0], gen_dir, n=n_train, method=METHOD[kind], seed=seed,
                           device=device, overwrite=True, progress=False)
-    desc[kind, "synthesized"], gone = describe_file(gen_dir / "sdf.h5", kind == "dividing")
+    desc[kind, "synthesized"], gone = workflow.describe_dataset(gen_dir / "sdf.h5",
+                                                                kind == "dividing")
     if gone:
         print(f"{kind}: synthesized sequences with an empty frame, left out: {gone}")
     curves = {"real": desc[kind, "real"],
@@ -252,12 +214,12 @@ for kind in KINDS:
     for arm in [*nb.seeds, "synthesized"]:
         ks = metrics.ks_tests(desc[kind, "real"], desc[kind, arm], columns=COLS)
         ks = ks.set_index("descriptor")
-        for col, paper in zip(COLS, PAPER_P[kind]):
+        for col, quoted in zip(COLS, PAPER_P[kind]):
             ks_rows.append({"kind": kind,
                             "comparison": ("real vs synthesized" if arm == "synthesized"
                                            else "real vs reconstructed"),
                             "seed": nb.seeds[0] if arm == "synthesized" else arm,
-                            "descriptor": col, "paper p (Tab 1)": paper,
+                            "descriptor": col, "paper p (Tab 1)": quoted,
                             "our p": float(ks.loc[col, "pvalue"]),
                             "KS statistic": float(ks.loc[col, "statistic"]),
                             "n real / n other": f"{int(ks.loc[col, 'n_a'])} / "
@@ -325,14 +287,14 @@ for kind in KINDS:
         labels=("island fraction", "threshold")))
 for kind in KINDS:
     sub = ks_table[(ks_table.kind == kind) & (ks_table.comparison == "real vs reconstructed")]
-    for col, paper in zip(COLS, PAPER_P[kind]):
+    for col, quoted in zip(COLS, PAPER_P[kind]):
         p = [float(sub[(sub.seed == s) & (sub.descriptor == col)]["our p"].iloc[0])
              for s in nb.seeds]
-        rejects = isinstance(paper, str)
+        rejects = isinstance(quoted, str)
         claims.append(claim_record(
             f"{kind} ({STANDS_IN_FOR[kind]} stand-in): KS real vs reconstructed {col}: "
             + ("difference found (p < 0.05)" if rejects else "no difference found (p > 0.05)"),
-            (f"p {paper}" if rejects else f"p = {paper}") + " (Tab 1)", p, 0.05,
+            (f"p {quoted}" if rejects else f"p = {quoted}") + " (Tab 1)", p, 0.05,
             "less" if rejects else "greater",
             labels=("KS p-value", "level 0.05")))
 workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results, models=sources)

@@ -101,9 +101,9 @@ COLS = ["volume_um3", "surface_um2", "sphericity"]
 #: Tab 1's text: every KS test kept the null except the sphericity of the synthetic
 #: C. elegans and A549 cells (p < 0.001).
 PAPER_REJECTS = {"growing": (), "dividing": ("sphericity",), "filopodial": ("sphericity",)}
-kinds = nb.settings.get("kinds") or [kind]
-size = nb.settings["size"]
-shipped = bool(nb.settings.get("shipped")) or not train
+kinds = nb.settings.kinds or [kind]
+size = nb.settings.size
+shipped = bool(nb.settings.shipped) or not train
 print(f"profile {profile}: kinds {kinds}, seeds {nb.seeds}, default sampler {DEFAULT!r}, "
       f"settings {nb.settings}")
 
@@ -137,7 +137,7 @@ for k in kinds:
     truth[k] = phantom_dataset(k, nb.data, profile, seed, sequences=len(names), frames=frames,
                                size=size)
     reference[k] = phantom_dataset(k, nb.data, profile, seed + 1000,
-                                   sequences=nb.settings["reference"], frames=frames, size=size)
+                                   sequences=nb.settings.reference, frames=frames, size=size)
     codes = model.codes.detach().numpy()
     g = samplers.code_geometry(codes)
     rule = samplers.paper_std(codes, samplers.PAPER_SAMPLERS[k])
@@ -163,7 +163,7 @@ for k in kinds:
         for arm in ARMS:
             out = nb.work(k) / f"{arm}_seed{s}"
             reports[k, s, arm] = generate.generate_run(
-                runs[k, s], out, n=nb.settings["n_new"], method=method_of(arm, k), seed=s,
+                runs[k, s], out, n=nb.settings.n_new, method=method_of(arm, k), seed=s,
                 size=size, device=device, overwrite=True, progress=False)
             tables[k, s, arm], skipped = describe_dataset(out / "sdf.h5")
             if skipped:
@@ -211,10 +211,10 @@ for (k, s, arm), tab in tables.items():
 realism = pd.concat(realism, ignore_index=True)
 display(realism.groupby(["kind", "sampler", "descriptor", "frame"])[
     ["ks", "pvalue", "w1_relative"]].mean().unstack("frame").round(3))
-n_syn = nb.settings["n_new"]
-floor = min_ks_pvalue(nb.settings["reference"], n_syn)
+n_syn = nb.settings.n_new
+floor = min_ks_pvalue(nb.settings.reference, n_syn)
 print(f"smallest attainable KS p per time point: {floor:.2g} "
-      f"({nb.settings['reference']} real vs {n_syn} new sequences)")
+      f"({nb.settings.reference} real vs {n_syn} new sequences)")
 s0 = nb.seeds[0]
 for k in kinds:
     curves = {"real (reference)": real_tables[k],

@@ -41,11 +41,10 @@
 # panels (copies of one cell together?), the nearest-neighbour score, the DSC table, and
 # the claims table at the end.
 #
-# *Profiles*: `smoke` only proves that every step runs (seconds; its numbers mean nothing),
-# `quick` reproduces the direction of the claim on a CPU in minutes (one seed), `study`
-# runs Tab 2's latent sizes 4 and 64 and the two controls with three seeds on a CPU in
-# about 11 minutes (measured on 2 cores shared with other jobs, one thread; small model
-# and grid, stated below), `paper` uses the paper's settings on a GPU. Smoke and
+# *Profiles*: `smoke` only proves that every step runs (its numbers mean nothing),
+# `quick` reproduces the direction of the claim on a CPU (one seed), `study` runs Tab 2's
+# latent sizes 4 and 64 and the two controls with three seeds on a CPU (small model and
+# grid, stated below), `paper` uses the paper's settings on a GPU. Smoke and
 # quick have one seed, so their verdicts are always "not settled".
 #
 # **Rotation learned, not only initialised (issue 33).** The equivariant models start at
@@ -85,6 +84,7 @@ import torch
 from cellshapes import io, latent, plot
 from cellshapes.inference import grid, reconstruct
 from cellshapes.measure import metrics
+from cellshapes.repro import paper
 from cellshapes.repro.stats import claim_record
 from cellshapes.training.sampling import frame_times
 
@@ -95,14 +95,12 @@ from cellshapes.training.sampling import frame_times
 # the paper: 100 sequences of 30 frames at 256^3), 40 epochs (280 steps) of 256 points
 # per frame, float32 (the paper: 250k points per epoch, far more epochs), Tab 2's
 # smallest and paper latent sizes 4 and 64 (8, 16, 32 and 128 dropped to fit the
-# controls), 2 variants x 2 sizes + 2 controls = 6 models per seed, 18 in all. On a
-# machine shared with other jobs (one CPU thread each) the small decoder trains at
-# 30-70k points/s: ~1.4M points, 20-50 s per model, 18 models in ~6.5 min (measured);
-# the start search ~30 s once, the Theorem 1 fits ~2.5 min, DSC of 64 last frames for 12
-# models, PCA, t-SNE and renders ~1.5 min.
+# controls), 2 variants x 2 sizes + 2 controls = 6 models per seed, 18 in all, each
+# ~1.4M training points; then the Theorem 1 fits, the DSC of 64 last frames for 12
+# models, PCA, t-SNE and renders.
 VARIANTS = {"equivariant": True, "non-equivariant": False}
-PAPER_TAB2 = {"equivariant": {4: 0.780, 8: 0.867, 16: 0.924, 32: 0.954, 64: 0.958, 128: 0.959},
-              "non-equivariant": {4: 0.684, 8: 0.789, 16: 0.872, 32: 0.934, 64: 0.959, 128: 0.958}}
+PAPER_TAB2 = paper.TAB2_DSC  # DSC at t = 30 per latent size (Tab 2)
+PCA20 = paper.PCA_VARIANCE_20  # % of the variance in the first 20 PCs (Fig 7a)
 
 
 
@@ -117,14 +115,14 @@ nb.settings
 
 # %%
 source = workflow.phantom_dataset("oriented", nb.data, profile, seed,
-                                  sequences=nb.settings["sequences"], frames=nb.settings["frames"],
-                                  size=nb.settings["size"])
-dataset = workflow.rotated_dataset(source, copies=nb.settings["copies"], seed=seed)
+                                  sequences=nb.settings.sequences, frames=nb.settings.frames,
+                                  size=nb.settings.size)
+dataset = workflow.rotated_dataset(source, copies=nb.settings.copies, seed=seed)
 seqs = io.read_dataset(dataset)
 groups = np.array([s.attrs["source_sequence"] for s in seqs])
 voxel = float(seqs[0].attrs["voxel_um"])
-print(f"{len(seqs)} sequences = {len(set(groups))} cells x {nb.settings['copies']} rotations, "
-      f"{seqs[0].sdf.shape[0]} frames, {nb.settings['size']}^3")
+print(f"{len(seqs)} sequences = {len(set(groups))} cells x {nb.settings.copies} rotations, "
+      f"{seqs[0].sdf.shape[0]} frames, {nb.settings.size}^3")
 copies0 = [s for s in seqs if s.attrs["source_sequence"] == groups[0]]
 fig = plot.slice_grid({s.name: s.sdf for s in copies0}, frames=[seqs[0].sdf.shape[0] - 1],
                        title="rotated copies of one cell, last frame (central z-slice)")
@@ -139,26 +137,24 @@ plot.save_figure(fig, nb.figure("rotated_copies"))
 # %%
 runs = {}
 for s in nb.seeds:
-    for dim in nb.settings["latent_sizes"]:
+    for dim in nb.settings.latent_sizes:
         for variant, eq in VARIANTS.items():
-            run = nb.run(f"{variant}_z{dim}_seed{s}")
             runs[variant, dim, s] = workflow.train_or_load(
-                dataset, run, profile, device, s, progress=False,
-                model={**nb.settings["model"], "equivariant": eq, "latent_dim": dim},
-                **nb.settings["train"])
+                dataset, nb.runs, profile, device, s, progress=False,
+                model={**nb.settings.model, "equivariant": eq, "latent_dim": dim},
+                **nb.settings.train)
 # the controls at latent size `main`: angles frozen at the searched start; plain alignment
 aligned = workflow.aligned_dataset(dataset)
 CONTROLS = {"equivariant, frozen angles": (dataset, True, {"freeze_angles": True}),
             "non-equivariant, pre-aligned": (aligned, False, {})}
 for s in nb.seeds:
     for arm, (data_path, eq, extra) in CONTROLS.items():
-        tag = arm.replace(", ", "_").replace(" ", "-")
-        runs[arm, nb.settings["main"], s] = workflow.train_or_load(
-            data_path, nb.run(f"{tag}_z{nb.settings['main']}_seed{s}"), profile, device, s,
+        runs[arm, nb.settings.main, s] = workflow.train_or_load(
+            data_path, nb.runs, profile, device, s,
             progress=False,
-            model={**nb.settings["model"], "equivariant": eq, "latent_dim": nb.settings["main"]},
-            **{**nb.settings["train"], **extra})
-codes = {(v, s): latent.run_codes(runs[v, nb.settings["main"], s])[0]
+            model={**nb.settings.model, "equivariant": eq, "latent_dim": nb.settings.main},
+            **{**nb.settings.train, **extra})
+codes = {(v, s): latent.run_codes(runs[v, nb.settings.main, s])[0]
          for v in (*VARIANTS, *CONTROLS) for s in nb.seeds}
 print(f"{len(runs)} runs, e.g. {runs[next(iter(runs))]}")
 
@@ -200,7 +196,7 @@ def rotation_stage(angles, codes_now) -> dict:
 stage_rows = []
 for arm in ("equivariant", FROZEN):
     for s in nb.seeds:
-        run = runs[arm, nb.settings["main"], s]
+        run = runs[arm, nb.settings.main, s]
         rec = read_record(run)
         model, _ = reconstruct.load_run(run, device)
         stages = {"start (principal axes)": (rec["start"]["angles"], rec["start"]["codes"])}
@@ -241,11 +237,11 @@ held_applied = np.stack([np.asarray(q.attrs["rotation"]) for q in held])
 held_groups = [q.attrs["source_sequence"] for q in held]
 theorem_rows = []
 for s, start in ((s, start) for s in nb.seeds for start in ("random", "principal")):
-    model, _ = reconstruct.load_run(runs["equivariant", nb.settings["main"], s], device)
+    model, _ = reconstruct.load_run(runs["equivariant", nb.settings.main, s], device)
     fitted, fit_angles, _ = fit_shapes(model, load_training_data(held_path),
-                                       steps=nb.settings["fit_steps"],
-                                       restarts=nb.settings["fit_restarts"],
-                                       points=nb.settings["fit_points"], seed=s,
+                                       steps=nb.settings.fit_steps,
+                                       restarts=nb.settings.fit_restarts,
+                                       points=nb.settings.fit_points, seed=s,
                                        rotation_init=start)
     trained = model.codes.detach().cpu().numpy()
     r_fit = euler_to_matrix(fit_angles.cpu()).numpy()
@@ -289,7 +285,7 @@ for (v, s), c in cum.items():
 ax.axvline(k20, color="grey", lw=0.8, ls=":")
 ax.set_xlabel("principal components")
 ax.set_ylabel("cumulative explained variance [%]")
-ax.set_title(f"PCA of {n_codes} latent codes (latent size {nb.settings['main']}), "
+ax.set_title(f"PCA of {n_codes} latent codes (latent size {nb.settings.main}), "
              f"seeds {nb.seeds}", fontsize=9)
 ax.legend()
 plot.save_figure(fig, nb.figure("pca"))
@@ -340,7 +336,7 @@ scores.round(3)
 # standard deviation of that average over seeds.
 
 # %%
-last_t = frame_times(nb.settings["frames"])[-1:]
+last_t = frame_times(nb.settings.frames)[-1:]
 lip = grid.lipschitz_bound(seqs[0].attrs)  # narrow band
 dsc_rows = []
 for (variant, dim, s), run in runs.items():
@@ -348,7 +344,7 @@ for (variant, dim, s), run in runs.items():
         continue
     model, _ = reconstruct.load_run(run, device)
     for i, q in enumerate(seqs):
-        rec, _ = grid.sequence_sdf(model, last_t, nb.settings["size"], seq=i, lipschitz=lip)
+        rec, _ = grid.sequence_sdf(model, last_t, nb.settings.size, seq=i, lipschitz=lip)
         dsc_rows.append({"model": variant, "latent size": dim, "seed": s, "sequence": q.name,
                          "DSC": metrics.dice(rec[0] <= 0, q.sdf[-1] <= 0)})
 dsc = pd.DataFrame(dsc_rows)
@@ -359,8 +355,8 @@ for v in VARIANTS:
     m, sd = tab2["mean"][v], tab2["std"][v].fillna(0.0)
     line, = ax.plot(m.index, m.values, marker="o", label=f"{v} (this run)")
     ax.fill_between(m.index, m - sd, m + sd, color=line.get_color(), alpha=0.2)
-    paper = PAPER_TAB2[v]
-    ax.plot(list(paper), list(paper.values()), ls="--", color=line.get_color(), alpha=0.6,
+    quoted = PAPER_TAB2[v]
+    ax.plot(list(quoted), list(quoted.values()), ls="--", color=line.get_color(), alpha=0.6,
             label=f"{v} (paper, DS_Plat)")
 ax.set_xscale("log", base=2)
 ax.set_xlabel("latent size")
@@ -370,11 +366,11 @@ plot.save_figure(fig, nb.figure("dsc_vs_latent"))
 table2 = pd.DataFrame({
     f"{v} (this run, {len(nb.seeds)} seed(s))": [
         f"{tab2['mean'][v][d]:.3f} ± {tab2['std'][v][d]:.3f}" if len(nb.seeds) > 1
-        else f"{tab2['mean'][v][d]:.3f}" for d in nb.settings["latent_sizes"]]
+        else f"{tab2['mean'][v][d]:.3f}" for d in nb.settings.latent_sizes]
     for v in VARIANTS})
 for v in VARIANTS:
-    table2[f"{v} (paper)"] = [PAPER_TAB2[v].get(d, "") for d in nb.settings["latent_sizes"]]
-table2.index = pd.Index(nb.settings["latent_sizes"], name="latent size")
+    table2[f"{v} (paper)"] = [PAPER_TAB2[v].get(d, "") for d in nb.settings.latent_sizes]
+table2.index = pd.Index(nb.settings.latent_sizes, name="latent size")
 table2
 
 # %% [markdown]
@@ -387,8 +383,8 @@ table2
 idx = [i for i, g in enumerate(groups) if g == groups[0]]
 recs = {}
 for v in VARIANTS:
-    model, _ = reconstruct.load_run(runs[v, nb.settings["main"], nb.seeds[0]], device)
-    recs[v] = [grid.sequence_sdf(model, last_t, nb.settings["size"], seq=i, lipschitz=lip)[0][0]
+    model, _ = reconstruct.load_run(runs[v, nb.settings.main, nb.seeds[0]], device)
+    recs[v] = [grid.sequence_sdf(model, last_t, nb.settings.size, seq=i, lipschitz=lip)[0][0]
                for i in idx]
 labels = [f"copy {copy_idx[i]}" for i in idx]
 plot.show_volumes([seqs[i].sdf[-1] for i in idx], (voxel,) * 3,
@@ -407,7 +403,7 @@ for v in VARIANTS:
 from cellshapes.cube import rotate_sdf_sequence
 from cellshapes.measure.rotation import turned_dsc
 
-model, _ = reconstruct.load_run(runs["equivariant", nb.settings["main"], nb.seeds[0]], device)
+model, _ = reconstruct.load_run(runs["equivariant", nb.settings.main, nb.seeds[0]], device)
 rmat = model.rotations(torch.tensor(idx)).detach().cpu().numpy()
 rel = [rmat[0] @ r.T for r in rmat]
 turned = [rotate_sdf_sequence(rec[None], q, float(rec.max()))[0]
@@ -455,14 +451,15 @@ plot.show_volumes(turned, (voxel,) * 3,
 
 # %%
 eq, ne = "equivariant", "non-equivariant"
-dims = nb.settings["latent_sizes"]
-setup = (f"{profile}: decoder {nb.settings['model'].get('hidden', 'default')} x "
-         f"{nb.settings['model'].get('layers', 'default')}, {n_codes} codes, "
-         f"{nb.settings['frames']} frames at {nb.settings['size']}^3")
+dims = nb.settings.latent_sizes
+setup = (f"{profile}: decoder {nb.settings.model.get('hidden', 'default')} x "
+         f"{nb.settings.model.get('layers', 'default')}, {n_codes} codes, "
+         f"{nb.settings.frames} frames at {nb.settings.size}^3")
 claims = [
     claim_record(f"PCA: variance in the first {k20} PCs, equivariant > non-equivariant "
-                 f"(latent {nb.settings['main']}; {setup})",
-                 "99.9 % vs 61.2 % in the first 20 PCs of 100 codes (Fig 7a)",
+                 f"(latent {nb.settings.main}; {setup})",
+                 f"{PCA20['equivariant']} % vs {PCA20['non-equivariant']} % in the first "
+                 "20 PCs of 100 codes (Fig 7a)",
                  # rounded to 1e-6: float noise must not break a tie (both 100 %)
                  [round(float(cum[eq, s][k20 - 1]), 6) for s in nb.seeds],
                  [round(float(cum[ne, s][k20 - 1]), 6) for s in nb.seeds],
@@ -528,6 +525,7 @@ claims.append(claim_record(
 if 64 in dims:
     claims.append(claim_record(
         "DSC at latent size 64: equivariant equals non-equivariant within 0.02",
-        "0.958 vs 0.959 (Tab 2)", [dsc_seed[eq, 64, s] for s in nb.seeds],
+        f"{PAPER_TAB2[eq][64]:.3f} vs {PAPER_TAB2[ne][64]:.3f} (Tab 2)",
+        [dsc_seed[eq, 64, s] for s in nb.seeds],
         [dsc_seed[ne, 64, s] for s in nb.seeds], "equal", tol=0.02, labels=(eq, ne)))
 workflow.write_claims(nb.name, profile, nb.seeds, claims, nb.results)

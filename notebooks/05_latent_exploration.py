@@ -83,7 +83,7 @@ from cellshapes.repro.stats import claim_record
 from cellshapes.repro.workflow import base_run
 from cellshapes.training.sampling import frame_times
 
-settings = nb.settings  # steps, paths, grid (cellshapes.config.presets)
+settings = nb.settings  # steps, paths, grid (cellshapes.repro.presets.LatentExploration)
 kind = "growing"
 DESCRIPTORS = ["surface_um2", "volume_um3", "sphericity"]
 RATIO = 3.0  # smoothness rule: the largest step along a path at most 3x its mean step
@@ -151,7 +151,7 @@ for s, m in models.items():
     xy = pca.transform(m["codes"])
     reach = np.abs(xy).max(axis=0) * 1.2
     reach[reach <= 0] = reach.max()  # two codes span a line: square the lattice
-    ticks = [np.linspace(-r, r, settings["grid"]) for r in reach]
+    ticks = [np.linspace(-r, r, settings.grid) for r in reach]
     lattice = np.array([[a, b] for b in ticks[1] for a in ticks[0]])
     codes = pca.inverse_transform(lattice).astype(np.float32)
     rows = []
@@ -195,9 +195,9 @@ plot.save_figure(fig, nb.figure("latent_map"))
 # %%
 path_rows, decoded_first = [], {}
 for s, m in models.items():
-    pairs = list(combinations(range(len(m["codes"])), 2))[:settings["paths"]]
+    pairs = list(combinations(range(len(m["codes"])), 2))[:settings.paths]
     for a, b in pairs:
-        path = generate.interpolate_codes(m["codes"][a], m["codes"][b], settings["steps"] + 2)
+        path = generate.interpolate_codes(m["codes"][a], m["codes"][b], settings.steps + 2)
         decoded = [describe_code(m["model"], m["attrs"], m["times"], m["size"], code=z)
                    for z in path]
         if s == s0 and (a, b) == pairs[0]:
@@ -253,12 +253,12 @@ share = paths.groupby("seed")["whole shapes"].sum() / paths.groupby("seed")["poi
 who = f"{kind} ({STANDS_IN_FOR[kind]} stand-in)"
 claims = [
     claim_record(f"{who}: volume changes gradually along linear code paths: largest step "
-                 f"< {RATIO:g}x the mean step (worst of {settings['paths']} paths)",
+                 f"< {RATIO:g}x the mean step (worst of {settings.paths} paths)",
                  "gradual change along the path (Fig 8d, visual)",
                  worst.loc[nb.seeds, "ratio volume_um3"].tolist(), RATIO, "less",
                  labels=("largest / mean step", "threshold")),
     claim_record(f"{who}: surface changes gradually along linear code paths: largest step "
-                 f"< {RATIO:g}x the mean step (worst of {settings['paths']} paths)",
+                 f"< {RATIO:g}x the mean step (worst of {settings.paths} paths)",
                  "gradual change along the path (Fig 8d, visual)",
                  worst.loc[nb.seeds, "ratio surface_um2"].tolist(), RATIO, "less",
                  labels=("largest / mean step", "threshold")),

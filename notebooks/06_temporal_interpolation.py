@@ -21,8 +21,9 @@
 # training, DSC at every frame with trained and held-out frames marked, renders of a held-out
 # frame, and a reconstruction at a higher frame rate than the data (`reconstruct --frames`).
 # The model is trained with each training seed of the profile (`workflow.seeds`: study 0, 1,
-# 2; smoke and quick 0 only) on the same phantoms (drawn with `seed`); the runs are this
-# notebook's own (`filopodial_nb06_*`).
+# 2; smoke and quick 0 only) on the same phantoms (drawn with `seed`). Each run's folder
+# is named by its run specification (`workflow.RunSpec`: the data set, the settings that
+# differ from the profile's, the seed), so a run is shared exactly when it is the same.
 
 # %% tags=["parameters"]
 profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
@@ -42,8 +43,6 @@ nb = workflow.setup("06_temporal_interpolation", profile, device, seed,
                     data_dir, runs_dir, figures_dir, results_dir)
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -51,7 +50,7 @@ import pandas as pd
 from cellshapes import plot
 from cellshapes.inference import reconstruct
 from cellshapes.io import read_dataset
-from cellshapes.repro import experiments
+from cellshapes.repro import experiments, paper
 from cellshapes.repro.stats import claim_record
 from cellshapes.training.sampling import frame_times
 
@@ -61,31 +60,25 @@ from cellshapes.training.sampling import frame_times
 # (29 = 1 + 7 x 4). `quick` scales the paper down to 4 sequences x 13 frames at 48^3
 # (4 training frames per sequence) and 80 epochs of the quick profile's sampling.
 # `study`: 4 sequences x 13 frames at 64^3 (16 training frames, 37 held out), 150 epochs,
-# three training seeds. Estimate on 2 idle cores: phantoms 0.5 min; training 3 x 150
-# epochs x 4 steps x 5 frames x 4096 points = 37 M points, ~4 min at 160 k points/s;
-# DSC of all 52 frames per seed (reconstruction ~1-1.5 s per 64^3 frame) ~3 min; surface
-# metrics (hd95, ASSD, surface Dice, protrusion recall, ~2.5 s per frame) for the first
-# seed only ~2 min; renders and the 25-frame reconstruction ~1.5 min: **~11 min**.
-# `gpu` (one H100): the same at 128^3 with 32768 points per frame; about 4-4.5 min, nearly
-# all of it the CPU's surface metrics of the first seed (52 frames) and phantoms
-# (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`).
+# three training seeds: 3 x 150 epochs x 4 steps x 5 frames x 4096 points = 37 M training
+# points; the DSC of all 52 frames per seed; the surface metrics (hd95, ASSD, surface
+# Dice, protrusion recall) of the first seed's 52 frames; a 25-frame reconstruction.
+# `gpu` (one H100): the same at 128^3 with 32768 points per frame (its cost estimated by
+# `python benchmarks/gpu_profile_estimate.py`).
 
 # %%
 EVERY = 4  # train on frames 0, 4, 8, ... (the paper's time points 1, 5, 9, ...)
-cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
+cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.repro.presets.TemporalInterpolation
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
-                              frames=cfg["frames"], size=cfg["size"])
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg.sequences,
+                              frames=cfg.frames, size=cfg.size)
 runs = {}
 for s in seeds:
-    run = workflow.run_dir(nb.runs, profile, "filopodial_nb06", cfg["sequences"],
-                              cfg["frames"], cfg["size"], cfg["epochs"], frames_every=EVERY,
-                              seed=s)
-    runs[s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
-                                     epochs=cfg["epochs"], frames_every=EVERY)
+    runs[s] = workflow.train_or_load(ds, nb.runs, profile, device, s, progress=False,
+                                     epochs=cfg.epochs, frames_every=EVERY)
 run = runs[seeds[0]]  # renders and the higher frame rate use the first training seed
 pd.Series({f"seed {s}": str(r) for s, r in runs.items()}, name="run")
 
@@ -93,8 +86,8 @@ pd.Series({f"seed {s}": str(r) for s, r in runs.items()}, name="run")
 # ## DSC at every frame
 # Every frame of every sequence, for every training seed. The surface metrics
 # (`frame_scores(..., surface=True)`: HD95, ASSD, surface Dice and protrusion recall on the
-# 64^3 grid, tolerance one voxel diagonal) cost ~2.5 s per frame at 64^3, so they are
-# measured for the first training seed only: a description, not a claim.
+# 64^3 grid, tolerance one voxel diagonal) cost more than the DSC, so they are measured
+# for the first training seed only: a description, not a claim.
 
 # %%
 scores = pd.concat([
@@ -154,7 +147,7 @@ truth = read_dataset(ds, [name])[0]
 times = frame_times(truth.sdf.shape[0])
 k = int(worst["frame"])
 dt = times[1] - times[0]
-rec, voxel = experiments.rebuild(run, name, [times[k], times[k] + dt / 2], cfg["size"])
+rec, voxel = experiments.rebuild(run, name, [times[k], times[k] + dt / 2], cfg.size)
 _ = plot.show_volumes(
     [truth.sdf[k], rec[0], rec[1]], spacing=(voxel,) * 3,
     labels=[f"truth, time point {k + 1}", f"interpolated {k + 1} (held out)",
@@ -175,9 +168,9 @@ plot.save_figure(fig, nb.figure("slices"))
 # sequence at that frame rate against the real frames:
 
 # %%
-fine_dir = Path(nb.runs) / profile / f"{run.name}_frames{cfg['fine_frames']}"
+fine_dir = nb.work(run.parent.name, f"{run.name}_frames{cfg.fine_frames}")
 if not (fine_dir / "sdf.h5").exists():
-    reconstruct.reconstruct_run(run, fine_dir, frames=cfg["fine_frames"], sequences=[0],
+    reconstruct.reconstruct_run(run, fine_dir, frames=cfg.fine_frames, sequences=[0],
                                 device=device, progress=False)
 fine = read_dataset(fine_dir / "sdf.h5")[0]
 real_d = experiments.describe_frames(truth.sdf, truth.attrs["voxel_um"])
@@ -221,7 +214,7 @@ plot.save_figure(fig, nb.figure("higher_frame_rate"))
 #    `numpy.array_split` of the frame indices); direction "less" (< 0).
 
 # %%
-thirds = np.array_split(np.arange(cfg["frames"]), 3)
+thirds = np.array_split(np.arange(cfg.frames), 3)
 by_seed = {s: g for s, g in scores.groupby("seed")}
 
 
@@ -241,7 +234,7 @@ claims = [
                  "held-out shapes retain reasonable similarity (Fig 9b, DSC ~0.86-0.97)",
                  seen, unseen, "equal", tol=0.05, labels=("trained frames", "held out")),
     claim_record("held-out frames rebuilt: mean DSC of held-out frames > 0.8",
-                 "lowest DSC 0.858 +- 0.012 at time point 27 (held out)",
+                 f"lowest DSC {paper.TEMPORAL_LOWEST_DSC.text()} at time point 27 (held out)",
                  unseen, 0.8, "greater", labels=("held out", "threshold")),
     claim_record(f"DSC falls toward the end: mean DSC of frames {thirds[-1][0] + 1}-"
                  f"{thirds[-1][-1] + 1} minus frames 1-{thirds[0][-1] + 1}",

@@ -22,8 +22,8 @@
 # truth prepared at the largest reconstruction grid (`experiments.frame_scores`, which
 # upsamples with nearest neighbour as the paper does). Every model is trained with each
 # training seed of the profile (`workflow.seeds`: study 0, 1, 2; smoke and quick 0 only);
-# the phantoms stay those of `seed`. The runs are this notebook's own (`filopodial_nb07_*`),
-# no model is shared with notebooks 08 and 09.
+# the phantoms stay those of `seed`. Each run's folder is named by its run specification
+# (`workflow.RunSpec`), so a run is shared with another notebook only when it is the same.
 
 # %% tags=["parameters"]
 profile = "smoke"          # smoke | quick | study | gpu | paper (cellshapes.config)
@@ -67,37 +67,33 @@ from cellshapes.repro.stats import claim_record
 #   (the paper's 1 : 2 : 4), reconstructions at 16/24/32/48/64, truth at 64^3 (masks drawn
 #   at 96^3); three training seeds, so 9 models. An epoch costs the same on every grid
 #   (4 steps of 5 frames x 4096 points for 16 frames), so one seed trains 350 epochs x
-#   20 frames x 4096 points = 29 M points, about 180 s at the measured 160 k points/s on
-#   2 cores; 3 seeds ~9 min, phantoms and regridding ~0.5 min, scoring (last frame only,
-#   5 grids, 36 model x sequence pairs) ~1 min: **estimate ~10.5 min** on 2 idle cores.
+#   20 frames x 4096 points = 29 M points; scoring takes the last frame only (5 grids,
+#   36 model x sequence pairs).
 # - `gpu` (one H100): 4 x 4 frames at training grids 64/96/128 (50/100/200 epochs, 32768
-#   points per frame), reconstructions at 32-128, truth at 128^3; three seeds; about
-#   2-2.5 min (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`);
-#   `benchmarks/gpu_check.sh` runs it.
+#   points per frame), reconstructions at 32-128, truth at 128^3; three seeds (cost
+#   estimated by `python benchmarks/gpu_profile_estimate.py`); `benchmarks/gpu_check.sh`
+#   runs it.
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000).
 
 # %%
-cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
-epochs = {g: cfg["epochs"][g] if isinstance(cfg["epochs"], dict) else cfg["epochs"]
-          for g in cfg["train_grids"]}
-top, truth_grid = max(cfg["train_grids"]), max(cfg["recon_grids"])
-coarse = min(cfg["train_grids"])
+cfg = nb.settings  # sizes: cellshapes.repro.presets.SpatialInterpolation
+epochs = {g: cfg.epochs_at(g) for g in cfg.train_grids}
+top, truth_grid = max(cfg.train_grids), max(cfg.recon_grids)
+coarse = min(cfg.train_grids)
 seeds = nb.seeds
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
 base_ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed,
-                                   sequences=cfg["sequences"], frames=cfg["frames"], size=top)
+                                   sequences=cfg.sequences, frames=cfg.frames, size=top)
 truth_ds = base_ds if truth_grid == top else experiments.regrid_dataset(base_ds, truth_grid)
 train_ds = {g: base_ds if g == top else experiments.regrid_dataset(base_ds, g)
-            for g in cfg["train_grids"]}
+            for g in cfg.train_grids}
 runs = {}  # (seed, training grid) -> run directory
 for s in seeds:
-    for g in cfg["train_grids"]:
-        run = workflow.run_dir(nb.runs, profile, "filopodial_nb07", cfg["sequences"],
-                                  cfg["frames"], g, epochs[g], seed=s)
-        runs[s, g] = workflow.train_or_load(train_ds[g], run, profile, device, s,
+    for g in cfg.train_grids:
+        runs[s, g] = workflow.train_or_load(train_ds[g], nb.runs, profile, device, s,
                                             progress=False, epochs=epochs[g])
 pd.Series({f"seed {s}, grid {g}": str(r) for (s, g), r in runs.items()}, name="run")
 
@@ -107,7 +103,7 @@ pd.Series({f"seed {s}, grid {g}": str(r) for (s, g), r in runs.items()}, name="r
 
 # %%
 scores = pd.concat([
-    experiments.frame_scores(run, truth_ds, frames=[-1], sizes=cfg["recon_grids"],
+    experiments.frame_scores(run, truth_ds, frames=[-1], sizes=cfg.recon_grids,
                              device=device, describe=False).assign(seed=s, train_grid=g)
     for (s, g), run in runs.items()], ignore_index=True)
 table = scores.groupby(["train_grid", "size"])["dsc"].agg(["mean", "std"]).reset_index()
@@ -120,7 +116,7 @@ for i, (g, sub) in enumerate(table.groupby("train_grid")):
     ax.errorbar(sub["size"], sub["mean"], yerr=sub["std"].fillna(0.0), marker="o", capsize=3,
                 label=f"model {g} (trained at {g}$^3$, {epochs[g]} epochs)", color=f"C{i}")
 ax.set_xscale("log", base=2)
-ax.set_xticks(cfg["recon_grids"], [str(s) for s in cfg["recon_grids"]])
+ax.set_xticks(cfg.recon_grids, [str(s) for s in cfg.recon_grids])
 ax.minorticks_off()
 ax.set(xlabel="reconstruction grid (edge)", ylabel=f"DSC vs {truth_grid}$^3$ truth, last frame",
        title=f"Spatial interpolation ({profile} profile, {len(seeds)} seed(s), "
@@ -137,7 +133,7 @@ plot.save_figure(fig, nb.figure("dsc_vs_grid"))
 # %%
 name = scores["sequence"].iloc[0]
 truth = read_dataset(truth_ds, [name])[0]
-low, high = min(cfg["recon_grids"]), truth_grid
+low, high = min(cfg.recon_grids), truth_grid
 vols, labels = [truth.sdf[-1]], [f"truth {high}^3"]
 for g, s in ((top, low), (top, high), (coarse, high)):
     sdf, voxel = experiments.rebuild(runs[seeds[0], g], name, [1.0], s)
@@ -171,7 +167,7 @@ def dsc(g, size):
     return [float(per_seed[s, g, size]) for s in seeds]
 
 
-coarser = [r for r in cfg["recon_grids"] if r < truth_grid]
+coarser = [r for r in cfg.recon_grids if r < truth_grid]
 claims = [claim_record(
     f"model trained at {g}^3: reconstruction at {truth_grid}^3 beats every coarser grid "
     f"(DSC at {truth_grid}^3 minus best DSC at {min(coarser)}..{max(coarser)}^3)",
@@ -179,7 +175,7 @@ claims = [claim_record(
     dsc(g, truth_grid),
     [max(per_seed[s, g, r] for r in coarser) for s in seeds],
     "greater", labels=(f"recon {truth_grid}", "best coarser recon"))
-    for g in cfg["train_grids"]]
+    for g in cfg.train_grids]
 claims.append(claim_record(
     f"denser training grid better: DSC at {truth_grid}^3 of model {top} minus model {coarse}",
     "model 384 best, denser training grid better (Fig 10c)",

@@ -44,51 +44,48 @@ import pandas as pd
 
 from cellshapes import plot
 from cellshapes.io import read_dataset
-from cellshapes.repro import experiments, stats
+from cellshapes.repro import experiments, paper, stats
 
 # %% [markdown]
 # ## Settings per profile
 # Every w0 is trained with each training seed of `workflow.seeds(profile, seed)` (study and
-# paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Runs are this
-# notebook's own (names end in `_nb08`): no model is shared with notebooks 07 or 09.
+# paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Each run's
+# folder is named by its run specification (`workflow.RunSpec`: data set, changed settings,
+# seed), so a run is shared with notebooks 07 or 09 only when it is the same run.
 #
 # - `smoke`: 2 sequences x 4 frames at 24^3, 20 epochs, w0 in {10, 30, 60}: proves the path.
 # - `quick`: 4 sequences x 4 frames at 48^3, 80 epochs, w0 in {1, 10, 30, 60}.
 # - `study`: 2 sequences x 2 frames at 48^3, the study model (9 x 128 sine, latent 64,
 #   bf16) with 2048 points per frame, **trained to convergence**: the plateau rule of the
-#   shared base models (`config.BASE_RUNS`: stop when the best loss of the last 50 epochs
+#   shared base models (`repro.presets.BASE_RUNS`: stop when the best loss of the last 50 epochs
 #   is less than 1 % below the best before them) with a cap of 300 epochs; w0 in
 #   {1, 10, 20, 30, 40, 60} (six values of the paper's 1..70), 3 seeds: 18 models. A 100-epoch
 #   sweep left even w0 = 30 in fragments, so convergence comes first and the data were
-#   shrunk to pay for it (from 4 x 5 frames at 64^3 and 4096 points per frame): sized to
-#   about 30 minutes on the 2 shared CPU cores of the study machine under load from other
-#   jobs, where one training process got 10-30k points/s (4 frames x 2048 points x <= 300
-#   epochs = <= 2.5M points per model). The paper sweeps w0 = 1..70 on 33 x 30 frames at 256^3 for
+#   shrunk to pay for it (from 4 x 5 frames at 64^3 and 4096 points per frame): 4 frames x
+#   2048 points x <= 300 epochs = <= 2.5M training points per model, sized for the 2 CPU
+#   cores of the study machine. The paper sweeps w0 = 1..70 on 33 x 30 frames at 256^3 for
 #   2000 epochs.
 
 # %%
-from cellshapes.config import base_stop_rule
+from cellshapes.repro.presets import base_stop_rule
 
-cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.config.NOTEBOOK_PRESETS
+cfg, seeds = nb.settings, nb.seeds  # sizes: cellshapes.repro.presets.OmegaSweep
 # the base models' plateau rule at study and paper (epochs is then the cap); none at
 # smoke and quick, which train exactly their epochs
-STOP = base_stop_rule(profile) if cfg.get("converge") else {}
+STOP = base_stop_rule(profile) if cfg.converge else {}
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
-                              frames=cfg["frames"], size=cfg["size"])
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg.sequences,
+                              frames=cfg.frames, size=cfg.size)
 runs = {}  # (w0, training seed) -> run directory
 for s in seeds:
-    for w in cfg["omegas"]:
+    for w in cfg.omegas:
         model = {"omega0": float(w)}
-        run = workflow.run_dir(nb.runs, profile, "filopodial", cfg["sequences"],
-                                  cfg["frames"], cfg["size"], cfg["epochs"], model=model, seed=s)
-        run = run.with_name(run.name + "_nb08")  # this notebook's own runs
-        runs[w, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
-                                            model=model, epochs=cfg["epochs"], **STOP,
-                                            **cfg.get("train", {}))
+        runs[w, s] = workflow.train_or_load(ds, nb.runs, profile, device, s, progress=False,
+                                            model=model, epochs=cfg.epochs, **STOP,
+                                            **cfg.train)
 # how long each model trained, and whether the rule stopped it (else it ran to the cap)
 trained = pd.DataFrame([dict(omega0=w, seed=s, epochs=workflow.epochs_trained(r),
                              plateau=workflow.stopped_on_plateau(r))
@@ -119,7 +116,7 @@ def epoch_words():
     """How the models were trained, in words for the claims and the figure."""
     n = trained["epochs"]
     span = f"{n.min()}-{n.max()}" if n.min() != n.max() else f"{n.min()}"
-    rule = f"plateau rule, cap {cfg['epochs']}" if STOP else "fixed count"
+    rule = f"plateau rule, cap {cfg.epochs}" if STOP else "fixed count"
     return f"{span} epochs ({rule})"
 
 
@@ -156,13 +153,13 @@ plot.save_figure(fig, nb.figure("sphericity_dsc_vs_w0"))
 # Fig 11a shape), real and reconstructed with every w0 (first training seed).
 
 # %%
-last = scores[(scores["omega0"] == cfg["omegas"][0]) & (scores["train_seed"] == seeds[0])]
+last = scores[(scores["omega0"] == cfg.omegas[0]) & (scores["train_seed"] == seeds[0])]
 name = last.sort_values("real_sphericity")["sequence"].iloc[0]
 truth = read_dataset(ds, [name])[0]
 vols, labels = [truth.sdf[-1]], ["real"]
-for w in cfg["omegas"]:
+for w in cfg.omegas:
     run = runs[w, seeds[0]]
-    vol = experiments.rebuild(run, name, [1.0], cfg["size"])[0][0]
+    vol = experiments.rebuild(run, name, [1.0], cfg.size)[0][0]
     ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"w0 = {w:g}" + ("" if ok else ": no surface"))
@@ -219,13 +216,13 @@ def add_claim(claim, paper, col, a, b, direction, tol=0.0):
 
 
 ref = 30
-for w in [w for w in cfg["omegas"] if w < ref]:
+for w in [w for w in cfg.omegas if w < ref]:
     add_claim(f"w0 = {w:g} gives rounder shapes than w0 = 30 (sphericity, last frame)",
               "w0 < 30: rounder shapes (Sec 5.6, Fig 11b)", "sphericity", w, ref, "greater")
     add_claim(f"w0 = {w:g} rebuilds less protrusion detail than w0 = 30 (protrusion recall)",
               "w0 < 30: less defined protrusions (Sec 5.6, Fig 11a)", "protrusion_recall",
               w, ref, "less")
-for w in [w for w in cfg["omegas"] if w > ref]:
+for w in [w for w in cfg.omegas if w > ref]:
     add_claim(f"w0 = {w:g} brings no DSC gain over w0 = 30 (one-sided, non-inferior: "
               f"d DSC < 0.01; {epoch_words()})",
               "w0 > 30: no visible or measurable improvement (Sec 5.6)", "dsc", w, ref,
@@ -246,7 +243,8 @@ workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
 
 # %%
 real = real_sph.mean()
-rows = [dict(quantity="real sphericity, last frame", paper="0.021 +- 0.004 (DS_Filo, t=30)",
+rows = [dict(quantity="real sphericity, last frame",
+             paper=f"{paper.SPHERICITY_FILO['real'].text()} (DS_Filo, t=30)",
              ours=f"{real:.3f} +- {real_sph.std():.3f}", note="phantoms, not DS_Filo")]
 for w, r in table.iterrows():
     rows.append(dict(quantity=f"w0 = {w:g}: sphericity / DSC / protrusion recall / island "

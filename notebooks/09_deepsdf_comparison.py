@@ -25,7 +25,7 @@
 # fixed number of epochs** for both arms (no early stop), each trained with every
 # training seed; a checkpoint is kept every `eval_every` epochs and the DSC of the last
 # frame is measured at each (Fig 12e), beside the training loss of every epoch. The loss
-# plateau rule of the shared base models (`config.BASE_RUNS`: stop when the best epoch
+# plateau rule of the shared base models (`repro.presets.BASE_RUNS`: stop when the best epoch
 # loss of the last 50 epochs is less than 1 % below the best before them) is applied
 # afterwards to the logged losses (`training.stopping.plateau_epoch`; the rule reads only
 # the losses, so a run with the rule on stops at exactly that epoch), and the
@@ -55,7 +55,6 @@ nb = workflow.setup("09_deepsdf_comparison", profile, device, seed,
 
 # %%
 
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,13 +63,14 @@ import seaborn as sns
 
 from cellshapes import plot
 from cellshapes.io import read_dataset
-from cellshapes.repro import experiments, stats
+from cellshapes.repro import experiments, paper, stats
 
 # %% [markdown]
 # ## Settings per profile
 # Both arms are trained with each training seed of `workflow.seeds(profile, seed)` (study
-# and paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Runs
-# are this notebook's own (names end in `_nb09`): no model is shared with 07 or 08.
+# and paper: 3 seeds; smoke and quick: 1); the phantom data stay those of `seed`. Each
+# run's folder is named by its run specification (`workflow.RunSpec`), so a run is shared
+# with 07 or 08 only when it is the same run.
 #
 # **Deviations from the paper** (all for CPU time): `paper` uses the paper's DeepSDF
 # (8 x 512, latent 256). On CPU that network costs about sixteen times the sine model per
@@ -100,46 +100,42 @@ from cellshapes.repro import experiments, stats
 # - `study`: 2 sequences x 2 frames at 48^3, **240 epochs for both arms**, DSC every 24
 #   epochs (10 checkpoints per model), the study sine model (9 x 128, latent 64, 4096
 #   points per frame, bf16; lr halved every 50 epochs, so at 240 epochs it is 1/16 of
-#   its start) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds = 6 models. Sized for
-#   the 2 shared CPU cores of the study machine under load from other jobs, where one
-#   training process got 10-30k points/s (an earlier study preset, 4 sequences x 6 frames
-#   at 64^3 with a 400-epoch cap, took 26 minutes on idle cores): 4 frames x 4096 points
-#   x 240 epochs = 3.9M points per model; 60 DSC evaluations at 48^3 per arm; surface
-#   scoring at the last epoch.
+#   its start) vs DeepSDF 8 x 128, latent 64; 2 arms x 3 seeds = 6 models. Sized for the
+#   2 CPU cores of the study machine (an earlier study preset, 4 sequences x 6 frames at
+#   64^3 with a 400-epoch cap, did not fit): 4 frames x 4096 points x 240 epochs = 3.9M
+#   training points per model; 60 DSC evaluations at 48^3 per arm; surface scoring at the
+#   last epoch.
 
 # %%
-from cellshapes.config import base_stop_rule
+from cellshapes.repro.presets import base_stop_rule
 
+from cellshapes.training.checkpoint import read_config
 from cellshapes.training.stopping import plateau_epoch
 
-E = nb.settings["epochs"]  # both arms, no early stop
-EVERY = nb.settings["eval_every"]  # a kept checkpoint and a DSC every EVERY epochs
+E = nb.settings.epochs  # both arms, no early stop
+EVERY = nb.settings.eval_every  # a kept checkpoint and a DSC every EVERY epochs
 EPOCHS = list(range(EVERY, E + 1, EVERY))
 HALF = E // 2  # the "faster" claim: sine at E/2 vs DeepSDF at E (a checkpoint epoch)
 assert HALF in EPOCHS, f"E/2 = {HALF} must be a multiple of eval_every = {EVERY}"
 # the stopping rule of the shared base models, applied afterwards (none at smoke, quick)
 STOP = base_stop_rule(profile)
-cfg = nb.settings  # sizes: cellshapes.config.NOTEBOOK_PRESETS
-deepsdf = {"arch": "deepsdf", **cfg["deepsdf"]}
+cfg = nb.settings  # sizes: cellshapes.repro.presets.DeepSDFComparison
+deepsdf = {"arch": "deepsdf", **cfg.deepsdf}
 seeds = nb.seeds
 
 # %%
 # No pretrained model is shipped for this experiment: every model below is trained
 # (once; a finished run on disk is reused), whatever `train` says.
-ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg["sequences"],
-                              frames=cfg["frames"], size=cfg["size"])
-point = dict(runs_dir=nb.runs, profile=profile, kind="filopodial", sequences=cfg["sequences"],
-             frames=cfg["frames"], size=cfg["size"], epochs=E)
+ds = workflow.phantom_dataset("filopodial", nb.data, profile, seed, sequences=cfg.sequences,
+                              frames=cfg.frames, size=cfg.size)
 ARMS = {"sine": None, "DeepSDF": deepsdf}
 runs = {}  # (arm, training seed) -> run directory
 for s in seeds:
     for arm, model in ARMS.items():
-        run = workflow.run_dir(**point, model=model, seed=s)
-        run = run.with_name(run.name + "_nb09")  # this notebook's own runs
-        runs[arm, s] = workflow.train_or_load(ds, run, profile, device, s, progress=False,
+        runs[arm, s] = workflow.train_or_load(ds, nb.runs, profile, device, s, progress=False,
                                               model=model, epochs=E, checkpoint_every=EVERY,
                                               keep_checkpoints=len(EPOCHS) + 1)
-configs = {arm: json.loads((runs[arm, seeds[0]] / "config.json").read_text()) for arm in ARMS}
+configs = {arm: read_config(runs[arm, seeds[0]]) for arm in ARMS}
 params = {arm: c["decoder_parameters"] for arm, c in configs.items()}
 # the decoder of each arm in words, e.g. "8 x 128, latent 64"
 sizes = {arm: "{layers} x {hidden}, latent {latent_dim}".format(**c["model"])
@@ -254,7 +250,7 @@ name = scores.drop_duplicates("sequence").sort_values("real_sphericity")["sequen
 truth = read_dataset(ds, [name])[0]
 vols, labels = [truth.sdf[-1]], ["real"]
 for arm in ARMS:
-    vol = experiments.rebuild(runs[arm, seeds[0]], name, [1.0], cfg["size"])[0][0]
+    vol = experiments.rebuild(runs[arm, seeds[0]], name, [1.0], cfg.size)[0][0]
     ok = 0 < (vol <= 0).mean() < 1  # an untrained smoke model may have no surface
     vols.append(vol if ok else np.zeros(vol.shape, np.uint8))
     labels.append(f"{arm}, {E} ep" if ok else f"{arm}: no surface")
@@ -293,12 +289,16 @@ def per_seed(col, arm):
     return stats.per_seed_means(scores, col, "model", arm, seeds)
 
 
+SPH = paper.SPHERICITY_FILO  # sphericity at t = 30 (Sec 5.7)
+DSC_2000 = (f"{paper.DSC_FILO.text()} vs {paper.DSC_DEEPSDF_2000.text()} at 2000 epochs "
+            "(Sec 5.7)")
 CLAIMS = [
     ("the sine model is closer to the real sphericity than DeepSDF (|sph - real|)",
-     "real 0.021 +- 0.004, ours 0.029 +- 0.009, DeepSDF 0.042 +- 0.008 (Sec 5.7)",
+     f"real {SPH['real'].text()}, ours {SPH['sine'].text()}, DeepSDF "
+     f"{SPH['DeepSDF'].text()} (Sec 5.7)",
      "sph_error", "less"),
     ("the sine model has a higher DSC than DeepSDF",
-     "0.950 +- 0.007 vs 0.909 +- 0.008 at 2000 epochs (Sec 5.7)", "dsc", "greater"),
+     DSC_2000, "dsc", "greater"),
     ("the sine model rebuilds more of the protrusions than DeepSDF (protrusion recall)",
      "DeepSDF: thicker protrusions with round tips (Fig 12b-e)", "protrusion_recall",
      "greater"),
@@ -306,13 +306,13 @@ CLAIMS = [
      "not reported (Fig 12: DeepSDF protrusions thicker, round tips)", "hd95_um", "less"),
 ]
 claims = []
-for claim, paper, col, direction in CLAIMS:
+for claim, quoted, col, direction in CLAIMS:
     a, b = per_seed(col, "sine"), per_seed(col, "DeepSDF")
     if not np.all(np.isfinite(a + b)):
         print(f"left out: {claim!r} ({col} undefined for every sequence: {a} vs {b})")
         continue
     budget = f" ({budget_words()}; same points, {profile} profile)"
-    claims.append(stats.claim_record(claim + budget, paper, a, b, direction,
+    claims.append(stats.claim_record(claim + budget, quoted, a, b, direction,
                                      labels=("sine", "DeepSDF")))
 
 
@@ -326,7 +326,8 @@ claims.append(stats.claim_record(
     f"the sine model converges faster: its DSC after half the epochs ({HALF}) is higher "
     f"than DeepSDF's after all {E} (DSC per epoch, Fig 12e; {sizes['sine']} vs "
     f"{sizes['DeepSDF']}, same points, {profile} profile)",
-    "sine 0.950 +- 0.007 at 2000 epochs vs DeepSDF 0.928 +- 0.004 at 4000 (Sec 5.7, Fig 12e)",
+    f"sine {paper.DSC_FILO.text()} at 2000 epochs vs DeepSDF {paper.DSC_DEEPSDF_4000.text()} "
+    "at 4000 (Sec 5.7, Fig 12e)",
     curve_at("sine", HALF), curve_at("DeepSDF", E), "greater",
     labels=(f"sine, {HALF} epochs", f"DeepSDF, {E} epochs")))
 if STOP:
@@ -336,7 +337,7 @@ if STOP:
         f"rule-stopped (second row): the sine model has a higher DSC than DeepSDF, each "
         f"scored where the plateau rule would stop it (sine {rule_words('sine')}, DeepSDF "
         f"{rule_words('DeepSDF')} epochs of {E}; {profile} profile)",
-        "0.950 +- 0.007 vs 0.909 +- 0.008 at 2000 epochs (Sec 5.7)",
+        DSC_2000,
         curve_at("sine", at["sine"]), curve_at("DeepSDF", at["DeepSDF"]), "greater",
         labels=("sine", "DeepSDF")))
 workflow.write_claims(nb.name, profile, seeds, claims, nb.results)
@@ -353,16 +354,16 @@ def ms(col, arm):
 rs = real["real_sphericity"]
 rows = [
     dict(quantity=f"DSC last frame, sine ({E} epochs)",
-         paper="0.950 +- 0.007 (2000 epochs)",
+         paper=f"{paper.DSC_FILO.text()} (2000 epochs)",
          ours=ms("dsc", "sine"), note=""),
     dict(quantity=f"DSC last frame, DeepSDF ({E} epochs)",
-         paper="0.909 +- 0.008 (2000)",
+         paper=f"{paper.DSC_DEEPSDF_2000.text()} (2000)",
          ours=ms("dsc", "DeepSDF"), note=""),
-    dict(quantity="sphericity last frame, real", paper="0.021 +- 0.004",
+    dict(quantity="sphericity last frame, real", paper=SPH["real"].text(),
          ours=f"{rs.mean():.3f} +- {rs.std():.3f}", note="phantoms, not DS_Filo"),
-    dict(quantity="sphericity last frame, sine", paper="0.029 +- 0.009",
+    dict(quantity="sphericity last frame, sine", paper=SPH["sine"].text(),
          ours=ms("sphericity", "sine"), note=""),
-    dict(quantity="sphericity last frame, DeepSDF", paper="0.042 +- 0.008",
+    dict(quantity="sphericity last frame, DeepSDF", paper=SPH["DeepSDF"].text(),
          ours=ms("sphericity", "DeepSDF"), note=""),
     dict(quantity="protrusion recall last frame, sine / DeepSDF", paper="not reported",
          ours=f"{ms('protrusion_recall', 'sine')} / {ms('protrusion_recall', 'DeepSDF')}",

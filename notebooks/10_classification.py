@@ -102,14 +102,14 @@ print(f"profile {profile}: training seeds {nb.seeds}, settings {cfg}")
 # ## 1 · One dataset with all three kinds
 
 # %%
-parts = [workflow.phantom_dataset(k, nb.data, profile, seed, sequences=cfg.get("sequences"),
-                                  frames=cfg.get("frames"), size=cfg.get("size"))
+parts = [workflow.phantom_dataset(k, nb.data, profile, seed, sequences=cfg.sequences,
+                                  frames=cfg.frames, size=cfg.size)
          for k in KINDS]
-if cfg.get("keep_frames"):
-    parts = [workflow.first_frames(p, cfg["keep_frames"]) for p in parts]
+if cfg.keep_frames:
+    parts = [workflow.first_frames(p, cfg.keep_frames) for p in parts]
 dataset = workflow.combined_dataset(parts, nb.data / f"all_kinds_{parts[0].stem}.h5",
                                     prefixes=list(KINDS))
-if cfg.get("rotate"):
+if cfg.rotate:
     dataset = workflow.rotated_dataset(dataset, copies=1, seed=seed)
 info = io.dataset_info(dataset)
 kinds = np.array([d["attrs"]["cell_type"] for d in info])
@@ -118,20 +118,20 @@ print(f"{dataset.name}: {len(info)} sequences x {info[0]['shape'][0]} frames:",
 
 # the full sequences (all frames; every `full_every`-th trained), rotated alike
 full = None
-if cfg.get("full_every"):
+if cfg.full_every:
     full_parts = [workflow.phantom_dataset(k, nb.data, profile, seed,
-                                           sequences=cfg.get("sequences"),
-                                           frames=cfg.get("frames"), size=cfg.get("size"))
+                                           sequences=cfg.sequences,
+                                           frames=cfg.frames, size=cfg.size)
                   for k in KINDS]
     full = workflow.combined_dataset(full_parts, nb.data / f"all_kinds_{full_parts[0].stem}.h5",
                                      prefixes=list(KINDS))
-    if cfg.get("rotate"):
+    if cfg.rotate:
         full = workflow.rotated_dataset(full, copies=1, seed=seed)
     full_info = io.dataset_info(full)
     full_kinds = np.array([d["attrs"]["cell_type"] for d in full_info])
     print(f"{full.name}: {len(full_info)} sequences x {full_info[0]['shape'][0]} frames, "
-          f"every {cfg['full_every']}th trained (frames "
-          f"{list(range(0, full_info[0]['shape'][0], cfg['full_every']))})")
+          f"every {cfg.full_every}th trained (frames "
+          f"{list(range(0, full_info[0]['shape'][0], cfg.full_every))})")
 
 # %%
 # what the classifier has to tell apart: the last kept frame of the first sequence per kind
@@ -149,22 +149,21 @@ plot.show_volumes([truth[i].sdf[-1] for i in first], (voxel,) * 3,
 runs = {}
 for arm, eq in ARMS.items():
     for s in nb.seeds:
-        runs[arm, s] = workflow.train_or_load(dataset, nb.run(f"{arm}_seed{s}"), profile,
+        runs[arm, s] = workflow.train_or_load(dataset, nb.runs, profile,
                                               device, s, progress=False,
-                                              model={**cfg["model"], "equivariant": eq},
-                                              **cfg["train"])
-        epochs = len(pd.read_csv(runs[arm, s] / "log.csv"))
-        print(f"{arm}, seed {s}: {epochs} epochs, {runs[arm, s]}")
+                                              model={**cfg.model, "equivariant": eq},
+                                              **cfg.train)
+        print(f"{arm}, seed {s}: {workflow.epochs_trained(runs[arm, s])} epochs, {runs[arm, s]}")
 full_runs = {}  # training seed -> equivariant run on the full sequences
 if full is not None:
     for s in nb.seeds:
-        full_runs[s] = workflow.train_or_load(full, nb.run(f"equivariant_full_seed{s}"),
+        full_runs[s] = workflow.train_or_load(full, nb.runs,
                                               profile, device, s, progress=False,
-                                              model={**cfg["model"], "equivariant": True},
-                                              **{**cfg["train"],
-                                                 "frames_every": cfg["full_every"]})
-        epochs = len(pd.read_csv(full_runs[s] / "log.csv"))
-        print(f"equivariant, full sequences, seed {s}: {epochs} epochs, {full_runs[s]}")
+                                              model={**cfg.model, "equivariant": True},
+                                              **{**cfg.train,
+                                                 "frames_every": cfg.full_every})
+        print(f"equivariant, full sequences, seed {s}: "
+              f"{workflow.epochs_trained(full_runs[s])} epochs, {full_runs[s]}")
 
 # %% [markdown]
 # ## 3 · t-SNE of the codes coloured by cell kind (Fig 13), first seed
@@ -269,8 +268,8 @@ eq_ari, ne_ari = per_seed("k-means ARI", "equivariant"), per_seed("k-means ARI",
                                                                   "non-equivariant")
 chance = float(scores["chance"].iloc[0])
 what = (f"{len(kinds)} phantom sequences, "
-        + (f"first {cfg['keep_frames']} frames, " if cfg.get("keep_frames") else "")
-        + ("randomly rotated" if cfg.get("rotate") else "unrotated"))
+        + (f"first {cfg.keep_frames} frames, " if cfg.keep_frames else "")
+        + ("randomly rotated" if cfg.rotate else "unrotated"))
 claims = [
     claim_record(f"equivariant codes classify the cell kinds of rotated cells better than "
                  f"non-equivariant codes (out-of-fold accuracy; {what})",
@@ -298,7 +297,7 @@ if full_runs:
     claims.append(claim_record(
         f"the kinds form distinct clusters of the equivariant codes of full sequences: k-means "
         f"(k = 3) ARI > 0.8 ({n_full} phantom sequences of {full_info[0]['shape'][0]} frames, "
-        f"frames {list(range(0, full_info[0]['shape'][0], cfg['full_every']))} trained, "
+        f"frames {list(range(0, full_info[0]['shape'][0], cfg.full_every))} trained, "
         f"randomly rotated)",
         "three distinct t-SNE clusters by cell line (Fig 13, visual)",
         per_seed("k-means ARI", "equivariant, full"), 0.8, "greater",

@@ -60,8 +60,8 @@ from cellshapes.plot.explorer import Explorer, explorer_grid, explorer_widget
 from cellshapes.resources import resolve_device
 
 source = run if run is not None else pretrained.load(model_name)
-explorer = Explorer.from_run(source, size=nb.settings["size"],
-                             components=nb.settings["components"],
+explorer = Explorer.from_run(source, size=nb.settings.size,
+                             components=nb.settings.components,
                              device=str(resolve_device(device)))
 print(f"{source}: {explorer.model.n_sequences} learned codes of size {explorer.mean.size}; "
       f"first {explorer.components} principal components, std "
@@ -85,8 +85,8 @@ else:
 # ## 2 · The same views, static: time x first principal component
 
 # %%
-times = nb.settings["times"]
-values = nb.settings["values"]
+times = nb.settings.times
+values = nb.settings.values
 image, rows = explorer_grid(explorer, times=times, values=values, component=0)
 fig, ax = plt.subplots(figsize=(2.6 * len(times), 2.6 * len(values)))
 ax.imshow(image)
@@ -107,7 +107,7 @@ display(table.pivot_table(index="value", columns="t", values="volume_um3").round
 # %%
 rng = np.random.default_rng(seed)
 seconds = []
-for _ in range(nb.settings["timed_updates"]):
+for _ in range(nb.settings.timed_updates):
     t0 = time.perf_counter()
     sdf = explorer.volume(float(rng.uniform(-1, 1)), explorer.random_pcs(rng))
     explorer.describe(sdf)

@@ -84,8 +84,8 @@ print(f"profile {profile}: {S}, spacing {SPACING} um, U-Net seeds {nb.seeds}")
 
 # %%
 t0 = time.perf_counter()
-n_ref = S["ref_train"] + S["held"]
-ref_labels = [segbench.phantom_scene("dividing", S["cells"], S["frames"], S["shape"], SPACING,
+n_ref = S.ref_train + S.held
+ref_labels = [segbench.phantom_scene("dividing", S.cells, S.frames, S.shape, SPACING,
                                      seed=1000 + seed + k, touch=True) for k in range(n_ref)]
 ref_images = [scene.scene_images(scene.Scene(lab, [], SPACING), MICROSCOPE, seed=seed + k)
               for k, lab in enumerate(ref_labels)]
@@ -93,8 +93,8 @@ run = pretrained.load("dividing_study")
 model, config = load_run(run, "cpu")
 attrs = dict(config["data"]["attrs"][0])
 syn = []
-for k in range(S["synthetic"]):
-    cfg = scene.SceneConfig(cells=S["cells"], frames=S["frames"], shape=S["shape"],
+for k in range(S.synthetic):
+    cfg = scene.SceneConfig(cells=S.cells, frames=S.frames, shape=S.shape,
                             spacing=SPACING, seed=seed + k, entering=0)
     syn.append(scene.make_scene(model, attrs, cfg))
 syn_labels = [s.labels for s in syn]
@@ -106,8 +106,8 @@ def frames_of(labels, images):
     """All (image, instances) frames of a list of scenes."""
     return ([f for v in images for f in v], [f for v in labels for f in v])
 
-train_ref = frames_of(ref_labels[:S["ref_train"]], ref_images[:S["ref_train"]])
-held = frames_of(ref_labels[S["ref_train"]:], ref_images[S["ref_train"]:])
+train_ref = frames_of(ref_labels[:S.ref_train], ref_images[:S.ref_train])
+held = frames_of(ref_labels[S.ref_train:], ref_images[S.ref_train:])
 train_syn = frames_of(syn_labels, syn_images)
 data = pd.DataFrame([
     {"set": name, "frames": len(lab), "instances": sum(len(np.unique(f)) - 1 for f in lab),
@@ -126,7 +126,7 @@ rows, examples = [], {}
 t0 = time.perf_counter()
 for s_ in nb.seeds:
     for arm, (imgs, labs) in arms.items():
-        net = segbench.train_unet(imgs, labs, S["steps"], seed=s_, device=dev)
+        net = segbench.train_unet(imgs, labs, S.steps, seed=s_, device=dev)
         pred = [segbench.unet_instances(net, im, device=dev) for im in held[0]]
         rows.append({"arm": arm, "seed": s_, **segbench.ctc_scores(held[1], pred)})
         examples.setdefault(arm, pred[0])
@@ -139,7 +139,7 @@ display(scores.groupby("arm")[["SEG", "DET"]].agg(["mean", "std"]))
 print(f"classical baseline: SEG {base['SEG']:.3f}, DET {base['DET']:.3f}")
 
 # %%
-z = S["shape"][0] // 2
+z = S.shape[0] // 2
 def shown(lab):
     """Instances with the background left white."""
     return np.ma.masked_equal(lab, 0)

@@ -116,15 +116,16 @@ def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, t
 def test_run_dir_shares_defaults_and_names_changes(tmp_path):
     from cellshapes.repro.runs import run_dir
 
-    assert run_dir(tmp_path, "quick", "filopodial").name == "filopodial_base"
-    assert run_dir(tmp_path, "quick", "filopodial", sequences=8, frames=10, size=48,
-                   epochs=100, model={"omega0": 30.0}) == tmp_path / "quick" / "filopodial_base"
-    a = run_dir(tmp_path, "quick", "filopodial", sequences=4, frames=4, epochs=60,
-                model={"omega0": 10})
-    assert a.name == "filopodial_n4_t4_s48_e60_omega0-10"
-    b = run_dir(tmp_path, "quick", "filopodial", model={"arch": "deepsdf", "hidden": 128})
-    assert b.name == "filopodial_n8_t10_s48_e100_arch-deepsdf_hidden-128"
-    assert run_dir(tmp_path, "quick", "filopodial", frames_every=4).name.endswith("_every4")
+    data = tmp_path / "filopodial_quick_n4_t4_s48_seed0_g2.h5"
+    where = tmp_path / "runs" / "quick" / data.stem
+    assert run_dir(tmp_path / "runs", data, "quick") == where / "base_seed0"
+    assert run_dir(tmp_path / "runs", data, "quick", model={"omega0": 30.0},
+                   epochs=100) == where / "base_seed0"  # the profile's values: no change
+    a = run_dir(tmp_path / "runs", data, "quick", 0, model={"omega0": 10}, epochs=60)
+    assert a == where / "omega0-10_epochs-60_seed0"
+    b = run_dir(tmp_path / "runs", data, "quick", 2, model={"arch": "deepsdf", "hidden": 128})
+    assert b.name == "arch-deepsdf_hidden-128_seed2"
+    assert run_dir(tmp_path / "runs", data, "quick", frames_every=4).name == "frames_every-4_seed0"
 
 
 def test_continue_run_equals_one_longer_run(ellipsoid_dataset, tmp_path):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cellshapes.config import (GPU_NOTEBOOKS, model_config, notebook_preset, profile_seeds,
-                               train_config)
+from cellshapes.config import model_config, profile_seeds, train_config
 from cellshapes.config.schema import ModelConfig
+from cellshapes.repro.presets import GPU_NOTEBOOKS, notebook_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,9 +38,9 @@ def test_gpu_profile_is_the_papers_decoder_at_128_with_three_seeds():
     assert train_config("gpu").amp
     for name in GPU_NOTEBOOKS:
         preset = notebook_preset(name, "gpu")
-        grids = preset.get("train_grids", [preset.get("size") or 128])
+        grids = getattr(preset, "train_grids", [getattr(preset, "size", None) or 128])
         assert max(grids) >= 128, name
-    assert notebook_preset("09_deepsdf_comparison", "gpu")["deepsdf"] == {}  # paper's DeepSDF
+    assert notebook_preset("09_deepsdf_comparison", "gpu").deepsdf == {}  # paper's DeepSDF
 
 
 def test_gpu_estimate_fits_an_h100_and_a_few_minutes(tmp_path):

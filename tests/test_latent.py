@@ -9,6 +9,7 @@ from cellshapes import latent
 from cellshapes.errors import InputError
 from cellshapes.io import dataset_info, read_dataset, write_dataset
 from cellshapes.repro import workflow
+from cellshapes.repro.cache import StaleOutputError
 
 from .conftest import ellipsoid_sequences
 
@@ -166,6 +167,12 @@ def test_combined_dataset_prefixes_and_reuse(tmp_path):
     out = workflow.combined_dataset([a, b], tmp_path / "ab.h5", prefixes=["x", "y"])
     names = [d["name"] for d in dataset_info(out)]
     assert names == ["x_seq_0000", "x_seq_0001", "y_seq_0000"]
-    assert workflow.combined_dataset([a], out) == out  # reused, not rewritten
+    mtime = out.stat().st_mtime_ns
+    assert workflow.combined_dataset([a, b], out, prefixes=["x", "y"]) == out  # reused
+    assert out.stat().st_mtime_ns == mtime
+    with pytest.raises(StaleOutputError, match="rebuild=True"):  # other inputs: kept
+        workflow.combined_dataset([a], out)
+    assert workflow.combined_dataset([a], out, rebuild=True) == out  # asked for: rebuilt
+    assert len(dataset_info(out)) == 2  # a alone
     with pytest.raises(InputError):
         workflow.combined_dataset([a, b], tmp_path / "c.h5", prefixes=["x"])

@@ -24,12 +24,13 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from cellshapes.cli import main
 from cellshapes.errors import InputError
 from cellshapes.repro import workflow
-from cellshapes.repro.notebooks import (REPO_ROOT, find_notebooks, notebook_parameters,
-                                        run_notebooks, sync_notebooks)
+from cellshapes.repro.notebooks import (NOTEBOOKS_ENV, find_notebooks, notebook_parameters,
+                                        notebooks_folder, run_notebooks, sync_notebooks)
 from cellshapes.repro.report import stale_verdicts
 from cellshapes.repro.results import read_results
 from cellshapes.repro.stats import claim_record, rejudge
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PARAMETERS = {"profile", "device", "seed", "train", "data_dir", "runs_dir", "figures_dir",
               "results_dir"}
@@ -173,7 +174,7 @@ def test_cli_sync(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     _, py = _pair(folder)
-    monkeypatch.setattr("cellshapes.repro.notebooks.REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)  # found from the working directory
     assert main(["notebooks", "--sync"]) == 0
     assert "1 file(s) written: 00_toy.py" in capsys.readouterr().out
     assert py.exists()
@@ -457,6 +458,31 @@ def test_runner_missing_folder_is_a_clear_error(tmp_path):
         find_notebooks(tmp_path / "nowhere")
 
 
+def test_notebooks_folder_from_argument_environment_or_working_directory(toys, tmp_path,
+                                                                          monkeypatch):
+    """No source checkout is assumed: an installed package finds the clone's notebooks
+    from an argument, the environment, or the working directory, else says how."""
+    import cellshapes.repro.notebooks as runner
+
+    monkeypatch.setattr(runner, "__file__", str(tmp_path / "site" / "cellshapes" / "repro"
+                                                  / "notebooks.py"))  # an installed wheel
+    monkeypatch.delenv(NOTEBOOKS_ENV, raising=False)
+    clone = tmp_path / "clone"
+    (clone / "sub").mkdir(parents=True)
+    toys.rename(clone / "notebooks")
+    assert notebooks_folder(clone / "notebooks") == (clone / "notebooks").resolve()
+    monkeypatch.chdir(clone / "sub")
+    assert notebooks_folder() == (clone / "notebooks").resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=NOTEBOOKS_ENV):
+        notebooks_folder()
+    monkeypatch.setenv(NOTEBOOKS_ENV, str(clone / "notebooks"))
+    assert [p.name for p in find_notebooks()] == ["00_ok.ipynb", "01_bad.ipynb"]
+    monkeypatch.setenv(NOTEBOOKS_ENV, str(tmp_path))
+    with pytest.raises(InputError, match="no notebooks found in"):
+        notebooks_folder()
+
+
 def test_parameters_per_profile(tmp_path):
     smoke = notebook_parameters("smoke", tmp_path)
     assert {k: smoke[k] for k in PATH_PARAMETERS} == {
@@ -486,8 +512,8 @@ def test_cli_exit_codes(toys, tmp_path, capsys, monkeypatch):
         assert capsys.readouterr().err.strip() == (
             "cellshapes: error: device='cuda' but CUDA is not available; "
             "use --device cpu or --device auto")
-    monkeypatch.setattr("cellshapes.repro.notebooks.REPO_ROOT", toys.parent)
     toys.rename(toys.parent / "notebooks")
+    monkeypatch.setenv(NOTEBOOKS_ENV, str(toys.parent / "notebooks"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert main(["notebooks", "--only", "01", "-q", "--out", str(tmp_path / "o")]) == 1
     assert main(["notebooks", "--only", "00", "-q", "--out", str(tmp_path / "o")]) == 0
@@ -501,10 +527,10 @@ def test_setup_checks_first_and_returns_the_preset(tmp_path, capsys, monkeypatch
                         results_dir=tmp_path / "x")
     assert nb.dirs == ((tmp_path / "d").resolve(), (tmp_path / "r").resolve(),
                        (tmp_path / "f").resolve(), (tmp_path / "x").resolve())
-    assert nb.seeds == [3] and nb.settings["omegas"] == [1, 10, 20, 30, 40, 60]
+    assert nb.seeds == [3] and nb.settings.omegas == (1, 10, 20, 30, 40, 60)
     assert nb.figure("render") == (tmp_path / "f").resolve() / "08_omega_sweep_render.png"
     assert "08_omega_sweep at smoke: device cpu" in capsys.readouterr().out
-    from cellshapes.config import presets
+    from cellshapes.repro import presets
 
     monkeypatch.setitem(presets.NOTEBOOK_PRESETS, "10_classification",
                         {"smoke": {}, "quick": {}})  # a notebook without a study preset

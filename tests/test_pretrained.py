@@ -78,6 +78,18 @@ def _profile_model(registry, name: str = "growing_smoke", **changes) -> None:
     path.write_text(json.dumps(config))
 
 
+def _recorder(trained):
+    """A stand-in for workflow.train_or_load: records the folder it would train in."""
+    from cellshapes.repro.spec import RunSpec
+
+    def fake(dataset, runs_dir, profile, device, seed, progress=False, model=None,
+             rebuild=False, **train):
+        run = RunSpec.of(dataset, profile, seed, model, **train).dir(runs_dir)
+        trained.append(run)
+        return run
+    return fake
+
+
 def test_base_run_uses_a_matching_pretrained_model(registry, tmp_path):
     from cellshapes.repro.workflow import base_run
 
@@ -100,13 +112,40 @@ def test_base_run_matches_the_shipped_models_recorded_phantoms(registry, tmp_pat
     record["phantoms"] = {"generator_version": 2, "kind": "growing", "seed": 3}
     meta.write_text(json.dumps(record))
     trained = []
-    monkeypatch.setattr(workflow, "train_or_load", lambda *a, **k: trained.append(a[1]))
+    monkeypatch.setattr(workflow, "train_or_load", _recorder(trained))
     _, run, how = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
                                     "cpu", seed=3, train_seed=0, train=False)
     assert run == registry / "growing_smoke" and how.startswith("pretrained") and not trained
     _, run0, how0 = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs",
                                       "smoke", "cpu", seed=0, train=False)
     assert trained == [run0] and not how0.startswith("pretrained")
+
+
+def test_base_run_uses_a_model_trained_before_a_field_was_added(registry, tmp_path):
+    """A shipped model whose config lacks a field added since (so it trained with that
+    field's default) still serves: only the settings it changed are compared."""
+    from cellshapes.repro import workflow
+
+    _profile_model(registry)
+    path = registry / "growing_smoke" / "config.json"
+    config = json.loads(path.read_text())
+    del config["train"]["freeze_angles"]
+    path.write_text(json.dumps(config))
+    assert workflow.shipped_base_model("growing", "smoke", 0) == "growing_smoke"
+    assert workflow.shipped_base_model("growing", "smoke", 0, train_seed=1) is None
+
+
+@pytest.mark.skipif(not {"growing_study", "dividing_study", "filopodial_study"} <= set(SHIPPED),
+                    reason="the shipped study models are not in this checkout")
+@pytest.mark.parametrize("kind", ["growing", "dividing", "filopodial"])
+def test_base_run_picks_the_shipped_study_models(kind):
+    """The shipped models were trained before TrainConfig grew rotation-search fields; they
+    must still be the study profile's base models (notebooks 02, 03, 05 use them)."""
+    from cellshapes.repro.workflow import shipped_base_model
+
+    assert shipped_base_model(kind, "study", seed=0) == f"{kind}_study"
+    assert shipped_base_model(kind, "study", seed=0, train_seed=1) is None  # trained seed 0
+    assert shipped_base_model(kind, "quick", seed=0) is None  # no quick model shipped
 
 
 @pytest.mark.parametrize("changes", [dict(near_set="paper"), dict(epochs=21)])
@@ -118,10 +157,10 @@ def test_base_run_trains_instead_of_a_model_of_other_settings(registry, tmp_path
 
     _profile_model(registry, **changes)
     trained = []
-    monkeypatch.setattr(workflow, "train_or_load", lambda *a, **k: trained.append(a[1]))
+    monkeypatch.setattr(workflow, "train_or_load", _recorder(trained))
     _, run, how = workflow.base_run("growing", tmp_path / "data", tmp_path / "runs", "smoke",
                                     "cpu", seed=0, train=False)
-    assert trained == [run] and "training settings, so trained" in how
+    assert trained == [run] and "base settings, so trained" in how
     with pytest.raises(InputError, match="growing_smoke"):
         pretrained.train_settings("nope")
 

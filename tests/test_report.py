@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,10 +10,11 @@ from cellshapes.cli import main
 from cellshapes.errors import InputError
 from cellshapes.repro import results as stats_results
 from cellshapes.repro import stats
-from cellshapes.repro.notebooks import REPO_ROOT
 from cellshapes.repro.report import (BEGIN, END, marked_documents, quoted_number,
                                      readme_with_numbers, readme_with_table, results_table,
                                      short_claim)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write(folder, name="08_omega_sweep", a=(0.5, 0.6, 0.7), b=(0.4, 0.5, 0.6)):

@@ -172,6 +172,24 @@ def test_corrupt_latest_falls_back_to_previous(small_dataset, tmp_path):
         load_checkpoint(all_bad)
 
 
+def test_config_records_the_command_only_when_there_is_one(small_dataset, tmp_path,
+                                                         monkeypatch):
+    """A library call (e.g. from a notebook, whose sys.argv is the kernel launcher) records
+    no command; the CLI records its own; a resumed run keeps the command it started with."""
+    import json
+
+    monkeypatch.setattr("sys.argv", ["ipykernel_launcher.py", "-f", "kernel.json"])
+    train(small_dataset, tmp_path / "lib", *_tiny(1), device="cpu", progress=False)
+    assert json.loads((tmp_path / "lib" / "config.json").read_text())["command"] is None
+    monkeypatch.setattr("sys.argv", ["cellshapes", "train", str(small_dataset)])
+    assert main(["train", str(small_dataset), "--out", str(tmp_path / "cli"), "--profile",
+                 "smoke", "--epochs", "1", "--device", "cpu", "-q"]) == 0
+    config = tmp_path / "cli" / "config.json"
+    assert json.loads(config.read_text())["command"] == f"cellshapes train {small_dataset}"
+    train(small_dataset, tmp_path / "cli", resume=True, epochs=2, device="cpu", progress=False)
+    assert json.loads(config.read_text())["command"] == f"cellshapes train {small_dataset}"
+
+
 def test_second_trainer_on_same_run_is_refused(small_dataset, tmp_path, capsys):
     from cellshapes.training.checkpoint import RunLockedError, run_lock
 

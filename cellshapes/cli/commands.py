@@ -118,7 +118,7 @@ def train(a: argparse.Namespace) -> int:
     tcfg = train_config(a.profile, **config_overrides(a, TrainConfig))
     history = train(a.dataset, a.out, mcfg, tcfg, device=a.device, resume=a.resume,
                     overwrite=a.overwrite, progress=not a.quiet, profile=a.profile,
-                    epochs=a.epochs)
+                    epochs=a.epochs, command=" ".join(["cellshapes", *sys.argv[1:]]))
     if int(os.environ.get("RANK", "0")) == 0 and history:  # torchrun: rank 0 reports
         last = history[-1]
         print(f"epoch {int(last['epoch'])}: loss {last['loss']:.5g}, "

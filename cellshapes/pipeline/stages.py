@@ -199,7 +199,7 @@ def _model_configs(request: ModelRequest):
 
 
 def _train_stage(out: Path, request: ModelRequest, device: str, progress: bool) -> Path:
-    from cellshapes.repro.runs import run_is_complete
+    from cellshapes.training.rundir import run_is_complete
     from cellshapes.training.loop import train
 
     run = out / "run"

@@ -8,9 +8,14 @@ output therefore carries a *key*, a JSON document with all of these, stored besi
 
 * key equal and output complete -> the output is reused;
 * key equal, output incomplete (an interrupted training) -> the build continues;
-* key different -> the output is deleted and built again (it is ours: it has a key);
+* key different -> :class:`StaleOutputError`, naming what differs: nothing is deleted
+  unless the caller asks for it with ``rebuild=True``;
 * output present without a key -> :class:`~cellshapes.errors.OutputExistsError`: it was
   not made by this cache, so it is not ours to delete.
+
+Trained runs are keyed by their :class:`~cellshapes.repro.spec.RunSpec`, whose folder
+changes with every setting, so a differing key at the same folder means the same run
+was asked of other data or another package or phantom-generator version.
 
 Input data enter the key through :func:`path_identity` (path, sizes and modification
 times), so a dataset that was rebuilt invalidates every run trained on it.
@@ -29,12 +34,47 @@ from cellshapes.errors import CellshapesError, InputFileNotFoundError, OutputExi
 from cellshapes.training.checkpoint import run_lock
 
 __all__ = ["KEY_SUFFIX", "CACHE_VERSION", "key_path", "read_key", "path_identity", "is_cached",
-           "cached"]
+           "cached", "StaleOutputError", "key_changes"]
 
 #: Suffix of the key file written beside each cached output.
 KEY_SUFFIX = ".cache_key.json"
 #: Stored in every key; raising it invalidates every cache made before.
 CACHE_VERSION = 1
+
+
+class StaleOutputError(OutputExistsError):
+    """A cached output made from other inputs than the ones asked for now.
+
+    Attributes
+    ----------
+    path : Path
+        The output.
+    changes : list of str
+        The entries of the key that differ (dotted, e.g. ``"train.epochs"``, ``"data"``).
+    """
+
+    def __init__(self, path: Path, changes: list[str]) -> None:
+        self.path, self.changes = path, changes
+        super().__init__(
+            f"{path} was made from other inputs (differs in {', '.join(changes) or 'key'}); "
+            "it is kept: pass rebuild=True to delete and rebuild it, or move it away")
+
+
+def key_changes(stored: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the entries in which two keys differ (sorted).
+
+    A ``data``/``source``-like entry that is a :func:`path_identity` is named as a whole.
+    """
+    out = []
+    for k in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(k), wanted.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and "digest" not in a:
+            out += key_changes(a, b, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def key_path(out: str | os.PathLike) -> Path:
@@ -110,7 +150,7 @@ def _remove(out: Path) -> None:
 
 
 def cached(out: str | os.PathLike, key: dict[str, Any], build: Callable[[Path], Any],
-           complete: Callable[[Path], bool] = _exists) -> Path:
+           complete: Callable[[Path], bool] = _exists, rebuild: bool = False) -> Path:
     """``out`` built by ``build(out)`` unless an output with the same ``key`` is there.
 
     Processes that ask for the same output wait for each other (a lock file
@@ -130,6 +170,9 @@ def cached(out: str | os.PathLike, key: dict[str, Any], build: Callable[[Path], 
     complete : callable, optional
         ``complete(out)`` says whether the output is finished (default: it exists;
         right for outputs written atomically).
+    rebuild : bool
+        Delete and rebuild an output of this cache whose key differs (default: refuse,
+        :class:`StaleOutputError`).
 
     Returns
     -------
@@ -138,6 +181,8 @@ def cached(out: str | os.PathLike, key: dict[str, Any], build: Callable[[Path], 
 
     Raises
     ------
+    StaleOutputError
+        ``out`` was made by this cache from another key and ``rebuild`` is False.
     OutputExistsError
         ``out`` exists without a key file: not made by this cache, never replaced.
     CellshapesError
@@ -153,8 +198,10 @@ def cached(out: str | os.PathLike, key: dict[str, Any], build: Callable[[Path], 
                 "notebook cache, so it is not reused or replaced; move or delete it")
         if stored == want and complete(out):
             return out
-        if stored != want:
-            _remove(out)  # built from other inputs: never reused
+        if stored != want:  # built from other inputs: never reused, removed only on request
+            if stored is not None and (out.exists() or out.is_symlink()) and not rebuild:
+                raise StaleOutputError(out, key_changes(stored, want))
+            _remove(out)
             with atomic_path(key_path(out), overwrite=True) as tmp:
                 tmp.write_text(json.dumps(want, indent=1, sort_keys=True))
         build(out)

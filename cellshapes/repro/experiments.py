@@ -59,7 +59,8 @@ def resample_nearest(volume: Any, size: int) -> np.ndarray:
     return vol[..., idx[:, None, None], idx[None, :, None], idx[None, None, :]]
 
 
-def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False) -> Path:
+def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False,
+                   rebuild: bool = False) -> Path:
     """The masks behind a phantom dataset, prepared again at grid ``size`` (cached).
 
     :func:`cellshapes.repro.workflow.phantom_dataset` keeps the masks it drew next to the
@@ -74,6 +75,9 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
         A prepared dataset written by ``phantom_dataset``.
     size : int
         New grid edge.
+    rebuild : bool
+        Rebuild a regridded file made from other masks (default: refuse,
+        :class:`~cellshapes.repro.cache.StaleOutputError`).
 
     Returns
     -------
@@ -98,7 +102,8 @@ def regrid_dataset(dataset: str | os.PathLike, size: int, progress: bool = False
 
     key = dict(kind="regrid_dataset", size=int(size), masks=path_identity(masks),
                source=path_identity(dataset))
-    return cached(dataset.with_name(f"{dataset.stem}_grid{int(size)}.h5"), key, build)
+    return cached(dataset.with_name(f"{dataset.stem}_grid{int(size)}.h5"), key, build,
+                  rebuild=rebuild)
 
 
 def _reference(dataset: str | os.PathLike, names: Sequence[str]) -> list[dict[str, Any]]:

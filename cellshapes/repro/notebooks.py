@@ -2,7 +2,11 @@
 
 The notebooks ship with the source repository (``<repo>/notebooks/NN_topic.ipynb``, each
 paired with the jupytext script ``NN_topic.py`` that is edited and reviewed), not inside
-the wheel. Every executed copy goes to an output folder; the sources are never written.
+the wheel. Their folder is found by :func:`notebooks_folder`: the ``notebooks_dir``
+argument, else the environment variable :data:`NOTEBOOKS_ENV`, else ``notebooks/`` in the
+working directory or a folder above it, else the checkout the package is imported from
+(an editable install); otherwise a clear error. Every executed copy goes to an output
+folder; the sources are never written.
 
 Where data, runs and figures go (:func:`cellshapes.repro.workflow.paths`): by default
 everything under the git-ignored ``<repo>/out/<profile>/`` (``data``, ``runs``,
@@ -30,26 +34,55 @@ from cellshapes.config import PROFILES as _PROFILE_SETTINGS
 from cellshapes.errors import InputError
 from cellshapes.repro.workflow import paths
 
-__all__ = ["REPO_ROOT", "find_notebooks", "notebook_parameters", "run_notebooks",
-           "sync_notebooks", "PROFILES"]
+__all__ = ["NOTEBOOKS_ENV", "notebooks_folder", "find_notebooks", "notebook_parameters",
+           "run_notebooks", "sync_notebooks", "PROFILES"]
 
-#: The repository root when ``cellshapes`` is used from a checkout (the package's parent).
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Environment variable naming the folder that holds ``NN_topic.ipynb``.
+NOTEBOOKS_ENV = "CELLSHAPES_NOTEBOOKS"
 #: Profiles a notebook understands.
 PROFILES = tuple(_PROFILE_SETTINGS)
 _PATTERN = "[0-9][0-9]_*.ipynb"
 
 
 # ------------------------------------------------------------ helpers the notebooks call
+def _has_notebooks(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob(_PATTERN))
+
+
+def notebooks_folder(notebooks_dir: str | os.PathLike | None = None) -> Path:
+    """The folder that holds the numbered notebooks ``NN_topic.ipynb``.
+
+    Looked for in this order: ``notebooks_dir``; the environment variable
+    :data:`NOTEBOOKS_ENV`; ``notebooks/`` in the working directory or the nearest folder
+    above it that has one; ``notebooks/`` beside the imported package (a source checkout).
+
+    Raises
+    ------
+    InputError
+        An explicit folder (argument or environment variable) without notebooks, or none
+        found: the notebooks ship with the source repository, not the installed package.
+    """
+    explicit = notebooks_dir if notebooks_dir is not None else os.environ.get(NOTEBOOKS_ENV)
+    if explicit:
+        folder = Path(explicit)
+        if not _has_notebooks(folder):
+            raise InputError(
+                f"no notebooks found in {folder}: pass the folder that holds NN_topic.ipynb "
+                "(the notebooks ship with the source repository, not the installed package)")
+        return folder.resolve()
+    cwd = Path.cwd().resolve()
+    package_checkout = Path(__file__).resolve().parents[2]
+    for root in (cwd, *cwd.parents, package_checkout):
+        if _has_notebooks(root / "notebooks"):
+            return (root / "notebooks").resolve()
+    raise InputError(
+        "no notebooks folder found: the notebooks ship with the source repository, not the "
+        "installed package; run from inside a clone, set "
+        f"{NOTEBOOKS_ENV}=<clone>/notebooks, or pass the folder that holds NN_topic.ipynb")
+
+
 def _notebooks_dir(notebooks_dir: str | os.PathLike | None) -> Path:
-    """The folder holding ``NN_*.ipynb``; a clear error when it is not there."""
-    folder = Path(notebooks_dir) if notebooks_dir is not None else REPO_ROOT / "notebooks"
-    if not folder.is_dir() or not any(folder.glob(_PATTERN)):
-        raise InputError(
-            f"no notebooks found in {folder}: the notebooks ship with the source repository, "
-            "not the installed package; run from a git checkout (pip install -e .) or pass "
-            "the folder that holds NN_topic.ipynb")
-    return folder.resolve()
+    return notebooks_folder(notebooks_dir)
 
 
 def _matches(token: str, path: Path) -> bool:
@@ -71,7 +104,7 @@ def find_notebooks(notebooks_dir: str | os.PathLike | None = None,
     Parameters
     ----------
     notebooks_dir : path, optional
-        Default: ``<repo>/notebooks``.
+        Default: :func:`notebooks_folder`.
     only : str or sequence of str, optional
         Numbers or names (``"00,02"``, ``["quickstart", "02_reconstruction"]``).
 
@@ -207,7 +240,7 @@ def run_notebooks(profile: str = "smoke", out: str | os.PathLike | None = None,
     device : str
         ``auto``, ``cpu``, ``cuda``...
     notebooks_dir : path, optional
-        Default: ``<repo>/notebooks``.
+        Default: :func:`notebooks_folder`.
     progress : bool
         Print one line per notebook and a summary (stdout), and one line per code cell
         while a notebook runs (stderr).
@@ -310,7 +343,7 @@ def sync_notebooks(notebooks_dir: str | os.PathLike | None = None) -> list[Path]
     Parameters
     ----------
     notebooks_dir : path, optional
-        Default: ``<repo>/notebooks``.
+        Default: :func:`notebooks_folder`.
 
     Returns
     -------

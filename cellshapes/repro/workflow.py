@@ -12,23 +12,26 @@ here). Where a notebook writes is decided once, by :func:`paths` (git-ignored
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from cellshapes.repro.cache import is_cached
 from cellshapes.repro.datasets import (aligned_dataset, combined_dataset,  # noqa: F401
                                        describe_dataset, first_frames, phantom_dataset,
-                                       rotated_dataset)
+                                       phantom_dataset_path, rotated_dataset)
 from cellshapes.repro.paths import NotebookPaths, figure_path, paths, repo_root  # noqa: F401
+from cellshapes.repro.presets import base_settings, notebook_preset
 from cellshapes.repro.runs import (continue_run, epochs_trained, run_dir,  # noqa: F401
                                    run_is_complete, run_key, stopped_on_plateau, train_or_load)
+from cellshapes.repro.spec import RunSpec, stored_overrides
 
 __all__ = ["setup", "Notebook", "repo_root", "NotebookPaths", "paths", "base_run", "describe_dataset",
            "phantom_dataset", "rotated_dataset", "train_or_load", "run_key", "run_is_complete",
            "comparison_table", "figure_path", "combined_dataset", "seeds", "write_claims",
            "run_dir", "continue_run", "first_frames", "base_run_dir", "epochs_trained",
-           "stopped_on_plateau", "aligned_dataset"]
+           "stopped_on_plateau", "aligned_dataset", "RunSpec", "shipped_base_model",
+           "phantom_dataset_path"]
 
 
 #: The note of every comparison row at the ``smoke`` profile.
@@ -114,33 +117,70 @@ def write_claims(notebook: str, profile: str, seed_list: Sequence[int],
     return pd.DataFrame(rows).rename_axis(f"{profile} profile, seeds {list(seed_list)}")
 
 
-def base_run_dir(runs_dir: str | os.PathLike, profile: str, kind: str,
-                 train_seed: int = 0) -> Path:
+def _base_dataset(kind: str, data_dir: str | os.PathLike, profile: str, seed: int) -> Path:
+    base = base_settings(profile)
+    return phantom_dataset_path(kind, data_dir, profile, seed, base.sequences, base.frames)
+
+
+def base_run_dir(runs_dir: str | os.PathLike, data_dir: str | os.PathLike, profile: str,
+                 kind: str, seed: int = 0, train_seed: int | None = None) -> Path:
     """Run folder of the base model of ``kind`` at ``profile`` (:func:`base_run`).
 
-    :func:`run_dir` of the :data:`cellshapes.config.BASE_RUNS` settings, e.g.
-    ``<runs_dir>/study/filopodial_n4_t5_s64_e400_seed1``.
+    :meth:`RunSpec.dir` of the :data:`cellshapes.repro.presets.BASE_RUNS` settings on the
+    phantoms of data seed ``seed``, e.g.
+    ``<runs_dir>/study/filopodial_study_n4_t5_s64_seed0_g2/epochs-400_plateau_epochs-50_plateau_tol-0.01_seed1``.
     """
-    from cellshapes.config import base_settings
+    tseed = int(seed if train_seed is None else train_seed)
+    return RunSpec.of(_base_dataset(kind, data_dir, profile, seed), profile, tseed,
+                      **base_settings(profile).train).dir(runs_dir)
 
-    base = base_settings(profile)
-    return run_dir(runs_dir, profile, kind, sequences=base["sequences"], frames=base["frames"],
-                   epochs=base["train"].get("epochs"), seed=int(train_seed))
+
+def shipped_base_model(kind: str, profile: str, seed: int = 0,
+                       train_seed: int | None = None) -> str | None:
+    """The shipped pretrained model that is the base model of ``kind`` at ``profile``.
+
+    ``<kind>_<profile>`` (:mod:`cellshapes.pretrained`) qualifies when its training seed is
+    ``train_seed``, the model and training settings it changed from the profile's defaults
+    are those of :data:`~cellshapes.repro.presets.BASE_RUNS` (fields added to the config
+    classes since it was trained count as default, :func:`~cellshapes.repro.spec.stored_overrides`),
+    and, where it records them, it learnt phantoms of data seed ``seed``.
+
+    Returns
+    -------
+    str or None
+        The registry name, or None when no shipped model qualifies.
+    """
+    from cellshapes import pretrained
+    from cellshapes.training.checkpoint import read_config
+
+    tseed = int(seed if train_seed is None else train_seed)
+    name = f"{kind}_{profile}"
+    shipped = pretrained.available().get(name)
+    if shipped is None:
+        return None
+    config = read_config(pretrained.ROOT / name)
+    # the shipped model's phantoms, where recorded (pretrained.phantom_record), are these
+    same_data = shipped.get("phantoms") is None or shipped["phantoms"]["seed"] == seed
+    want = RunSpec.of(_base_dataset(kind, ".", profile, seed), profile, tseed,
+                      **base_settings(profile).train)
+    same = (stored_overrides(config, profile) == (want.model_overrides(),
+                                                  want.train_overrides())
+            and int(config["train"].get("seed", 0)) == tseed)
+    return name if same and same_data else None
 
 
 def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike,
              profile: str = "smoke", device: str = "auto", seed: int = 0, train: bool = True,
-             progress: bool = False, train_seed: int | None = None) -> tuple[Path, Path, str]:
+             progress: bool = False, train_seed: int | None = None,
+             rebuild: bool = False) -> tuple[Path, Path, str]:
     """The shared base model of a kind and profile: pretrained, cached or trained.
 
     Its data and training settings are the profile's, changed by
-    :data:`cellshapes.config.BASE_RUNS` (study: 4 x 5 frames, 400 epochs with the plateau
-    rule). With ``train=False`` the shipped model ``<kind>_<profile>`` is used when it
-    exists and was made with the same training settings (the profile's, as they are now:
-    a model trained before a profile default changed is not used) and seed and, where it
-    records them, phantoms of the same data seed (:mod:`cellshapes.pretrained`);
-    otherwise the run (:func:`run_dir` of these settings) is reused if complete with the
-    same key (:func:`run_key`), else trained.
+    :data:`cellshapes.repro.presets.BASE_RUNS` (study: 4 x 5 frames, 400 epochs with the
+    plateau rule). With ``train=False`` the shipped model ``<kind>_<profile>`` is used when
+    :func:`shipped_base_model` accepts it (the same changed settings, seed and phantoms);
+    otherwise the run (:func:`base_run_dir`) is reused if complete with the same key
+    (:meth:`RunSpec.key`), else trained.
 
     Parameters
     ----------
@@ -148,6 +188,8 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
         Seed of the phantom data (and of training unless ``train_seed`` is given).
     train_seed : int, optional
         Training seed, for several models of the same data (default ``seed``).
+    rebuild : bool
+        Retrain a run made from other inputs (:func:`train_or_load`).
 
     Returns
     -------
@@ -159,27 +201,22 @@ def base_run(kind: str, data_dir: str | os.PathLike, runs_dir: str | os.PathLike
         How the run was obtained, in words (for the notebook to print).
     """
     from cellshapes import pretrained
-    from cellshapes.config import base_settings, to_dict, train_config
 
     tseed = int(seed if train_seed is None else train_seed)
     base = base_settings(profile)
-    extra = base["train"]
-    dataset = phantom_dataset(kind, data_dir, profile, seed, sequences=base["sequences"],
-                              frames=base["frames"])
-    name = f"{kind}_{profile}"
-    shipped = pretrained.available().get(name)
-    # the shipped model's phantoms, where recorded (pretrained.phantom_record), are these
-    same_data = (shipped or {}).get("phantoms") is None or shipped["phantoms"]["seed"] == seed
-    same_train = shipped is not None and (pretrained.train_settings(name) ==
-                                          to_dict(train_config(profile, seed=tseed, **extra)))
-    if not train and same_train and same_data:
+    dataset = phantom_dataset(kind, data_dir, profile, seed, sequences=base.sequences,
+                              frames=base.frames)
+    name = shipped_base_model(kind, profile, seed, tseed)
+    if not train and name is not None:
         return dataset, pretrained.load(name), f"pretrained model {name!r} (checksum ok)"
-    run = base_run_dir(runs_dir, profile, kind, tseed)
-    why = "" if train else (f" (no pretrained model {name!r} with seed {tseed} and the "
-                            f"{profile} profile's training settings, so trained)")
-    hit = is_cached(run, run_key(dataset, profile, tseed, **extra), run_is_complete)
-    train_or_load(dataset, run, profile, device, tseed, progress=progress, **extra)
-    where = f"{profile}/{run.name}"  # under runs_dir: no machine-specific path in results
+    spec = RunSpec.of(dataset, profile, tseed, **base.train)
+    run = spec.dir(runs_dir)
+    why = "" if train else (f" (no pretrained model {kind}_{profile!r} with seed {tseed} and "
+                            f"the {profile} profile's base settings, so trained)")
+    hit = is_cached(run, spec.key(), run_is_complete)
+    run = train_or_load(dataset, runs_dir, profile, device, tseed, progress=progress,
+                        rebuild=rebuild, **base.train)
+    where = run.relative_to(runs_dir).as_posix()  # no machine-specific path in results
     return dataset, run, f"{'cached run' if hit else 'trained'} {where}{why}"
 
 
@@ -200,9 +237,9 @@ class Notebook:
         Training seeds of every compared arm (:func:`seeds`).
     data, runs, figures, results : Path
         Absolute output folders (:func:`cellshapes.repro.paths.paths`).
-    settings : dict
-        The notebook's sizes at ``profile`` (:data:`cellshapes.config.NOTEBOOK_PRESETS`;
-        empty where the profile alone decides).
+    settings : preset dataclass or None
+        The notebook's sizes at ``profile`` (:data:`cellshapes.repro.presets.NOTEBOOK_PRESETS`;
+        None where the profile alone decides).
     """
 
     name: str
@@ -213,7 +250,7 @@ class Notebook:
     runs: Path
     figures: Path
     results: Path
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Any = None
 
     @property
     def dirs(self) -> tuple[Path, Path, Path, Path]:
@@ -225,12 +262,9 @@ class Notebook:
         return figure_path(self.name, what, self.figures)
 
     def work(self, *parts: str) -> Path:
-        """This notebook's own run folder, ``<runs>/<profile>/<name>[/parts...]`` (not created)."""
+        """This notebook's own output folder, ``<runs>/<profile>/<name>[/parts...]`` (not
+        created); trained runs are named by their spec (:func:`train_or_load`)."""
         return Path(self.runs, self.profile, self.name, *parts)
-
-    def run(self, suffix: str) -> Path:
-        """A run folder of this notebook beside the shared ones: ``<runs>/<profile>/<name>_<suffix>``."""
-        return Path(self.runs, self.profile, f"{self.name}_{suffix}")
 
 
 def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
@@ -259,7 +293,6 @@ def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
     -------
     Notebook
     """
-    from cellshapes.config import notebook_preset
     from cellshapes.resources import check_device
 
     check_device(device, where="notebook parameter device")
@@ -268,9 +301,9 @@ def setup(notebook: str, profile: str, device: str = "auto", seed: int = 0,
     nb = Notebook(notebook, profile, device, seeds(profile, seed), *where,
                   settings=notebook_preset(notebook, profile))
     if verbose:
+        settings = "" if nb.settings is None else f", settings {nb.settings}"
         print(f"{notebook} at {profile}: device {device}, training seeds {nb.seeds}"
-              f"{', settings ' + str(nb.settings) if nb.settings else ''}; figures go to "
-              f"{nb.figures}")
+              f"{settings}; figures go to {nb.figures}")
     return nb
 
 

@@ -67,7 +67,8 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
           model_cfg: ModelConfig | None = None, train_cfg: TrainConfig | None = None,
           device: str | torch.device = "auto", resume: bool = False, overwrite: bool = False,
           progress: bool = True, profile: str | None = None,
-          epochs: int | None = None, lock: bool = True) -> list[dict[str, float]]:
+          epochs: int | None = None, lock: bool = True,
+          command: str | None = None) -> list[dict[str, float]]:
     """Train an auto-decoder on a prepared dataset and write a run directory.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the processes train one model with DDP
@@ -94,6 +95,10 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
     lock : bool
         Hold the run-directory lock (:func:`cellshapes.training.checkpoint.run_lock`) while
         training; False when the caller already holds it (e.g. with ``wait=True``).
+    command : str, optional
+        The command line that started the training, recorded in ``config.json`` (the CLI
+        passes its own; a library call records none, or keeps the one of the run it
+        resumes).
 
     Returns
     -------
@@ -124,7 +129,7 @@ def train(dataset: str | os.PathLike | TrainingData, out: str | os.PathLike,
         if code < 0:
             raise CellshapesError(f"rank 0 could not start the run in {out} (see its error)")
         return _train(dataset, Path(out), model_cfg, train_cfg, dev, bool(code), progress,
-                      profile, epochs)
+                      profile, epochs, command)
 
 
 @dataclass
@@ -148,22 +153,26 @@ class _Session:
     history: list[dict[str, float]] = field(default_factory=list)
     start: int = 1
     lr_scale: float = 1.0
+    command: str | None = None
 
 
 def _train(dataset: str | os.PathLike | TrainingData, out: Path,
            model_cfg: ModelConfig | None, train_cfg: TrainConfig | None,
            dev: torch.device, resuming: bool, progress: bool,
-           profile: str | None, epochs: int | None) -> list[dict[str, float]]:
+           profile: str | None, epochs: int | None,
+           command: str | None = None) -> list[dict[str, float]]:
     """:func:`train` once the run directory is ready (and locked by rank 0)."""
     rank, _ = rank_world()
     if resuming:
         model_cfg, train_cfg, profile = _stored_configs(out, epochs, profile)
+        command = command or read_config(out).get("command")
     data = (dataset if isinstance(dataset, TrainingData)
             else load_training_data(dataset, lazy=True))  # read frame by frame by the sampler
     model_cfg = model_cfg or model_config("paper")
     train_cfg = train_cfg or train_config("paper")
     plan_for_training(data, model_cfg, train_cfg, dev, report=progress and rank == 0)
     session = _build(out, data, model_cfg, train_cfg, profile, dev)
+    session.command = command
     # killed before the first checkpoint: start over, with the stored config
     resuming = resuming and latest_checkpoint(out) is not None
     if resuming:
@@ -233,7 +242,7 @@ def _announce(s: _Session, resuming: bool, progress: bool) -> None:
     if rank == 0:
         s.out.mkdir(parents=True, exist_ok=True)
         write_config(s.out, _run_config(s.data, s.model_cfg, s.train_cfg, s.profile, s.dev,
-                                        world, n_params))
+                                        world, n_params, s.command))
         if progress:
             print(f"cellshapes: {s.model_cfg.arch} decoder with {n_params:,} parameters "
                   f"({len(s.data.names)} sequences, {s.sampler.n_frames} training frames, "
@@ -335,8 +344,8 @@ def _run_epoch(net: Any, s: _Session, epoch: int, steps: int, lr_scale: float = 
 
 
 def _run_config(data: TrainingData, model_cfg: ModelConfig, train_cfg: TrainConfig,
-                profile: str | None, dev: torch.device, world: int, n_params: int
-                ) -> dict[str, Any]:
+                profile: str | None, dev: torch.device, world: int, n_params: int,
+                command: str | None = None) -> dict[str, Any]:
     return {
         "format": RUN_FORMAT, "format_version": 1,
         "profile": profile, "model": to_dict(model_cfg), "train": to_dict(train_cfg),
@@ -344,5 +353,5 @@ def _run_config(data: TrainingData, model_cfg: ModelConfig, train_cfg: TrainConf
         "decoder_parameters": n_params,
         "versions": {"cellshapes": __version__, "torch": torch.__version__,
                      "numpy": np.__version__, "python": platform.python_version()},
-        "command": " ".join(sys.argv),
+        "command": command,
     }

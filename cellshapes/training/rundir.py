@@ -12,15 +12,17 @@ A run directory is the unit of work of both trainers, the shape model's
 This module holds what the two trainers do alike around their epoch loops: decide
 whether an existing directory is resumed, started over or refused
 (:func:`prepare_run_dir`), keep ``log.csv`` consistent with the checkpoint being resumed
-(:class:`RunLog`), and turn SIGINT/SIGTERM into a request to stop after the current
-epoch with a checkpoint (:func:`stop_requests`). Checkpoints themselves are
-:mod:`cellshapes.training.checkpoint`'s.
+(:class:`RunLog`), turn SIGINT/SIGTERM into a request to stop after the current
+epoch with a checkpoint (:func:`stop_requests`), and say how far a run got
+(:func:`run_is_complete`, :func:`epochs_trained`, :func:`stopped_on_plateau`).
+Checkpoints themselves are :mod:`cellshapes.training.checkpoint`'s.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -33,7 +35,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from cellshapes.atomic import atomic_path
 from cellshapes.errors import OutputExistsError
 
-__all__ = ["prepare_run_dir", "RunLog", "StopRequest", "stop_requests"]
+__all__ = ["prepare_run_dir", "RunLog", "StopRequest", "stop_requests", "run_is_complete",
+           "stopped_on_plateau", "epochs_trained"]
 
 #: What a run writes into its directory, the only things ``overwrite`` removes.
 _RUN_FILES = ("config.json", "log.csv")
@@ -191,3 +194,36 @@ def stop_requests() -> Iterator[StopRequest]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def run_is_complete(run: str | os.PathLike) -> bool:
+    """True if ``run`` has a config and a ``checkpoints/latest.pt``, and its log reached the
+    configured epochs or it stopped on its loss plateau (``TrainConfig.plateau_epochs``)."""
+    run = Path(run)
+    try:
+        cfg = json.loads((run / "config.json").read_text())
+        epochs = int(cfg["train"]["epochs"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False
+    try:
+        done = epochs_trained(run) >= epochs or stopped_on_plateau(run)
+    except (OSError, ValueError, KeyError):
+        return False
+    return done and (run / "checkpoints" / "latest.pt").exists()
+
+
+def stopped_on_plateau(run: str | os.PathLike) -> bool:
+    """True if ``run`` stopped on its loss-plateau rule (it wrote ``converged.json``)."""
+    return (Path(run) / "converged.json").is_file()
+
+
+def epochs_trained(run: str | os.PathLike) -> int:
+    """The last epoch in ``run``'s ``log.csv`` (epochs are 1-based; 0 for an empty log).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``run`` has no ``log.csv``.
+    """
+    with open(Path(run) / "log.csv", newline="") as f:
+        return max((int(row["epoch"]) for row in csv.DictReader(f)), default=0)
