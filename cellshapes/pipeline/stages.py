@@ -26,6 +26,7 @@ command made).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cellshapes.config import PROFILES, bounded, check_bounds
+from cellshapes.config.fields import one_of
 from cellshapes.errors import InputError, OutputExistsError
 
 __all__ = ["ModelRequest", "build_model"]
@@ -56,7 +59,11 @@ class ModelRequest:
     spacing : tuple of float or None
         Voxel size (dz, dy, dx) in um; None: from the files.
     profile : str
-        Data grid and training settings (:data:`cellshapes.config.PROFILES`).
+        Data grid and training settings (:data:`cellshapes.config.PROFILES`). quick, meant
+        for real use: a 48^3 grid, up to 100 epochs; the time grows with the cell-frames:
+        10 cells x 20 frames take about 30 min on 2 free CPU cores (3 epochs measured on a
+        busy 2-core EPYC: 110 s each, ~5x oversubscribed), much less on a GPU; smoke only
+        proves the path runs (seconds, a rough model).
     from_pretrained : str or None
         Shipped model whose decoder starts the training (:mod:`cellshapes.pretrained`).
     synthesize : int
@@ -82,17 +89,31 @@ class ModelRequest:
 
     inputs: tuple[str, ...]
     spacing: tuple[float, float, float] | None = None
-    profile: str = "quick"
+    profile: str = one_of("quick", PROFILES)
     from_pretrained: str | None = None
-    synthesize: int = 0
+    synthesize: int = bounded(0, 0)
     ctc: bool = False
     tracks: str | None = None
     seed: int = 0
     axes: str | None = None
-    channel: int | None = None
+    channel: int | None = bounded(None, 0)
     link: bool = True
     keep_border: bool = False
-    scene: int = 0
+    scene: int = bounded(0, 0)
+
+    def __post_init__(self) -> None:
+        for name in ("synthesize", "scene"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or int(v) != v:
+                raise InputError(f"--{name} must be an integer >= 0, got {v!r}")
+        if self.profile not in PROFILES:
+            raise InputError(f"unknown profile {self.profile!r}; choose one of "
+                             f"{', '.join(PROFILES)}")
+        check_bounds(self)
+        if self.ctc and not self.synthesize:
+            raise InputError("--ctc exports the synthesized sequences; give --synthesize N too")
+        if self.scene and not self.synthesize:
+            raise InputError("--scene CELLS makes N scenes; give --synthesize N too")
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -274,12 +295,9 @@ def _figures(out: Path, progress: bool) -> list[tuple[str, str]]:
 
 
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                spacing: Sequence[float] | None = None, profile: str = "quick",
-                from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
-                tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
-                overwrite: bool = False, progress: bool = True, axes: str | None = None,
-                channel: int | None = None, link: bool = True,
-                keep_border: bool = False, scene: int = 0) -> dict[str, Any]:
+                request: ModelRequest | None = None, *, device: str = "auto",
+                overwrite: bool = False, progress: bool = True,
+                **overrides: Any) -> dict[str, Any]:
     """Turn label videos into a trained model, a report and (optionally) new cells.
 
     Parameters
@@ -288,15 +306,18 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Label videos, (T, Z, Y, X) integer images, one id per cell over time.
     out : path-like
         Output folder (layout in the module docstring); resumable.
-    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed, axes, channel, link,
-    keep_border, scene
-        As :class:`ModelRequest`.
+    request : ModelRequest, optional
+        What to do (its ``inputs`` are replaced by ``inputs``); every field is an option
+        of ``cellshapes model``.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     overwrite : bool
         Start again in a folder this command made with other options.
     progress : bool
         Stage lines and progress bars on stderr.
+    **overrides
+        Fields of :class:`ModelRequest` replacing those of ``request`` (``profile="smoke"``,
+        ``synthesize=3``); None keeps the request's value.
 
     Returns
     -------
@@ -310,7 +331,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Bad labels (one line saying what to change), missing files, an ``out`` made with
         other options or not by this command.
     """
-    from cellshapes.config import PROFILES, data_defaults
+    from cellshapes.config import data_defaults
     from cellshapes.pipeline.report import verdict, write_report
     from cellshapes.pipeline.scenes import scene_stage
     from cellshapes.pipeline.synthetic import ctc_stage, synthesis_stage
@@ -318,25 +339,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     from cellshapes.resources import check_device
 
     t0 = time.perf_counter()
-    if profile not in PROFILES:
-        raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if isinstance(synthesize, bool) or int(synthesize) != synthesize or synthesize < 0:
-        raise InputError(f"--synthesize must be >= 0, got {synthesize!r}")
-    if ctc and not synthesize:
-        raise InputError("--ctc exports the synthesized sequences; give --synthesize N too")
-    if isinstance(scene, bool) or int(scene) != scene or scene < 0:
-        raise InputError(f"--scene must be >= 0 cells, got {scene!r}")
-    if scene and not synthesize:
-        raise InputError("--scene CELLS makes N scenes; give --synthesize N too")
+    request = _request(inputs, request, overrides)
     check_device(device)
-    request = ModelRequest(tuple(str(Path(p).resolve()) for p in inputs),
-                           tuple(float(v) for v in spacing) if spacing else None, profile,
-                           from_pretrained, int(synthesize), bool(ctc),
-                           str(Path(tracks).resolve()) if tracks else None, int(seed),
-                           axes.upper() if axes else None,
-                           None if channel is None else int(channel), bool(link),
-                           bool(keep_border), int(scene))
-    if from_pretrained:
+    profile, synthesize, ctc = request.profile, request.synthesize, request.ctc
+    if request.from_pretrained:
         _model_configs(request)  # an unknown name fails here, before any work
     out = Path(out)
     done = (out / _REQUEST).exists() and all((out / "labels" / n).exists()
@@ -371,6 +377,25 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     return {"verdict": judged, "report": str(report), "run": str(run),
             "synthetic": str(out / made) if synthesize else None,
             "ctc": str(out / "ctc") if ctc else None, "seconds": time.perf_counter() - t0}
+
+
+def _request(inputs: Sequence[str | os.PathLike], request: ModelRequest | None,
+             overrides: dict[str, Any]) -> ModelRequest:
+    """The request of :func:`build_model`, in the form stored in ``request.json``
+    (absolute paths, float spacing, upper-case axes)."""
+    names = {f.name for f in dataclasses.fields(ModelRequest)} - {"inputs"}
+    unknown = set(overrides) - names
+    if unknown:
+        raise InputError(f"unknown ModelRequest option(s): {sorted(unknown)}")
+    given = {k: getattr(request, k) for k in names} if request else {}
+    given.update({k: v for k, v in overrides.items() if v is not None})
+    if given.get("spacing"):
+        given["spacing"] = tuple(float(v) for v in given["spacing"])
+    if given.get("tracks"):
+        given["tracks"] = str(Path(given["tracks"]).resolve())
+    if given.get("axes"):
+        given["axes"] = given["axes"].upper()
+    return ModelRequest(tuple(str(Path(p).resolve()) for p in inputs), **given)
 
 
 def _facts(out: Path, request: ModelRequest, seconds: float) -> list[tuple[str, str]]:
