@@ -141,7 +141,7 @@ def _handler_call(monkeypatch, target: str, argv: list[str]) -> tuple[tuple, dic
     ("generate", "cellshapes.inference.generate.GenerateConfig"),
     ("prepare", "cellshapes.config.PrepareConfig"),
     ("scene", "cellshapes.synthesis.scene_config.SceneConfig"),
-    ("model", "cellshapes.pipeline.stages.ModelRequest"),
+    ("model", "cellshapes.pipeline.request.ModelRequest"),
 ])
 def test_help_lists_every_field_of_the_command_config(command, cls):
     """A new field of the config dataclass without an option fails here."""
@@ -253,7 +253,7 @@ def test_scene_config_round_trips_through_the_command_line(monkeypatch, tmp_path
 
 def test_model_request_round_trips_through_the_command_line(monkeypatch, tmp_path):
     from cellshapes.pipeline import stages
-    from cellshapes.pipeline.stages import ModelRequest
+    from cellshapes.pipeline.request import ModelRequest
 
     seen = []
     monkeypatch.setattr(stages, "_open_folder", lambda out, request, overwrite: (

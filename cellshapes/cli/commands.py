@@ -127,7 +127,7 @@ def train(a: argparse.Namespace) -> int:
 def model(a: argparse.Namespace) -> int:
     from cellshapes.cli.options import config_overrides
     from cellshapes.pipeline import build_model
-    from cellshapes.pipeline.stages import ModelRequest
+    from cellshapes.pipeline.request import ModelRequest
 
     given = config_overrides(a, ModelRequest)
     inputs = given.pop("inputs")

@@ -1,21 +1,27 @@
 """Command-line options generated from the config dataclasses: one source of truth.
 
-Every field of a config dataclass (:class:`~cellshapes.config.TrainConfig`,
-:class:`~cellshapes.config.ModelConfig`, ``synthesis.texture.TextureConfig``) becomes an
-option ``--field-name``; its help text is the field's entry in the numpydoc
-``Attributes`` section of the class docstring, so documenting a field documents the
-option. Types follow the annotation:
+Every field of a config dataclass becomes an option ``--field-name`` of its command
+(``train``: :class:`~cellshapes.config.TrainConfig`, :class:`~cellshapes.config.ModelConfig`;
+``fit``: :class:`~cellshapes.config.FitConfig`; ``reconstruct``:
+:class:`~cellshapes.config.GridOptions`; ``prepare``: :class:`~cellshapes.config.PrepareConfig`;
+``generate``: ``inference.generate.GenerateConfig``; ``scene``:
+``synthesis.scene_config.SceneConfig``; ``model``: ``pipeline.request.ModelRequest``); its
+help text is the field's entry in the numpydoc ``Attributes`` section of the class
+docstring, so documenting a field documents the option. Types follow the annotation:
 
 * ``bool`` -> ``--flag`` / ``--no-flag`` (``argparse.BooleanOptionalAction``);
-* ``tuple[int, ...]`` -> one or more values (``--latent-layers 0 4 7``);
-* ``int``, ``float``, ``str`` (``X | None`` as ``X``); a ``Literal[...]`` annotation
-  (:mod:`cellshapes.config.fields`) gives the choices, the same values the dataclass
-  checks;
+* ``tuple[int, ...]`` -> one or more values (``--latent-layers 0 4 7``), a fixed-length
+  ``tuple[float, float, float]`` exactly three (``--spacing 2 0.5 0.5``);
+* ``int``, ``float``, ``str`` (``X | None`` as ``X``); a ``Literal[...]`` annotation or
+  :func:`~cellshapes.config.fields.one_of` (a registry's keys) gives the choices, the same
+  values the dataclass checks;
 * inclusive bounds of :func:`cellshapes.config.bounded` fields are checked while parsing,
-  so a bad value is a one-line usage error (exit code 2) before any work starts.
+  so a bad value is a one-line usage error (exit code 2) before any work starts;
+* a field without a default is a required option.
 
-Every option defaults to None, meaning "the profile's value": :func:`config_overrides`
-returns only what was given, ready for ``train_config(profile, **overrides)``.
+Every option defaults to None, "not given": :func:`config_overrides` returns only what
+was given, ready for ``train_config(profile, **overrides)``, and :func:`config_from_args`
+builds the dataclass with its own defaults for the rest, which the help text shows.
 
 Example
 -------
@@ -152,8 +158,8 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
                        aliases: Mapping[str, Iterable[str]] | None = None,
                        defaults: Mapping[str, Any] | None = None,
                        title: str | None = None,
-                       metavars: Mapping[str, Any] | None = None,
-                       positional: Iterable[str] = ()) -> argparse._ArgumentGroup:
+                       metavars: Mapping[str, Any] | None = None
+                       ) -> argparse._ArgumentGroup:
     """Add one option per field of the config dataclass ``cls`` to ``parser``.
 
     Parameters
@@ -180,8 +186,6 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
         Title of the argument group (default: the class name).
     metavars : mapping, optional
         Field name -> metavar (e.g. ``("Z", "Y", "X")`` for a 3-tuple).
-    positional : iterable of str
-        Fields that are positional arguments (named as the field) instead of options.
 
     A field without a default (and without an entry in ``defaults``) is a required
     option. Choices come from a ``Literal[...]`` annotation or the field's
@@ -215,15 +219,11 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
         default = (defaults or {}).get(f.name)
         note = _profile_note(f, profiles, section, default)
         help_ = f"{_plain(text)} {note}".replace("%", "%%")
-        if f.name in set(positional):
-            flags: list[str] = []
-            kw: dict[str, Any] = dict(help=help_)
-        else:
-            flags = [option_name(f.name), *(aliases or {}).get(f.name, ())]
-            kw = dict(dest=f.name, default=default, help=help_)
-            if (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                    and default is None):
-                kw["required"] = True
+        flags = [option_name(f.name), *(aliases or {}).get(f.name, ())]
+        kw: dict[str, Any] = dict(dest=f.name, default=default, help=help_)
+        if (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                and default is None):
+            kw["required"] = True
         if kind is bool:
             group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
             continue
@@ -240,10 +240,7 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type,
             kw["metavar"] = metavars[f.name]  # type: ignore[index]
         if nargs is not None:
             kw["nargs"] = nargs
-        if not flags:
-            group.add_argument(f.name, **kw)
-        else:
-            group.add_argument(*flags, **kw)
+        group.add_argument(*flags, **kw)
     return group
 
 

@@ -184,7 +184,7 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                         "/ .npy, one id per cell over time")
     p.add_argument("--out", required=True, type=Path, help="output folder (resumable)")
     _common(p, device=True)
-    from cellshapes.pipeline.stages import ModelRequest
+    from cellshapes.pipeline.request import ModelRequest
 
     add_config_options(p, ModelRequest, exclude=["inputs"],
                        metavars={"spacing": ("Z", "Y", "X"), "from_pretrained": "NAME",
