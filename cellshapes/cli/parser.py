@@ -12,8 +12,8 @@ from typing import Callable
 
 from cellshapes.cli import commands, tools
 from cellshapes.cli.options import Parser, add_config_options, int_min
-from cellshapes.config import (PROFILES, FitConfig, GridOptions, ModelConfig, PrepareConfig, TrainConfig, model_config,
-                               to_dict, train_config)
+from cellshapes.config import (PROFILES, FitConfig, GridOptions, ModelConfig, PrepareConfig,
+                               TrainConfig, model_config, to_dict, train_config)
 
 __all__ = ["build_parser"]
 

@@ -128,7 +128,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike] | str | os.PathLike,
     """Prepare one HDF5 SDF dataset from masks and/or reference ``sdf_vid`` files.
 
     The three steps (plan, build, write) are :func:`plan_dataset`,
-    :func:`build_dataset` and :func:`write_prepared`.
+    :func:`build_dataset` and :func:`write_prepared`; each input is read once, and memory
+    holds the chosen cells' crops and the prepared cubes until the write.
 
     Parameters
     ----------
@@ -138,7 +139,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike] | str | os.PathLike,
     out : path-like
         Output dataset ``.h5`` (layout in ``docs/contracts.md``).
     config : PrepareConfig, optional
-        The settings below (default ``PrepareConfig()``); every field is an option of
+        The settings (default ``PrepareConfig()``); every field is an option of
         ``cellshapes prepare``.
     overwrite : bool
         Replace an existing ``out``.
