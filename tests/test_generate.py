@@ -176,3 +176,44 @@ def test_generate_from_the_shipped_filopodial_model_makes_whole_new_cells(tmp_pa
         whole += ok
         assert report["sequences"][f"gen_{i:04d}"]["valid"] == ok
     assert whole >= 7
+
+
+def test_generate_steps_plan_build_write(trained_run, tmp_path):
+    """plan sizes the grid and draws the codes the sampler registry draws; build makes
+    one judged sequence per code without writing; write makes a run reconstruct reads."""
+    from cellshapes.inference.generate import (GenerateConfig, build_generation,
+                                               plan_generation, write_generation)
+    from cellshapes.inference.reconstruct import load_run
+    from cellshapes.inference.samplers import draw
+
+    cfg = GenerateConfig(n=2, method="span", scale=0.4, seed=5, size=10, frames=3)
+    plan = plan_generation(trained_run, cfg, device="cpu")
+    learned = plan.model.codes.detach().cpu().numpy()
+    codes, source, used = draw(learned, 2, "span", 5, 0.4)
+    np.testing.assert_array_equal(plan.codes, codes)
+    assert (plan.size, plan.frames, plan.scale, plan.names) == (10, 3, 0.4,
+                                                                ["gen_0000", "gen_0001"])
+    assert plan.angles.shape == (2, 3) and plan.source.tolist() == source.tolist()
+    assert plan.max_cells == 1  # ellipsoids: one cell per frame
+    gen = build_generation(plan)
+    assert [q.sdf.shape for q in gen.sequences] == [(3, 10, 10, 10)] * 2
+    assert [m.shape for m in gen.masks] == [(3, 10, 10, 10)] * 2
+    assert not (tmp_path / "g").exists()
+    report = gen.report(tmp_path / "g")
+    assert report["valid_share"] == np.mean([v["valid"] for v in gen.per_sequence.values()])
+    write_generation(gen, tmp_path / "g")
+    model, config = load_run(tmp_path / "g")
+    torch.testing.assert_close(model.codes.detach(), torch.tensor(codes))
+    assert config["generate"]["scale"] == 0.4 and config["generate"]["method"] == "span"
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "g" / "masks" / "gen_0001.tif"),
+                                  gen.masks[1].astype(np.uint8))
+
+
+def test_generate_config_refuses_bad_values():
+    from cellshapes.errors import InputError
+    from cellshapes.inference.generate import GenerateConfig
+
+    for bad in (dict(n=0), dict(method="nope"), dict(scale=-1.0), dict(size=1),
+                dict(n=1.5), dict(drop_islands_voxels=-1)):
+        with pytest.raises(InputError):
+            GenerateConfig(**bad)

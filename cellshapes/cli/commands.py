@@ -34,14 +34,12 @@ def phantoms(a: argparse.Namespace) -> int:
 
 
 def prepare(a: argparse.Namespace) -> int:
+    from cellshapes.cli.options import config_from_args
+    from cellshapes.config import PrepareConfig
     from cellshapes.prepare import prepare_dataset
 
-    summary = prepare_dataset(
-        a.inputs, a.out, size=a.size, spacing=a.spacing, cell_type=a.cell_type,
-        per_label=a.per_label, label=a.label, align=a.align, overwrite=a.overwrite,
-        keep_border=a.keep_border, axes=a.axes, channel=a.channel, link=a.link,
-        progress=not a.quiet,
-    )
+    summary = prepare_dataset(a.inputs, a.out, config_from_args(a, PrepareConfig),
+                              overwrite=a.overwrite, progress=not a.quiet)
     print(json.dumps(summary, indent=1, default=str))
     return 0
 
@@ -127,14 +125,14 @@ def train(a: argparse.Namespace) -> int:
 
 
 def model(a: argparse.Namespace) -> int:
+    from cellshapes.cli.options import config_overrides
     from cellshapes.pipeline import build_model
+    from cellshapes.pipeline.request import ModelRequest
 
-    result = build_model(a.inputs, a.out, spacing=a.spacing, profile=a.profile,
-                         from_pretrained=a.from_pretrained, synthesize=a.synthesize,
-                         ctc=a.ctc, tracks=a.tracks, seed=a.seed, device=a.device,
-                         overwrite=a.overwrite, progress=not a.quiet, axes=a.axes,
-                         channel=a.channel, link=a.link, keep_border=a.keep_border,
-                         scene=a.scene)
+    given = config_overrides(a, ModelRequest)
+    inputs = given.pop("inputs")
+    result = build_model(inputs, a.out, device=a.device, overwrite=a.overwrite,
+                         progress=not a.quiet, **given)
     print(f"{result['verdict']['line']}\nreport: {result['report']}")
     return 0
 
@@ -182,11 +180,13 @@ def plan(a: argparse.Namespace) -> int:
 
 
 def reconstruct(a: argparse.Namespace) -> int:
+    from cellshapes.cli.options import config_from_args
+    from cellshapes.config import GridOptions
     from cellshapes.inference.reconstruct import reconstruct_run
 
     out = reconstruct_run(a.run, a.out, size=a.size, frames=a.frames, sequences=a.sequences,
                           device=a.device, overwrite=a.overwrite, progress=not a.quiet,
-                          dense=a.dense)
+                          options=config_from_args(a, GridOptions))
     return _wrote(out, "sequence(s)", a.out)
 
 
@@ -206,21 +206,28 @@ def evaluate(a: argparse.Namespace) -> int:
 
 
 def fit(a: argparse.Namespace) -> int:
+    from cellshapes.cli.options import config_from_args
+    from cellshapes.config import FitConfig
     from cellshapes.inference.fit import fit_run
 
-    report = fit_run(a.run, a.dataset, a.out, steps=a.steps, device=a.device,
-                     overwrite=a.overwrite, seed=a.seed, progress=not a.quiet)
+    report = fit_run(a.run, a.dataset, a.out, config_from_args(a, FitConfig), device=a.device,
+                     overwrite=a.overwrite, progress=not a.quiet)
     print(json.dumps(report, indent=1))
     return 0
 
 
 def generate(a: argparse.Namespace) -> int:
-    from cellshapes.inference.generate import generate_run
+    from cellshapes.cli.options import config_from_args
+    from cellshapes.inference.generate import GenerateConfig, generate_run
+    from cellshapes.inference.samplers import paper_scale
 
-    report = generate_run(a.run, a.out, n=a.n, method=a.method, seed=a.seed, size=a.size,
-                          frames=a.frames, device=a.device, overwrite=a.overwrite,
-                          progress=not a.quiet, std=a.std, scale=a.scale,
-                          drop_islands_voxels=a.drop_islands)
+    cfg = config_from_args(a, GenerateConfig)
+    if a.std is not None:
+        if a.scale is not None:
+            raise InputError("give --std or --scale, not both")
+        cfg.scale = paper_scale(cfg.method, std=a.std)
+    report = generate_run(a.run, a.out, cfg, device=a.device, overwrite=a.overwrite,
+                          progress=not a.quiet)
     print(json.dumps(report, indent=1))
     return 0
 
@@ -294,14 +301,12 @@ def _microscope(a: argparse.Namespace, spacing: tuple[float, float, float]) -> t
 
 def scene(a: argparse.Namespace) -> int:
     """``cellshapes scene``: a multi-cell 3D+t scene (cellshapes.synthesis.scene)."""
+    from cellshapes.atomic import check_output
+    from cellshapes.cli.options import config_from_args
     from cellshapes.synthesis.scene import (SceneConfig, scene_from_run, scene_images,
                                             write_scene)
-    from cellshapes.atomic import check_output
 
-    cfg = SceneConfig(cells=a.cells, frames=a.frames, shape=tuple(a.shape),
-                      spacing=tuple(a.spacing), gap_um=a.gap, seed=a.seed, drift_um=a.drift,
-                      entering=a.entering, time_span=a.time_span, texture=a.texture,
-                      contact_share=a.contact_share)
+    cfg = config_from_args(a, SceneConfig)
     check_output(a.out, a.overwrite)
     imaging = a.images or a.ctc or a.like is not None or a.texture is not None
     micro, estimate = _microscope(a, cfg.spacing) if imaging and not a.texture else (None, None)

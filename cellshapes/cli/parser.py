@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Callable
 
 from cellshapes.cli import commands, tools
-from cellshapes.cli.options import Parser, add_config_options, add_sampler_options, int_min
-from cellshapes.config import (PROFILES, ModelConfig, TrainConfig, model_config, to_dict,
-                               train_config)
+from cellshapes.cli.options import Parser, add_config_options, int_min
+from cellshapes.config import (PROFILES, FitConfig, GridOptions, ModelConfig, PrepareConfig,
+                               TrainConfig, model_config, to_dict, train_config)
 
 __all__ = ["build_parser"]
 
@@ -113,18 +113,9 @@ def _data_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("inputs", nargs="+", type=Path,
                    help="3D/3D+t TIFF masks, folders of per-frame TIFFs, or reference .h5")
     p.add_argument("--out", required=True, type=Path, help="output dataset .h5")
-    p.add_argument("--size", type=int_min(4), default=64, help="output cube edge S (default 64)")
-    _spacing(p)
-    _axes(p)
-    p.add_argument("--cell-type", default=None, help="cell type name stored as metadata")
-    _flag(p, "--per-label", "each label id that persists over time becomes its own sequence")
-    _flag(p, "--keep-border", "with --per-label: keep labels touching the volume border, cropped "
-          "(default: skip them)")
-    _flag(p, "--link", "link label ids over time by overlap first (Hungarian matching on IoU; "
-          "for segmentations numbered anew in every frame; --per-label warns when ids jump)")
-    p.add_argument("--label", type=int, default=None, help="use this label id only")
-    _flag(p, "--align", "align principal axes")
     _common(p)
+    add_config_options(p, PrepareConfig, metavars={"spacing": ("Z", "Y", "X"), "axes": "AXES"},
+                       title="preparation (PrepareConfig)")
 
     p = add("export-reference", commands.export_reference,
             "export a prepared dataset to the reference implementation's sdf_vid .h5 files")
@@ -192,35 +183,14 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="label videos: (T, Z, Y, X) integer TIFF / folder of per-frame TIFFs "
                         "/ .npy, one id per cell over time")
     p.add_argument("--out", required=True, type=Path, help="output folder (resumable)")
-    _spacing(p)
-    _axes(p)
-    _profile(p, "quick", "data grid and training settings. quick, meant for real use: a "
-             "48^3 grid, up to 100 epochs; the time grows with the cell-frames: 10 cells x 20 "
-             "frames take about 30 min on 2 free CPU cores (3 epochs measured on a busy 2-core "
-             "EPYC: 110 s each, ~5x oversubscribed), much less on a GPU; smoke only proves "
-             "the path runs (seconds, a rough model)")
-    p.add_argument("--from-pretrained", default=None, metavar="NAME",
-                   help="start the decoder from this shipped model (cellshapes.pretrained; "
-                        "its model settings are used, the codes are new)")
-    p.add_argument("--synthesize", type=int_min(0), default=0, metavar="N",
-                   help="generate N new sequences after training (default 0)")
-    _flag(p, "--ctc", "also export the new sequences as a Cell Tracking Challenge data set "
-          "(masks, man_track.txt, simulated images)")
-    p.add_argument("--scene", type=int_min(0), default=0, metavar="CELLS",
-                   help="with --synthesize N: N multi-cell scenes of CELLS cells each (field "
-                        "of view, spacing and frames of the first input) instead of N single "
-                        "cells (default 0: single cells)")
-    p.add_argument("--tracks", type=Path, default=None, metavar="MAN_TRACK",
-                   help="CTC man_track.txt: daughters join their mother's sequence (its ids "
-                        "are trusted: no linking)")
-    p.add_argument("--link", action=argparse.BooleanOptionalAction, default=True,
-                   help="link label ids over time by overlap (Hungarian matching on IoU >= "
-                        "0.1; default on; the links go to the report and labels/*_tracks.txt)"
-                        "; --no-link only warns when ids jump between cells")
-    _flag(p, "--keep-border", "keep cells touching the volume border, cropped (needed for "
-          "thin stacks, where every cell touches the first or last z slice)")
-    p.add_argument("--seed", type=int, default=0, help="seed of training and synthesis")
     _common(p, device=True)
+    from cellshapes.pipeline.request import ModelRequest
+
+    add_config_options(p, ModelRequest, exclude=["inputs"],
+                       metavars={"spacing": ("Z", "Y", "X"), "from_pretrained": "NAME",
+                                 "synthesize": "N", "scene": "CELLS", "tracks": "MAN_TRACK",
+                                 "axes": "AXES"},
+                       title="what to do (ModelRequest, stored as OUT/request.json)")
 
     p = add("plan", commands.plan, "host and device memory a training run needs, without data")
     p.add_argument("--sequences", type=int_min(1), metavar="N", help="number of sequences")
@@ -255,7 +225,10 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--frames", type=int_min(1), default=None,
                    help="time points, spread evenly over [-1, 1] (default: training frames)")
     p.add_argument("--sequences", default=None, help="comma-separated indices (default all)")
-    _flag(p, "--dense", "evaluate every voxel (default: the checked narrow band, same masks)")
+    g = add_config_options(p, GridOptions,
+                           title="grid evaluation (GridOptions; masks equal dense)")
+    g.add_argument("--dense", dest="narrow_band", action="store_false", default=None,
+                   help="evaluate every voxel: the same as --no-narrow-band")
     _common(p, device=True)
 
     p = add("evaluate", commands.evaluate, "DSC and descriptors of a run against a dataset")
@@ -267,23 +240,22 @@ def _model_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("fit", commands.fit, "fit codes and rotations of unseen shapes, decoder frozen")
     _run_and_dataset(p)
     p.add_argument("--out", required=True, type=Path, help="run-like output folder")
-    p.add_argument("--steps", type=int_min(1), default=None, help="optimisation steps")
-    p.add_argument("--seed", type=int, default=0)
+    add_config_options(p, FitConfig, section="fit", title="fitting (FitConfig)")
     _common(p, device=True)
 
     p = add("generate", commands.generate, "synthesize new shape sequences from the latent space")
     p.add_argument("run", type=Path)
-    p.add_argument("--n", type=int_min(1), default=1, help="number of new sequences")
     p.add_argument("--out", required=True, type=Path)
-    add_sampler_options(p)
-    p.add_argument("--drop-islands", type=int_min(0), default=0, metavar="VOXELS",
-                   help="remove components smaller than this from the written masks "
-                        "(default 0: off; the SDFs and the reported island fractions are "
-                        "those generated)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int_min(2), default=None)
-    p.add_argument("--frames", type=int_min(1), default=None)
     _common(p, device=True)
+    from cellshapes.inference.generate import GenerateConfig
+
+    g = add_config_options(p, GenerateConfig, section="generate",
+                           aliases={"drop_islands_voxels": ["--drop-islands"]},
+                           metavars={"drop_islands_voxels": "VOXELS"},
+                           title="what to make (GenerateConfig)")
+    g.add_argument("--std", type=float, default=None, metavar="X",
+                   help="the paper's name of --scale for its samplers (gaussian, near): a "
+                        "standard deviation")
 
 
 def _tool_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -366,35 +338,29 @@ def _scene_command(add: Callable[..., argparse.ArgumentParser]) -> None:
             "provenance; optionally simulated images and a CTC data set")
     p.add_argument("run", help="run directory, or a shipped model name (growing_study, "
                                "dividing_study, filopodial_study)")
-    p.add_argument("--cells", type=int_min(1), default=6,
-                   help="cells visible in the first frame (default 6)")
-    p.add_argument("--frames", type=int_min(1), default=5, help="frames T (default 5)")
-    p.add_argument("--shape", type=int_min(1), nargs=3, required=True, metavar=("Z", "Y", "X"),
-                   help="field of view in voxels")
-    p.add_argument("--spacing", type=float, nargs=3, required=True, metavar=("Z", "Y", "X"),
-                   help="voxel size in um; the SDF is evaluated at these voxel centres")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--gap", type=float, default=0.0, metavar="UM",
-                   help="minimum distance between cells' surfaces in um (default 0: touching)")
-    p.add_argument("--drift", type=float, default=1.0, metavar="UM",
-                   help="drift speed of the cells in um per frame (default 1)")
-    p.add_argument("--entering", type=int_min(0), default=1, metavar="K",
-                   help="extra cells drifting into view (default 1; none for one frame)")
-    for flag, default, what in (("--contact-share", 0.5, "share of cells slid into contact"),
-                                ("--time-span", 0.6, "share of its life each cell runs")):
-        p.add_argument(flag, type=float, default=default, help=f"{what} (default {default})")
-    p.add_argument("--seed", type=int, default=0, help="seed of cells, placement and images")
-    _flag(p, "--images", "also simulate fluorescence images (images.tif)")
-    p.add_argument("--texture", metavar="RUN", help="texture run: 2D+t textured images")
-    _flag(p, "--ctc", "also write a Cell Tracking Challenge data set (ctc/; implies --images)")
-    p.add_argument("--like", type=Path, nargs=2, default=None, metavar=("IMAGE", "LABELS"),
-                   help="estimate the noise from a real image and its labels (implies --images)")
-    p.add_argument("--psf", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
+    from cellshapes.synthesis.scene_config import SceneConfig
+
+    add_config_options(p, SceneConfig, aliases={"gap_um": ["--gap"], "drift_um": ["--drift"]},
+                       defaults={"cells": 6, "frames": 5},
+                       metavars={"shape": ("Z", "Y", "X"), "spacing": ("Z", "Y", "X"),
+                                 "gap_um": "UM", "drift_um": "UM", "texture": "RUN"},
+                       title="scene (SceneConfig)")
+    g = p.add_argument_group("images")
+    _flag(g, "--images", "also simulate fluorescence images (images.tif)")
+    _flag(g, "--ctc", "also write a Cell Tracking Challenge data set (ctc/; implies --images)")
+    g.add_argument("--like", type=Path, nargs=2, default=None, metavar=("IMAGE", "LABELS"),
+                   help="estimate background, signal, gain and read noise from this real "
+                        "image and its labels (same shape; implies --images)")
+    # the simulator's settings (synthesis.microscopy.MicroscopyConfig), declared here so
+    # that the parser does not import the simulator (scipy.ndimage)
+    g.add_argument("--psf", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
                    help="Gaussian PSF sigma in um (default 1.2 0.4 0.4)")
     for name, what in (("background", "background photons per voxel (default 8)"),
                        ("signal", "photons per cell voxel (default 60)"),
                        ("gain", "camera counts per photon (default 1)"),
                        ("read-noise", "Gaussian read noise sd in counts (default 2)")):
-        p.add_argument(f"--{name}", type=float, default=None, help=what)
-    p.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm")
+        g.add_argument(f"--{name}", type=float, default=None, help=what)
+    g.add_argument("--mode", choices=["cytoplasm", "membrane"], default="cytoplasm",
+                   help="staining (default cytoplasm)")
     _common(p, device=True)

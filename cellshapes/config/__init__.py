@@ -2,7 +2,8 @@
 
 ========================  =================================================================
 :mod:`.schema`            :class:`ModelConfig`, :class:`TrainConfig`, :class:`FitConfig`,
-                          :class:`GridOptions`, :data:`DEEPSDF_DEFAULTS`
+                          :class:`GridOptions`, :class:`PrepareConfig`,
+                          :data:`DEEPSDF_DEFAULTS`
 :mod:`.profiles`          :data:`PROFILES` (``smoke``, ``quick``, ``study``, ``gpu``, ``paper``),
                           :func:`model_config`, :func:`train_config`, seeds, data sizes
 :mod:`.fields`            bounds (:func:`bounded`) and ``Literal`` choices of the fields
@@ -19,12 +20,13 @@ from cellshapes.config.fields import (AngleInit, Arch, NearSet, StorageDtype, bo
 from cellshapes.config.profiles import (PROFILE_SEEDS, PROFILES, config_from, data_defaults,
                                         model_config, profile_entry, profile_seeds, train_config)
 from cellshapes.config.schema import (DEEPSDF_DEFAULTS, FitConfig, GridOptions, ModelConfig,
-                                      TrainConfig)
+                                      PrepareConfig, TrainConfig)
 from cellshapes.config.serial import (LEGACY_KEYS, UnknownConfigKeyError, check_keys, from_dict,
                                       to_dict)
 
 __all__ = [
-    "ModelConfig", "TrainConfig", "FitConfig", "GridOptions", "DEEPSDF_DEFAULTS",
+    "ModelConfig", "TrainConfig", "FitConfig", "GridOptions", "PrepareConfig",
+    "DEEPSDF_DEFAULTS",
     "PROFILES", "model_config", "train_config", "data_defaults", "PROFILE_SEEDS",
     "profile_seeds", "profile_entry", "config_from",
     "bounded", "check_bounds", "bound_error", "literal_choices", "check_choice",

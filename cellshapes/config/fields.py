@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import field
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from cellshapes.errors import InputError
 
-__all__ = ["bounded", "bound_error", "check_bounds", "literal_choices", "check_choice",
-           "check_choices", "AngleInit", "Arch", "FitRotationInit", "NearSet",
+__all__ = ["bounded", "one_of", "bound_error", "check_bounds", "literal_choices",
+           "field_choices", "check_choice", "check_choices", "AngleInit", "Arch", "FitRotationInit", "NearSet",
            "RotationCandidates",
            "StorageDtype"]
 
@@ -49,8 +49,28 @@ def bounded(default: Any, low: float | None = None, high: float | None = None) -
     return field(default=default, metadata={"min": low, "max": high})
 
 
+def one_of(default: Any, choices: Iterable[Any]) -> Any:
+    """A dataclass field whose allowed values are ``choices``, checked by
+    :func:`check_choices` and offered by the command line.
+
+    For choices that live in a registry (the latent samplers) rather than in a
+    ``Literal[...]`` annotation: the registry's keys are passed here once, so a sampler
+    added to the registry is a choice everywhere.
+    """
+    return field(default=default, metadata={"choices": tuple(choices)})
+
+
+def field_choices(f: dataclasses.Field, hint: Any) -> tuple[Any, ...] | None:
+    """The allowed values of a field: its :func:`one_of` choices, else those of its
+    ``Literal`` annotation ``hint``; None when any value of its type is allowed."""
+    return f.metadata.get("choices") or literal_choices(hint)
+
+
 def bound_error(name: str, value: Any, low: float | None, high: float | None) -> str | None:
-    """Why ``value`` breaks the bounds ``low..high`` of field ``name``; None if it does not."""
+    """Why ``value`` breaks the bounds ``low..high`` of field ``name``; None if it does not
+    (None, "not set", is within any bounds)."""
+    if value is None:
+        return None
     if low is not None and high is not None and not low <= value <= high:
         return f"{name} must lie in [{low}, {high}], got {value}"
     if low is not None and value < low:
@@ -86,7 +106,8 @@ def literal_choices(hint: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def check_choice(name: str, value: Any, hint: Any) -> Any:
+def check_choice(name: str, value: Any, hint: Any,
+                 allowed: tuple[Any, ...] | None = None) -> Any:
     """``value`` if it is one of the ``Literal`` ``hint``'s values, else an InputError.
 
     Examples
@@ -94,7 +115,7 @@ def check_choice(name: str, value: Any, hint: Any) -> Any:
     >>> check_choice("near_set", "band", NearSet)
     'band'
     """
-    allowed = literal_choices(hint)
+    allowed = allowed or literal_choices(hint)
     if allowed is not None and value not in allowed:
         raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
                          f"got {value!r}")
@@ -102,8 +123,8 @@ def check_choice(name: str, value: Any, hint: Any) -> Any:
 
 
 def check_choices(obj: Any) -> None:
-    """Raise :class:`InputError` for the first ``Literal`` field of ``obj`` holding a
-    value its annotation does not allow."""
+    """Raise :class:`InputError` for the first field of ``obj`` holding a value its
+    ``Literal`` annotation or its :func:`one_of` choices do not allow."""
     hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
-        check_choice(f.name, getattr(obj, f.name), hints[f.name])
+        check_choice(f.name, getattr(obj, f.name), hints[f.name], f.metadata.get("choices"))

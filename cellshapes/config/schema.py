@@ -1,4 +1,5 @@
-"""The config dataclasses: model, training, fitting unseen shapes, grid evaluation.
+"""The config dataclasses: model, training, fitting unseen shapes, grid evaluation,
+dataset preparation.
 
 Each field is documented in the class docstring's ``Attributes`` section (the command
 line's help text), its bounds are :func:`~cellshapes.config.fields.bounded` and its
@@ -15,7 +16,8 @@ from cellshapes.config.fields import (AngleInit, Arch, FitRotationInit, NearSet,
                                       check_bounds, check_choices)
 from cellshapes.errors import InputError
 
-__all__ = ["ModelConfig", "TrainConfig", "DEEPSDF_DEFAULTS", "FitConfig", "GridOptions"]
+__all__ = ["ModelConfig", "TrainConfig", "DEEPSDF_DEFAULTS", "FitConfig", "GridOptions",
+           "PrepareConfig", "MARGIN"]
 
 
 @dataclass
@@ -283,6 +285,7 @@ class FitConfig:
     rotation_init: FitRotationInit = "random"
 
     def __post_init__(self) -> None:
+        check_choices(self)
         check_bounds(self)
 
 
@@ -326,3 +329,68 @@ class GridOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
+
+
+#: Cube half-side = largest cell half-extent * MARGIN (``PrepareConfig.margin``).
+MARGIN = 1.25
+
+
+@dataclass
+class PrepareConfig:
+    """How masks become a prepared SDF dataset (:func:`cellshapes.prepare.prepare_dataset`,
+    ``cellshapes prepare``).
+
+    Attributes
+    ----------
+    size : int
+        Cube edge S of the prepared grids (the paper: 256).
+    spacing : (3,) floats or None
+        Voxel size (dz, dy, dx) in um of every input. None: read from the files (they must
+        agree), else 1 1 1 with a warning.
+    cell_type : str or None
+        Cell type name stored as metadata (None: "unknown").
+    per_label : bool
+        Each label id present in at least half of the frames becomes its own sequence
+        (its longest run of consecutive frames); labels touching the volume border are
+        skipped (one line says how many) unless keep_border.
+    label : int or None
+        Use this label id of every mask input.
+    align : bool
+        Rotate each frame into its principal axes.
+    margin : float
+        Cube half-side = largest cell extent from its centroid times this.
+    keep_border : bool
+        With per_label: keep labels touching the volume border, cropped (their SDF treats
+        the outside of the volume as background).
+    axes : str or None
+        The masks' real axes in stored order (TZYX, ZYX, TCZYX ...), overriding the file's
+        metadata (often wrong in microscopy TIFFs).
+    channel : int or None
+        With a channel axis (C): the channel holding the masks (0-based).
+    link : bool
+        Link label ids over time by overlap first (Hungarian matching on IoU; for
+        segmentations numbered anew in every frame); without it per_label warns when ids
+        jump between cells.
+    """
+
+    size: int = bounded(64, 4)
+    spacing: tuple[float, float, float] | None = None
+    cell_type: str | None = None
+    per_label: bool = False
+    label: int | None = None
+    align: bool = False
+    margin: float = bounded(MARGIN, 1.0)
+    keep_border: bool = False
+    axes: str | None = None
+    channel: int | None = bounded(None, 0)
+    link: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or int(self.size) != self.size:
+            raise InputError(f"size must be an integer >= 4, got {self.size}")
+        self.size = int(self.size)
+        if self.spacing is not None:
+            self.spacing = tuple(float(x) for x in self.spacing)  # type: ignore[assignment]
+        check_bounds(self)
+        if self.per_label and self.label is not None:
+            raise InputError("use either per_label or label, not both")

@@ -24,7 +24,7 @@ from cellshapes.training.checkpoint import save_checkpoint, write_config
 from cellshapes.training.data import TrainingData, load_training_data
 from cellshapes.training.sampling import SDFSampler
 
-__all__ = ["fit_shapes", "fit_run", "write_derived_run"]
+__all__ = ["fit_shapes", "fit_run", "derived_model", "write_derived_run"]
 
 
 @dataclass
@@ -195,6 +195,22 @@ def _fit_phase(fit: _Fit, codes: Tensor, angles: Tensor | None, k: int, steps: i
     return codes, angles
 
 
+def derived_model(model: AutoDecoder, codes: Tensor, angles: Tensor | None,
+                  attrs: list[dict[str, Any]] | None = None) -> AutoDecoder:
+    """The decoder of ``model`` with the (M, D) ``codes`` and (M, 3) Euler ``angles`` of
+    M other sequences (zero angles where None), on the codes' device, in eval mode;
+    ``attrs`` (M dicts, default none) become its ``data_attrs``, as
+    :func:`~cellshapes.inference.reconstruct.load_run` sets them."""
+    derived = AutoDecoder(model.config, codes.shape[0]).to(codes.device)
+    derived.decoder.load_state_dict(model.decoder.state_dict())
+    with torch.no_grad():
+        derived.codes.copy_(codes)
+        if derived.angles is not None:
+            derived.angles.copy_(angles if angles is not None else torch.zeros_like(derived.angles))
+    derived.data_attrs = [dict(a) for a in attrs or []]
+    return derived.eval()
+
+
 def write_derived_run(src_config: dict[str, Any], model: AutoDecoder, codes: Tensor,
                       angles: Tensor | None, out: str | os.PathLike, data_summary: dict,
                       extra: dict[str, Any] | None = None) -> Path:
@@ -203,12 +219,7 @@ def write_derived_run(src_config: dict[str, Any], model: AutoDecoder, codes: Ten
     ``reconstruct`` and ``evaluate`` accept the result like any trained run.
     """
     out = Path(out)
-    derived = AutoDecoder(model.config, codes.shape[0]).to(codes.device)
-    derived.decoder.load_state_dict(model.decoder.state_dict())
-    with torch.no_grad():
-        derived.codes.copy_(codes)
-        if derived.angles is not None:
-            derived.angles.copy_(angles if angles is not None else torch.zeros_like(derived.angles))
+    derived = derived_model(model, codes, angles)
     config = dict(src_config)
     config["data"] = data_summary
     config["train"] = {**config.get("train", {}), "frames_every": 1}
@@ -221,16 +232,42 @@ def write_derived_run(src_config: dict[str, Any], model: AutoDecoder, codes: Ten
 
 
 def fit_run(run: str | os.PathLike, dataset: str | os.PathLike, out: str | os.PathLike,
-            steps: int | None = None, device: str = "auto", overwrite: bool = False,
-            seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """``cellshapes fit``: fit unseen shapes of ``dataset`` and write a run-like folder."""
+            config: FitConfig | None = None, *, device: str = "auto",
+            overwrite: bool = False, progress: bool = True, **overrides: Any
+            ) -> dict[str, Any]:
+    """``cellshapes fit``: fit unseen shapes of ``dataset`` and write a run-like folder.
+
+    Parameters
+    ----------
+    run : path-like
+        Trained run directory (its decoder stays frozen).
+    dataset : path-like
+        Prepared dataset of the unseen sequences.
+    out : path-like
+        Run-like output folder (``reconstruct`` and ``evaluate`` accept it); the settings
+        are stored in its ``config.json`` under ``fit``.
+    config : FitConfig, optional
+        Fitting settings (default ``FitConfig()``); every field is an option of
+        ``cellshapes fit``.
+    device, overwrite, progress
+        Where to fit, replace an existing ``out``, show a progress bar.
+    **overrides
+        Fields of :class:`FitConfig` replacing those of ``config`` (``steps=150``).
+
+    Returns
+    -------
+    dict
+        ``out``, ``sequences``, ``fit_seconds``, ``seconds_per_shape``, ``val_loss``
+        (per sequence).
+    """
     import time
 
     from cellshapes.atomic import atomic_dir
 
+    steps = overrides.get("steps")
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps):
         raise InputError(f"--steps must be an integer >= 1, got {steps!r}")
-    cfg = config_from(FitConfig, to_dict(FitConfig()), {"steps": steps, "seed": seed})
+    cfg = config_from(FitConfig, to_dict(config or FitConfig()), overrides)
     model, config = load_run(run, device)
     data = load_training_data(dataset)
     t0 = time.perf_counter()

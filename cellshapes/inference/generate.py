@@ -1,54 +1,92 @@
 """Synthesis of new shape sequences from the learned latent space (Sec 5.1, 5.3).
 
 New codes come from a sampler of :mod:`cellshapes.inference.samplers` (one registry; the
-default ``span`` draws inside the convex hull of the learned codes at a scale chosen from
-the measured validity-novelty frontier; the paper's ``gaussian`` and ``near`` stay
-available by name). Every synthesized sequence gets a uniformly random rotation (scipy's
-``Rotation.random``).
+default ``local`` draws around the learned codes at a scale chosen from the measured
+validity-novelty frontier; the paper's ``gaussian`` and ``near`` stay available by name,
+their scale a standard deviation). Every synthesized sequence gets a uniformly random
+rotation (scipy's ``Rotation.random``).
 
-The report of :func:`generate_run` judges what was made, per sequence: validity (whole
-cells in every frame, :func:`cellshapes.measure.population.sequence_validity`) and novelty
-(DSC of the new cell to its nearest training cell at the last frame, in the model's own
-frame, against the DSC between different training cells).
+:func:`generate_run` (``cellshapes generate``) runs three named steps around a
+:class:`GenerateConfig`, each testable alone:
+
+1. :func:`plan_generation`: the run's model, the new codes and rotations, the grid
+   (a :class:`GenerationPlan`; nothing evaluated);
+2. :func:`build_generation`: the SDF volumes and masks, judged per sequence: validity
+   (whole cells in every frame, :func:`cellshapes.measure.population.sequence_validity`),
+   novelty and realism (:mod:`cellshapes.inference.novelty`) (a :class:`Generation`);
+3. :func:`write_generation`: the run-like folder, masks and ``sdf.h5``.
 """
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from cellshapes.config import bounded, check_bounds, check_choices, config_from, to_dict
+from cellshapes.config.fields import one_of
 from cellshapes.errors import InputError
 from cellshapes.inference.samplers import (DEFAULT_SAMPLER, PAPER_STD, SAMPLERS,  # noqa: F401
-                                           draw, paper_std)
+                                           draw, paper_scale, paper_std)
 from cellshapes.progress import track
 
-__all__ = ["sample_codes", "random_rotations", "interpolate_codes", "generate_run",
-           "paper_std", "PAPER_STD", "DEFAULT_SAMPLER", "cells_per_frame"]
+__all__ = ["GenerateConfig", "GenerationPlan", "Generation", "plan_generation",
+           "build_generation", "write_generation", "generate_run", "sample_codes",
+           "random_rotations", "interpolate_codes", "paper_std", "PAPER_STD",
+           "DEFAULT_SAMPLER", "cells_per_frame"]
 
 
-def _paper_scale(method: str, std: float | None, variance: float | None,
-                 scale: float | None) -> float | None:
-    """The scale given through the paper's ``std`` / ``variance`` arguments, if any."""
-    given = [x is not None for x in (std, variance, scale)]
-    if sum(given) > 1:
-        raise InputError("give one of std, variance or scale")
-    if (std is not None or variance is not None) and not SAMPLERS.get(
-            method, SAMPLERS["gaussian"]).paper:
-        raise InputError(f"std / variance set the paper's samplers (gaussian, near); "
-                         f"{method!r} takes a relative scale (--scale)")
-    if variance is not None:
-        if not variance > 0:
-            raise InputError(f"variance must be > 0, got {variance}")
-        return math.sqrt(variance)
-    if std is not None:
-        if not std > 0:
-            raise InputError(f"std must be > 0, got {std}")
-        return float(std)
-    return scale
+@dataclass
+class GenerateConfig:
+    """What ``cellshapes generate`` makes (:func:`generate_run`).
+
+    Attributes
+    ----------
+    n : int
+        Number of new sequences.
+    method : str
+        Latent sampler, a key of :data:`cellshapes.inference.samplers.SAMPLERS` (gaussian
+        and near are the paper's).
+    scale : float or None
+        The sampler's scale: for the relative samplers a fraction of the learned codes'
+        geometry (local: of the nearest-code distance), for the paper's gaussian and near
+        the standard deviation (the paper's std; --std). None: the sampler's own default
+        (samplers.DEFAULT_SCALE; for gaussian and near the paper's rule applied to the
+        codes at hand).
+    seed : int
+        Seed of the codes and rotations.
+    size : int or None
+        Grid edge of the new sequences (None: the training size).
+    frames : int or None
+        Time points, spread evenly over [-1, 1] (None: the training frames).
+    drop_islands_voxels : int
+        Remove components smaller than this from the written masks (0: off; the SDFs and
+        the reported island fractions are those generated).
+    max_cells : int or None
+        Cells a valid frame may hold (None: 2 for dividing training data, else 1).
+    """
+
+    n: int = bounded(1, 1)
+    method: str = one_of(DEFAULT_SAMPLER, SAMPLERS)
+    scale: float | None = bounded(None, 0.0)
+    seed: int = 0
+    size: int | None = bounded(None, 2)
+    frames: int | None = bounded(None, 1)
+    drop_islands_voxels: int = bounded(0, 0)
+    max_cells: int | None = bounded(None, 1)
+
+    def __post_init__(self) -> None:
+        for name in ("n", "size", "frames", "drop_islands_voxels", "max_cells"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or int(v) != v):
+                raise InputError(f"--{name.replace('_', '-')} must be an integer, got {v!r}")
+        check_choices(self)
+        check_bounds(self)
+        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
+            raise InputError(f"--scale must be > 0, got {self.scale}")
 
 
 def sample_codes(codes: np.ndarray, n: int, method: str = DEFAULT_SAMPLER, seed: int = 0,
@@ -78,12 +116,16 @@ def sample_codes(codes: np.ndarray, n: int, method: str = DEFAULT_SAMPLER, seed:
     source : (n,) int array
         The learned code each sample started from (-1 where none).
     """
-    new, source, _ = draw(codes, n, method, seed, _paper_scale(method, std, variance, scale))
+    given = paper_scale(method, std, variance)
+    if given is not None and scale is not None:
+        raise InputError("give one of std, variance or scale")
+    new, source, _ = draw(codes, n, method, seed, scale if given is None else given)
     return new, source
 
 
 def random_rotations(n: int, seed: int = 0) -> np.ndarray:
     """``n`` uniformly random rotations as Euler angles (n, 3) in our convention."""
+    import torch
     from scipy.spatial.transform import Rotation
 
     from cellshapes.model import matrix_to_euler
@@ -103,189 +145,254 @@ def cells_per_frame(attrs: dict[str, Any]) -> int:
     return 2 if "divid" in str(attrs.get("cell_type", "")).lower() else 1
 
 
-def model_frame_masks(model: Any, codes: Any, size: int, time: float) -> np.ndarray:
-    """Masks of codes decoded at one time point without rotation, (N, S, S, S) bool.
-
-    The model's own frame, so that comparing two cells measures shape, not orientation.
-    """
-    from cellshapes.inference.grid import sequence_sdf
-
-    dev = next(model.parameters()).device
-    return np.stack([sequence_sdf(model, [float(time)], size,
-                                  code=torch.as_tensor(z, device=dev))[0][0] <= 0
-                     for z in np.asarray(codes, np.float32)])
 
 
-def population_report(model: Any, codes: np.ndarray, size: int, time: float
-                      ) -> dict[str, Any]:
-    """Novelty and diversity of new codes against the model's training codes.
+@dataclass
+class GenerationPlan:
+    """Step 1 of :func:`generate_run`: what will be made (nothing evaluated yet).
 
-    At time ``time``, in the model frame: the DSC of each new cell to its nearest training
-    cell, the median DSC between different training cells (the novelty baseline) and the
-    median DSC between pairs of new cells (diversity; lower is more diverse).
-    """
-    from cellshapes.measure.population import nearest_dsc, pairwise_dsc
-
-    train = model_frame_masks(model, model.codes.detach().cpu().numpy(), size, time)
-    new = model_frame_masks(model, codes, size, time)
-    near, which = nearest_dsc(new, train)
-    return {"nearest_training_dsc": near.tolist(), "nearest_training_cell": which.tolist(),
-            "between_training_dsc": float(np.median(pairwise_dsc(train))),
-            "diversity_dsc": float(np.median(pairwise_dsc(new))) if len(new) > 1 else None}
-
-
-def realism_report(seqs: list, config: dict[str, Any]) -> tuple[dict[str, Any], dict]:
-    """Descriptors of the new sequences and, where the training data are at hand, their
-    realism per time point against the training cells.
-
-    Returns
-    -------
-    summary : dict
-        ``reference`` (the training data file, or None when it is gone or has another
-        number of frames) and, per descriptor, the largest per-time-point KS statistic,
-        the smallest p-value and the median relative 1-Wasserstein distance
-        (:func:`cellshapes.measure.population.realism_per_time`).
-    per_sequence : dict
-        Name -> last-frame ``volume_um3``, ``surface_um2``, ``sphericity`` (None for a
-        sequence with an empty frame).
-    """
-    import pandas as pd
-
-    from cellshapes.io import read_dataset
-    from cellshapes.measure.metrics import describe_sequence
-    from cellshapes.measure.population import realism_per_time
-
-    cols = ["volume_um3", "surface_um2", "sphericity"]
-
-    def describe(seq):
-        try:
-            return describe_sequence(seq.sdf, (float(seq.attrs.get("voxel_um", 1.0)),) * 3,
-                                     is_sdf=True)
-        except InputError:  # an empty frame: validity reports it
-            return None
-
-    tables = {q.name: describe(q) for q in seqs}
-    per_seq = {n: (None if t is None else {c: float(t[c].iloc[-1]) for c in cols})
-               for n, t in tables.items()}
-    path = config["data"].get("path")
-    new = [t for t in tables.values() if t is not None]
-    if not path or not Path(path).is_file() or not new:
-        return {"reference": None}, per_seq
-    real = [t for t in (describe(q) for q in read_dataset(path)) if t is not None]
-    if not real or real[0]["frame"].max() != new[0]["frame"].max():
-        return {"reference": None}, per_seq
-    r = realism_per_time(pd.concat(real), pd.concat(new), columns=cols)
-    summary = {c: {"ks_max": float(g["ks"].max()), "pvalue_min": float(g["pvalue"].min()),
-                   "w1_relative_median": float(g["w1_relative"].median())}
-               for c, g in r.groupby("descriptor")}
-    return {"reference": str(path), **summary}, per_seq
-
-
-def generate_run(run: str | os.PathLike, out: str | os.PathLike, n: int = 1,
-                 method: str = DEFAULT_SAMPLER, seed: int = 0, size: int | None = None,
-                 frames: int | None = None, device: str = "auto", overwrite: bool = False,
-                 progress: bool = True, variance: float | None = None,
-                 std: float | None = None, drop_islands_voxels: int = 0,
-                 scale: float | None = None, max_cells: int | None = None
-                 ) -> dict[str, Any]:
-    """``cellshapes generate``: synthesize ``n`` new sequences.
-
-    Writes a run-like folder ``out`` (config, checkpoint with the new codes and
-    rotations, so ``reconstruct`` works on it), plus ``out/masks/gen_NNNN.tif`` and
-    ``out/sdf.h5`` with the synthesized sequences.
-
-    The report says what was made, per sequence: ``valid`` (whole cells in every frame:
-    no empty frame, ``max_cells`` cells at most, never fewer after a division, < 1 % of
-    the foreground outside them; :func:`cellshapes.measure.population.sequence_validity`),
-    per frame the number of 26-connected ``components`` and the ``island_fraction``, the
-    novelty of the new cell (:func:`population_report`) and its last-frame descriptors;
-    for the population, realism per time point against the training cells where their
-    data file is at hand (:func:`realism_report`). ``drop_islands_voxels`` > 0
-    removes components smaller than that from the written masks only (the SDFs and every
-    reported number stay as generated); it is off by default, and when used it is
-    recorded in the report and the run's config.
-
-    Parameters
+    Attributes
     ----------
-    method : str
-        A sampler of :data:`cellshapes.inference.samplers.SAMPLERS`.
-    scale : float, optional
-        The sampler's scale; ``std`` / ``variance`` give the paper's samplers' scale.
-    max_cells : int, optional
-        Cells a valid frame may hold; default from the training data's ``cell_type``
-        (:func:`cells_per_frame`).
+    config : GenerateConfig
+    run : str
+        The trained run the codes come from.
+    model : AutoDecoder
+        Its model (:func:`~cellshapes.inference.reconstruct.load_run`).
+    run_config : dict
+        Its ``config.json``.
+    codes : (n, D) float32 array
+        The new codes.
+    source : (n,) int array
+        Training code each new code started from (-1: none).
+    scale : float
+        The sampler's scale used (the default when ``config.scale`` is None).
+    angles : (n, 3) float32 array or None
+        Euler angles of the random rotations (None for a non-equivariant model).
+    size, frames : int
+        Grid edge and time points of every new sequence.
+    max_cells : int
+        Cells a valid frame may hold.
+    attrs : dict
+        Attributes of every new sequence (the training data's, on the new grid).
     """
-    from cellshapes.atomic import atomic_dir, check_output
-    from cellshapes.inference.fit import write_derived_run
-    from cellshapes.inference.grid import (check_grid_args, check_grid_memory, grid_attrs,
-                                           sequence_sdf)
+
+    config: GenerateConfig
+    run: str
+    model: Any
+    run_config: dict[str, Any]
+    codes: np.ndarray
+    source: np.ndarray
+    scale: float
+    angles: np.ndarray | None
+    size: int
+    frames: int
+    max_cells: int
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """``gen_0000``, ``gen_0001``, ...: the names of the new sequences."""
+        return [f"gen_{i:04d}" for i in range(self.config.n)]
+
+    def settings(self) -> dict[str, Any]:
+        """The settings stored under ``generate`` in the output's ``config.json``."""
+        return {**asdict(self.config), "requested_scale": self.config.scale,
+                "scale": self.scale, "scale_means": SAMPLERS[self.config.method].scale_means,
+                "codes_std": float(np.std(self.model.codes.detach().cpu().numpy())),
+                "source_codes": self.source.tolist(), "max_cells": self.max_cells}
+
+
+@dataclass
+class Generation:
+    """Step 2 of :func:`generate_run`: the new sequences and how they were judged.
+
+    Attributes
+    ----------
+    plan : GenerationPlan
+    sequences : list of SDFSequence
+        (T, S, S, S) SDF volumes, as generated.
+    masks : list of (T, S, S, S) bool arrays
+        The masks to write (components below ``drop_islands_voxels`` removed).
+    per_sequence : dict
+        Name -> ``valid``, per-frame ``frames`` (components, cells, island_fraction,
+        valid), ``nearest_training_dsc``, ``nearest_training_cell``, ``last_frame``
+        descriptors.
+    population : dict
+        :func:`cellshapes.inference.novelty.population_report`.
+    realism : dict
+        Summary of :func:`cellshapes.inference.novelty.realism_report`.
+    """
+
+    plan: GenerationPlan
+    sequences: list
+    masks: list[np.ndarray]
+    per_sequence: dict[str, dict[str, Any]]
+    population: dict[str, Any]
+    realism: dict[str, Any]
+
+    def report(self, out: str | os.PathLike) -> dict[str, Any]:
+        """The JSON report of :func:`generate_run` (its Returns section)."""
+        plan, per_seq, pop = self.plan, self.per_sequence, self.population
+        fractions = [f["island_fraction"] for v in per_seq.values() for f in v["frames"]]
+        return {"out": str(out), "names": plan.names, "method": plan.config.method,
+                "seed": plan.config.seed, "scale": plan.scale,
+                "scale_means": SAMPLERS[plan.config.method].scale_means,
+                "max_cells": plan.max_cells,
+                "valid_share": float(np.mean([v["valid"] for v in per_seq.values()])),
+                "novelty": {"nearest_training_dsc_median": float(np.median(
+                    pop["nearest_training_dsc"])),
+                    "between_training_dsc": pop["between_training_dsc"],
+                    "diversity_dsc": pop["diversity_dsc"],
+                    "reads": "a new cell about as far from its nearest training cell as "
+                             "two training cells are from each other is new; near 1 is a "
+                             "copy"},
+                "realism": self.realism,
+                "empty_sequences": [q.name for q in self.sequences if not (q.sdf <= 0).any()],
+                "sequences": per_seq,
+                "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
+                "drop_islands_voxels": int(plan.config.drop_islands_voxels)}
+
+
+def plan_generation(run: str | os.PathLike, config: GenerateConfig,
+                    device: str = "auto") -> GenerationPlan:
+    """Step 1: load the run, draw the new codes and rotations, size the grid.
+
+    Raises
+    ------
+    InputError, ResourceError
+        Bad grid arguments; grids that cannot fit in memory.
+    """
+    from cellshapes.inference.grid import check_grid_args, check_grid_memory, grid_attrs
     from cellshapes.inference.reconstruct import load_run
-    from cellshapes.io import SDFSequence, write_dataset, write_tiff
+
+    cfg = config
+    check_grid_args(cfg.size, cfg.frames)
+    model, run_config = load_run(run, device)
+    learned = model.codes.detach().cpu().numpy()
+    codes, source, used = draw(learned, cfg.n, cfg.method, cfg.seed, cfg.scale)
+    angles = random_rotations(cfg.n, cfg.seed) if model.config.equivariant else None
+    data = run_config["data"]
+    s = cfg.size or int(data["size"])
+    t = cfg.frames or int(max(data["frames"]))
+    attrs0 = dict(data["attrs"][0]) if data.get("attrs") else {}
+    check_grid_memory(cfg.n * t, s, "generate")
+    attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
+    return GenerationPlan(cfg, str(run), model, run_config, codes, source, used, angles, s, t,
+                          int(cfg.max_cells or cells_per_frame(attrs0)), attrs)
+
+
+def build_generation(plan: GenerationPlan, progress: bool = False) -> Generation:
+    """Step 2: evaluate the new sequences on the grid and judge them (nothing written).
+
+    Validity per sequence (:func:`cellshapes.measure.population.sequence_validity`),
+    novelty and diversity (:func:`cellshapes.inference.novelty.population_report`) and
+    realism against the training data where its file is at hand
+    (:func:`cellshapes.inference.novelty.realism_report`).
+    """
+    import torch
+
+    from cellshapes.inference import grid
+    from cellshapes.inference.fit import derived_model
+    from cellshapes.inference.novelty import population_report, realism_report
+    from cellshapes.io import SDFSequence
     from cellshapes.measure.population import sequence_validity
     from cellshapes.measure.topology import drop_islands
     from cellshapes.training.sampling import frame_times
 
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise InputError(f"--n must be >= 1, got {n!r}")
-    check_grid_args(size, frames)
-    check_output(out, overwrite)
-    model, config = load_run(run, device)
-    learned = model.codes.detach().cpu().numpy()
-    codes, source, used = draw(learned, n, method, seed,
-                               _paper_scale(method, std, variance, scale))
-    angles = random_rotations(n, seed) if model.config.equivariant else None
-    data = config["data"]
-    s = size or int(data["size"])
-    t = frames or int(max(data["frames"]))
-    attrs0 = dict(data["attrs"][0]) if data.get("attrs") else {}
-    cells = int(max_cells or cells_per_frame(attrs0))
-    check_grid_memory(n * t, s, "generate")
-    names = [f"gen_{i:04d}" for i in range(n)]
-    dev = next(model.parameters()).device
-    summary = {"path": None, "names": names, "frames": [t] * n, "size": s,
-               "attrs": [attrs0] * n}
-    settings = {"method": method, "seed": seed, "n": n, "scale": used, "variance": variance,
-                "std": std, "scale_means": SAMPLERS[method].scale_means,
-                "codes_std": float(np.std(learned)), "source_codes": source.tolist(),
-                "max_cells": cells, "drop_islands_voxels": int(drop_islands_voxels)}
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        z = torch.tensor(codes, device=dev)
-        ang = torch.tensor(angles, device=dev) if angles is not None else None
-        write_derived_run(config, model, z, ang, tmp, summary,
-                          {"generated_from": str(Path(run).resolve()), "generate": settings})
-        derived, _ = load_run(tmp, dev)
-        seqs, per_seq = [], {}
-        for i in track(range(n), progress, desc="generate", unit="seq"):
-            sdf, _ = sequence_sdf(derived, frame_times(t), s, seq=i)
-            attrs = {**attrs0, **grid_attrs(attrs0, s), "source": f"generated from {run}"}
-            masks = sdf <= 0
-            valid, frames_df = sequence_validity(masks, max_cells=cells)
-            per_seq[names[i]] = {"valid": valid, "frames": frames_df[
-                ["components", "cells", "island_fraction", "valid"]].to_dict("records")}
-            if drop_islands_voxels > 0:
-                masks = np.stack([drop_islands(m, drop_islands_voxels) for m in masks])
-            write_tiff(tmp / "masks" / f"{names[i]}.tif", masks.astype(np.uint8),
-                       spacing=(attrs["voxel_um"],) * 3)
-            seqs.append(SDFSequence(names[i], sdf, attrs))
-        write_dataset(tmp / "sdf.h5", seqs)
-        population = population_report(model, codes, s, frame_times(t)[-1])
-    realism, descriptors = realism_report(seqs, config)
-    for i, name in enumerate(names):
+    cfg, dev = plan.config, next(plan.model.parameters()).device
+    derived = derived_model(plan.model, torch.tensor(plan.codes, device=dev),
+                            None if plan.angles is None else torch.tensor(plan.angles,
+                                                                          device=dev),
+                            [plan.attrs] * cfg.n)
+    seqs, masks, per_seq = [], [], {}
+    for i, name in enumerate(track(plan.names, progress, desc="generate", unit="seq")):
+        sdf, _ = grid.sequence_sdf(derived, frame_times(plan.frames), plan.size, seq=i)
+        m = sdf <= 0
+        valid, frames_df = sequence_validity(m, max_cells=plan.max_cells)
+        per_seq[name] = {"valid": valid, "frames": frames_df[
+            ["components", "cells", "island_fraction", "valid"]].to_dict("records")}
+        if cfg.drop_islands_voxels > 0:
+            m = np.stack([drop_islands(f, cfg.drop_islands_voxels) for f in m])
+        masks.append(m)
+        seqs.append(SDFSequence(name, sdf, dict(plan.attrs)))
+    population = population_report(plan.model, plan.codes, plan.size,
+                                   frame_times(plan.frames)[-1])
+    realism, descriptors = realism_report(seqs, plan.run_config)
+    for i, name in enumerate(plan.names):
         per_seq[name]["nearest_training_dsc"] = population["nearest_training_dsc"][i]
         per_seq[name]["nearest_training_cell"] = population["nearest_training_cell"][i]
         per_seq[name]["last_frame"] = descriptors[name]
-    empty = [names[i] for i, q in enumerate(seqs) if not (q.sdf <= 0).any()]
-    fractions = [f["island_fraction"] for v in per_seq.values() for f in v["frames"]]
-    return {"out": str(out), "names": names, "method": method, "seed": seed, "scale": used,
-            "scale_means": settings["scale_means"], "max_cells": cells,
-            "valid_share": float(np.mean([v["valid"] for v in per_seq.values()])),
-            "novelty": {"nearest_training_dsc_median": float(np.median(
-                population["nearest_training_dsc"])),
-                "between_training_dsc": population["between_training_dsc"],
-                "diversity_dsc": population["diversity_dsc"],
-                "reads": "a new cell about as far from its nearest training cell as two "
-                         "training cells are from each other is new; near 1 is a copy"},
-            "realism": realism,
-            "empty_sequences": empty, "sequences": per_seq,
-            "island_fraction_mean": float(np.mean(fractions)) if fractions else 0.0,
-            "drop_islands_voxels": int(drop_islands_voxels)}
+    return Generation(plan, seqs, masks, per_seq, population, realism)
+
+
+def write_generation(gen: Generation, out: str | os.PathLike, overwrite: bool = False
+                     ) -> Path:
+    """Step 3: write ``out`` atomically: a run-like folder (``config.json`` with the
+    settings under ``generate``, a checkpoint with the new codes and rotations, so
+    ``reconstruct`` works on it), ``masks/gen_NNNN.tif`` and ``sdf.h5``."""
+    import torch
+
+    from cellshapes.atomic import atomic_dir
+    from cellshapes.inference.fit import write_derived_run
+    from cellshapes.io import write_dataset, write_tiff
+
+    plan = gen.plan
+    dev = next(plan.model.parameters()).device
+    n = plan.config.n
+    summary = {"path": None, "names": plan.names, "frames": [plan.frames] * n,
+               "size": plan.size, "attrs": [{k: v for k, v in plan.attrs.items()
+                                             if k != "source"}] * n}
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        write_derived_run(plan.run_config, plan.model, torch.tensor(plan.codes, device=dev),
+                          None if plan.angles is None else torch.tensor(plan.angles,
+                                                                        device=dev),
+                          tmp, summary, {"generated_from": str(Path(plan.run).resolve()),
+                                         "generate": plan.settings()})
+        for q, m in zip(gen.sequences, gen.masks):
+            write_tiff(tmp / "masks" / f"{q.name}.tif", m.astype(np.uint8),
+                       spacing=(q.attrs["voxel_um"],) * 3)
+        write_dataset(tmp / "sdf.h5", gen.sequences)
+    return Path(out)
+
+
+def generate_run(run: str | os.PathLike, out: str | os.PathLike,
+                 config: GenerateConfig | None = None, *, device: str = "auto",
+                 overwrite: bool = False, progress: bool = True, **overrides: Any
+                 ) -> dict[str, Any]:
+    """``cellshapes generate``: synthesize new sequences (plan, build, write).
+
+    Parameters
+    ----------
+    run : path-like
+        Trained run directory (or a shipped model's folder).
+    out : path-like
+        Output folder (:func:`write_generation`).
+    config : GenerateConfig, optional
+        What to make (default ``GenerateConfig()``); every field is an option of
+        ``cellshapes generate``.
+    device, overwrite, progress
+        Where to evaluate, replace an existing ``out``, show progress.
+    **overrides
+        Fields of :class:`GenerateConfig` replacing those of ``config``
+        (``generate_run(run, out, n=4, method="near")``).
+
+    Returns
+    -------
+    dict
+        Per sequence (``sequences``): ``valid`` (whole cells in every frame: no empty
+        frame, ``max_cells`` cells at most, never fewer after a division, < 1 % of the
+        foreground outside them), per frame the ``components`` and ``island_fraction``,
+        the DSC to the nearest training cell and the last-frame descriptors; for the
+        population ``valid_share``, ``novelty``, ``realism`` (per time point against the
+        training cells where their file is at hand), ``empty_sequences``,
+        ``island_fraction_mean``; and the ``method``, ``scale`` (used), ``seed``,
+        ``max_cells``, ``drop_islands_voxels`` (off by default; it changes the written
+        masks only, never a reported number).
+    """
+    from cellshapes.atomic import check_output
+
+    cfg = config_from(GenerateConfig, to_dict(config or GenerateConfig()), overrides)
+    check_output(out, overwrite)
+    gen = build_generation(plan_generation(run, cfg, device), progress)
+    write_generation(gen, out, overwrite)
+    return gen.report(out)

@@ -7,7 +7,6 @@ reconstruct``) evaluates its learned sequences at any grid size and frame count 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -82,7 +81,7 @@ def _parse_sequences(spec: str | Sequence[int] | None, n: int) -> list[int]:
 def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | None = None,
                     frames: int | None = None, sequences: str | Sequence[int] | None = None,
                     device: str = "auto", overwrite: bool = False, progress: bool = True,
-                    options: GridOptions | None = None, dense: bool = False) -> list[str]:
+                    options: GridOptions | None = None) -> list[str]:
     """Rebuild sequences of a run as masks (TIFF) and SDFs (HDF5).
 
     Writes ``out/masks/<name>.tif`` (T, Z, Y, X) uint8 and ``out/sdf.h5`` (the prepared
@@ -96,9 +95,9 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     Parameters
     ----------
     options : GridOptions, optional
-        Narrow band and memory settings (default: ``GridOptions()``).
-    dense : bool
-        Evaluate every voxel (``reconstruct --dense``), whatever ``options`` says.
+        Narrow band and memory settings (default: ``GridOptions()``; every field is an
+        option of ``cellshapes reconstruct``). ``GridOptions(narrow_band=False)``
+        (``reconstruct --dense``) evaluates every voxel.
 
     Returns
     -------
@@ -109,8 +108,6 @@ def reconstruct_run(run: str | os.PathLike, out: str | os.PathLike, size: int | 
     from cellshapes.io import SDFSequence, write_dataset, write_tiff
 
     check_grid_args(size, frames)
-    if dense:
-        options = replace(options or GridOptions(), narrow_band=False)
     model, config = load_run(run, device)
     data = config["data"]
     names = data["names"]

@@ -56,7 +56,7 @@ import numpy as np
 from cellshapes.errors import InputError
 
 __all__ = ["SAMPLERS", "PAPER_SAMPLERS", "DEFAULT_SAMPLER", "DEFAULT_SCALE", "PAPER_STD",
-           "Sampler", "code_geometry", "paper_std", "default_scale", "draw"]
+           "Sampler", "code_geometry", "paper_std", "paper_scale", "default_scale", "draw"]
 
 #: The paper's sampling standard deviations for its codes (Sec 5.1), for reference.
 PAPER_STD = {"gaussian": 1e-3, "near": 5e-4}
@@ -249,6 +249,30 @@ SAMPLERS: dict[str, Sampler] = {
 }
 #: The paper's sampler for each of its data sets' kinds (Sec 5.1).
 PAPER_SAMPLERS = {"growing": "gaussian", "dividing": "gaussian", "filopodial": "near"}
+
+
+def paper_scale(method: str, std: float | None = None, variance: float | None = None
+                ) -> float | None:
+    """The scale of a paper sampler given as the paper writes it, a standard deviation
+    ``std`` or a ``variance``; None when neither is given.
+
+    Raises
+    ------
+    InputError
+        Both given, a value <= 0, or ``method`` is not one of the paper's samplers.
+    """
+    if std is None and variance is None:
+        return None
+    if std is not None and variance is not None:
+        raise InputError("give one of std, variance or scale")
+    if not SAMPLERS.get(method, SAMPLERS["gaussian"]).paper:
+        raise InputError(f"std / variance set the paper's samplers (gaussian, near); "
+                         f"{method!r} takes a relative scale (--scale)")
+    value = variance if std is None else std
+    if not value > 0:
+        raise InputError(f"{'std' if variance is None else 'variance'} must be > 0, "
+                         f"got {value}")
+    return float(std) if std is not None else math.sqrt(variance)
 
 
 def default_scale(codes: Any, method: str) -> float:

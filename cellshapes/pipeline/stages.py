@@ -20,7 +20,8 @@ complete, so rerunning the same command continues where it stopped:
 8. ``ctc/``: a Cell Tracking Challenge style data set of them (``--ctc``; one sequence
    per synthesized sequence or scene).
 
-``out/request.json`` records the options; a second call with other options stops with one
+``out/request.json`` records the options (:class:`~cellshapes.pipeline.request.
+ModelRequest`); a second call with other options stops with one
 line instead of mixing results, and ``overwrite`` starts again (only in a folder this
 command made).
 """
@@ -31,68 +32,19 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from cellshapes.errors import InputError, OutputExistsError
+from cellshapes.errors import OutputExistsError
+from cellshapes.pipeline.request import ModelRequest, model_request
 
 __all__ = ["ModelRequest", "build_model"]
 
 _REQUEST = "request.json"
 _IDS = "ids.json"  # in labels/: per input, the id jumps found and the links made
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """What ``cellshapes model`` was asked to do (stored as ``out/request.json``).
-
-    Attributes
-    ----------
-    inputs : tuple of str
-        Label videos (TIFF (T, Z, Y, X), folders of per-frame TIFFs, ``.npy``).
-    spacing : tuple of float or None
-        Voxel size (dz, dy, dx) in um; None: from the files.
-    profile : str
-        Data grid and training settings (:data:`cellshapes.config.PROFILES`).
-    from_pretrained : str or None
-        Shipped model whose decoder starts the training (:mod:`cellshapes.pretrained`).
-    synthesize : int
-        New sequences to generate (0: none).
-    ctc : bool
-        Export the new sequences as a CTC data set.
-    tracks : str or None
-        CTC ``man_track.txt`` giving the lineage of the labels (its ids are trusted: no
-        linking).
-    seed : int
-        Seed of training and synthesis.
-    axes : str or None
-        The label videos' real axes (``TZYX``, ``TCZYX`` ...), overriding file metadata.
-    channel : int or None
-        The channel holding the labels when the axes have a ``C``.
-    link : bool
-        Link ids over time by overlap (without ``tracks``); False only warns on jumps.
-    keep_border : bool
-        Keep cells touching the volume border, cropped (needed for thin stacks).
-    scene : int
-        Cells per synthesized scene; 0: ``synthesize`` single-cell sequences instead.
-    """
-
-    inputs: tuple[str, ...]
-    spacing: tuple[float, float, float] | None = None
-    profile: str = "quick"
-    from_pretrained: str | None = None
-    synthesize: int = 0
-    ctc: bool = False
-    tracks: str | None = None
-    seed: int = 0
-    axes: str | None = None
-    channel: int | None = None
-    link: bool = True
-    keep_border: bool = False
-    scene: int = 0
 
 
 def _say(msg: str, progress: bool) -> None:
@@ -274,12 +226,9 @@ def _figures(out: Path, progress: bool) -> list[tuple[str, str]]:
 
 
 def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                spacing: Sequence[float] | None = None, profile: str = "quick",
-                from_pretrained: str | None = None, synthesize: int = 0, ctc: bool = False,
-                tracks: str | os.PathLike | None = None, seed: int = 0, device: str = "auto",
-                overwrite: bool = False, progress: bool = True, axes: str | None = None,
-                channel: int | None = None, link: bool = True,
-                keep_border: bool = False, scene: int = 0) -> dict[str, Any]:
+                request: ModelRequest | None = None, *, device: str = "auto",
+                overwrite: bool = False, progress: bool = True,
+                **overrides: Any) -> dict[str, Any]:
     """Turn label videos into a trained model, a report and (optionally) new cells.
 
     Parameters
@@ -288,15 +237,18 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Label videos, (T, Z, Y, X) integer images, one id per cell over time.
     out : path-like
         Output folder (layout in the module docstring); resumable.
-    spacing, profile, from_pretrained, synthesize, ctc, tracks, seed, axes, channel, link,
-    keep_border, scene
-        As :class:`ModelRequest`.
+    request : ModelRequest, optional
+        What to do (its ``inputs`` are replaced by ``inputs``); every field is an option
+        of ``cellshapes model``.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     overwrite : bool
         Start again in a folder this command made with other options.
     progress : bool
         Stage lines and progress bars on stderr.
+    **overrides
+        Fields of :class:`ModelRequest` replacing those of ``request`` (``profile="smoke"``,
+        ``synthesize=3``); None keeps the request's value.
 
     Returns
     -------
@@ -310,7 +262,7 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         Bad labels (one line saying what to change), missing files, an ``out`` made with
         other options or not by this command.
     """
-    from cellshapes.config import PROFILES, data_defaults
+    from cellshapes.config import data_defaults
     from cellshapes.pipeline.report import verdict, write_report
     from cellshapes.pipeline.scenes import scene_stage
     from cellshapes.pipeline.synthetic import ctc_stage, synthesis_stage
@@ -318,25 +270,10 @@ def build_model(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     from cellshapes.resources import check_device
 
     t0 = time.perf_counter()
-    if profile not in PROFILES:
-        raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if isinstance(synthesize, bool) or int(synthesize) != synthesize or synthesize < 0:
-        raise InputError(f"--synthesize must be >= 0, got {synthesize!r}")
-    if ctc and not synthesize:
-        raise InputError("--ctc exports the synthesized sequences; give --synthesize N too")
-    if isinstance(scene, bool) or int(scene) != scene or scene < 0:
-        raise InputError(f"--scene must be >= 0 cells, got {scene!r}")
-    if scene and not synthesize:
-        raise InputError("--scene CELLS makes N scenes; give --synthesize N too")
+    request = model_request(inputs, request, overrides)
     check_device(device)
-    request = ModelRequest(tuple(str(Path(p).resolve()) for p in inputs),
-                           tuple(float(v) for v in spacing) if spacing else None, profile,
-                           from_pretrained, int(synthesize), bool(ctc),
-                           str(Path(tracks).resolve()) if tracks else None, int(seed),
-                           axes.upper() if axes else None,
-                           None if channel is None else int(channel), bool(link),
-                           bool(keep_border), int(scene))
-    if from_pretrained:
+    profile, synthesize, ctc = request.profile, request.synthesize, request.ctc
+    if request.from_pretrained:
         _model_configs(request)  # an unknown name fails here, before any work
     out = Path(out)
     done = (out / _REQUEST).exists() and all((out / "labels" / n).exists()

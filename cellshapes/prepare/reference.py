@@ -26,13 +26,15 @@ __all__ = ["import_reference", "export_reference", "REFERENCE_CLAMP_VOXELS"]
 
 
 def import_reference(path: Path, size: int, spacing: Sequence[float] | None, ctype: str,
-                      params: dict, notes: list[str], progress: bool) -> SDFSequence:
-    """One reference ``sdf_vid`` file -> one sequence in clamp units (maybe resampled).
+                     params: dict, progress: bool) -> tuple[SDFSequence, list[str]]:
+    """One reference ``sdf_vid`` file -> one sequence in clamp units (maybe resampled),
+    and the notes on its units and spacing.
 
     Each frame is divided by its largest positive value, the stored value of the clamp
     (:func:`cellshapes.io.reference_to_clamp_units`), so ``sdf_unit_um`` = the clamp in
     um holds for every frame, also for cells deeper inside than the clamp.
     """
+    notes: list[str] = []
     raw = read_reference_sdf(path)
     s_in = raw.shape[1]
     if raw.shape[2] != s_in or raw.shape[3] != s_in:
@@ -75,7 +77,7 @@ def import_reference(path: Path, size: int, spacing: Sequence[float] | None, cty
         "reference_size": s_in, "reference_peak": peaks,
         "params": json.dumps({**params, "imported": True}),
     }
-    return SDFSequence("", resampled, attrs)
+    return SDFSequence("", resampled, attrs), notes
 
 
 #: A frame whose outside reaches less than this fraction of the reference clamp cannot be
