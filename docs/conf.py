@@ -36,7 +36,7 @@ release = version = __version__
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.autosummary",
               "sphinx.ext.napoleon"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated/paper_table.md"]
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
 suppress_warnings = ["myst.header", "myst.xref_missing"]
@@ -130,6 +130,15 @@ def api_page() -> None:
     _write(GENERATED / "api.rst", "\n".join(lines))
 
 
+def paper_table() -> None:
+    """``_generated/paper_table.md``: the paper's numbers from :mod:`cellshapes.repro.paper`,
+    the one module the notebooks read them from."""
+    from cellshapes.repro.paper import markdown_table
+
+    _write(GENERATED / "paper_table.md", markdown_table())
+
+
 notebook_pages()
 cli_page()
 api_page()
+paper_table()

@@ -58,7 +58,7 @@ CELL_COLUMNS = ("cell", "cell_from", "volume_um3", "surface_um2", "sphericity",
 
 # ----------------------------------------------------------------------- overlap (DSC)
 def dice(a: Any, b: Any) -> float:
-    """Dice similarity coefficient 2 |A & B| / (|A| + |B|) of two masks.
+    """Dice similarity coefficient ``2 |A & B| / (|A| + |B|)`` of two masks.
 
     Parameters
     ----------
