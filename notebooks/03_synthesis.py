@@ -78,7 +78,6 @@ nb = workflow.setup("03_synthesis", profile, device, seed,
 # models is notebook 02's). With 10 new sequences a share >= 0.9 allows one broken one.
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
