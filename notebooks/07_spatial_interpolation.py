@@ -62,8 +62,9 @@ from cellshapes.repro.stats import claim_record
 # Epochs grow with the training grid in the paper's proportion (1000 : 2000 : 4000 for
 # 192 : 256 : 384), except `quick`, which keeps 80 epochs for every grid. The finest
 # reconstruction grid is the truth grid, finer than the densest training grid (the paper
-# set both to 384^3; only the `paper` profile keeps that). The phantoms are drawn once at
-# 1.5x the truth grid; the truth and every training grid are prepared from those masks.
+# set both to 384^3; only the `gpu` and `paper` profiles keep that). The phantoms are
+# drawn once at 1.5x the truth grid; the truth and every training grid are prepared from
+# those masks.
 #
 # - `smoke`: 2 sequences x 4 frames, training grids 16/24 (20/40 epochs), reconstructions
 #   at 12/16/24/32, truth at 32^3. Proves the path runs (a few seconds).
@@ -78,7 +79,10 @@ from cellshapes.repro.stats import claim_record
 #   6 grids, 36 model x sequence pairs, the 96^3 grid 3.4x the points of 64^3) ~3 min:
 #   **estimate ~13 min** on 2 idle cores.
 # - `gpu` (one H100): 4 x 4 frames at training grids 64/96/128 (50/100/200 epochs, 32768
-#   points per frame), reconstructions at 32-192, truth at 192^3; three seeds; about
+#   points per frame), reconstructions at 32-128, truth at 128^3, equal to the densest
+#   training grid as in the paper (a 192^3 truth drawn at 288^3 would take the phantom
+#   preparation from ~2 to ~7 min of CPU, measured 6-7 s per frame and grid from 288^3
+#   masks: more than the device check affords); three seeds; about
 #   2-2.5 min (estimated, not measured: `python benchmarks/gpu_profile_estimate.py`);
 #   `benchmarks/gpu_check.sh` runs it.
 # - `paper`: the paper's DS_Filo sizes (33 x 30 frames, 192/256/384, 1000/2000/4000), truth
