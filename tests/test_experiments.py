@@ -113,6 +113,31 @@ def test_frame_scores_sizes_frames_and_heldout(trained_run, ellipsoid_dataset, t
         frame_scores(run, ellipsoid_dataset, frames=[4], device="cpu")
 
 
+def test_islands_count_a_detached_ball():
+    """A ball with a small ball beside it: two components, the small one the island."""
+    from cellshapes.repro.experiments import _islands
+
+    g = np.linspace(-1, 1, 48)
+    z, y, x = np.meshgrid(g, g, g, indexing="ij")
+    truth = _ball(48, 0.5)
+    small = np.sqrt(z ** 2 + y ** 2 + (x - 0.8) ** 2) - 0.12
+    rec = np.minimum(truth, small)
+    share = (small <= 0).sum() / (rec <= 0).sum()
+    assert _islands(truth, rec) == {"components": 2.0,
+                                    "island_fraction": pytest.approx(share)}
+    assert _islands(truth, truth) == {"components": 1.0, "island_fraction": 0.0}
+    assert _islands(truth, np.ones_like(truth)) == {"components": 0.0, "island_fraction": 0.0}
+
+
+def test_frame_scores_islands_equal_the_surface_topology(trained_run, ellipsoid_dataset):
+    kw = dict(frames=[0, -1], sequences=["seq_0000"], device="cpu", describe=False)
+    fast = frame_scores(trained_run, ellipsoid_dataset, islands=True, **kw)
+    full = frame_scores(trained_run, ellipsoid_dataset, surface=True, **kw)
+    assert "hd95_um" not in fast and (fast["components"] >= 1).all()
+    for col in ("components", "island_fraction"):
+        np.testing.assert_allclose(fast[col], full[col])
+
+
 def test_run_dir_shares_defaults_and_names_changes(tmp_path):
     from cellshapes.repro.runs import run_dir
 

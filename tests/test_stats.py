@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cellshapes.errors import InputError, OutputExistsError
-from cellshapes.measure.ks import ks_tests
+from cellshapes.measure.ks import ks_tests, min_pvalue
 from cellshapes.repro import results as R
 from cellshapes.repro import stats as S
 
@@ -98,6 +98,19 @@ def test_ks_random_permutations_above_the_exact_limit():
     p1 = float(ks_tests(a, b, ["sphericity"], n_permutations=500, seed=7)["pvalue"].iloc[0])
     p2 = float(ks_tests(a, b, ["sphericity"], n_permutations=500, seed=7)["pvalue"].iloc[0])
     assert p1 == p2 == pytest.approx(1 / 501)
+
+
+def test_ks_min_pvalue_is_reached_by_separated_arms():
+    """The floor of the per-time test is the p of arms separated at every time point."""
+    rng = np.random.default_rng(6)
+    for n_a, n_b in ((4, 4), (3, 5)):
+        a, b = _arm(rng, n_a, 6), _arm(rng, n_b, 6, shift=30.0, prefix="t")
+        assert _p(a, b, "per_time") == pytest.approx(min_pvalue(n_a, n_b))
+    assert min_pvalue(4, 4) == pytest.approx(2 / 70)   # 4 + 4 sequences: never below 0.029
+    assert min_pvalue(3, 5) == pytest.approx(2 / 56)
+    assert min_pvalue(8, 8, n_permutations=500) == pytest.approx(1 / 501)
+    with pytest.raises(InputError, match="sequences"):
+        min_pvalue(0, 4)
 
 
 def test_ks_bad_input():
@@ -198,6 +211,19 @@ def test_verdict_a_test_that_cannot_reach_alpha_is_not_settled():
     rec = S.claim_record("x", "y", [0.9, 0.95, 0.97], 0.0, "greater", min_p=0.125)
     assert "cannot reach" in rec["power"]["note"]
     assert S.verdict([0.9, 0.95, 0.97], 0.0, "greater", min_p=0.01) == "reproduced"
+
+
+def test_a_floor_below_alpha_is_stated_and_kept_by_rejudge():
+    """4 + 4 sequences: p never below 2/70; the claim can pass, and its power says so."""
+    rec = S.claim_record("x", "y", [0.2, 0.4, 0.6], 0.05, "greater", min_p=2 / 70)
+    assert rec["verdict"] == "reproduced" and rec["power"]["min_p"] == pytest.approx(2 / 70)
+    assert rec["power"]["note"].endswith("cannot give p below 0.029")
+    flat = S.claim_record("x", "y", [0.5, 0.5, 0.5], 0.05, "greater", min_p=2 / 70)
+    assert "without spread" in flat["power"]["note"] and "0.029" in flat["power"]["note"]
+    old = S.claim_record("x", "y", [0.2, 0.4, 0.6], 0.05, "greater")
+    assert "cannot give" not in old["power"]["note"]
+    old["power"]["min_p"] = 2 / 70  # what a results file is given to be judged again
+    assert S.rejudge(old) == rec
 
 
 def test_verdict_against_a_fixed_value_and_equal():

@@ -39,6 +39,7 @@ Schemes
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
@@ -47,7 +48,7 @@ from scipy import stats
 
 from cellshapes.errors import InputError
 
-__all__ = ["ks_tests", "KS_SCHEMES"]
+__all__ = ["ks_tests", "min_pvalue", "KS_SCHEMES"]
 
 #: Accepted values of ``scheme``.
 KS_SCHEMES = ("per_time", "sequence_mean", "pooled")
@@ -111,6 +112,33 @@ def _split_statistic(x: np.ndarray):
         np.put_along_axis(member, rows, True, axis=1)
         return _mean_ks_statistic(x, member).reshape(idx_a.shape[:-1])
     return statistic
+
+
+def min_pvalue(n_a: int, n_b: int, n_permutations: int = 9999) -> float:
+    """Smallest p-value the ``"per_time"`` scheme can give for n_a + n_b sequences.
+
+    The power line of a claim built on the test: a claim "p < alpha" cannot pass when
+    this is at or above alpha, and just above it only completely separated arms pass.
+
+    Parameters
+    ----------
+    n_a, n_b : int
+        Sequences per arm (>= 1).
+    n_permutations : int
+        As for :func:`ks_tests`.
+
+    Returns
+    -------
+    float
+        2 / C(n_a + n_b, n_a) for the exact test (arms separated at every time point:
+        the observed split and the one that puts the n_a most extreme sequences on the
+        other side reach the largest statistic), 1 / (1 + n_permutations) for random
+        splits.
+    """
+    if int(n_a) < 1 or int(n_b) < 1:
+        raise InputError(f"both arms need sequences, got {n_a} and {n_b}")
+    splits = math.comb(int(n_a) + int(n_b), int(n_a))
+    return 2.0 / splits if splits <= int(n_permutations) else 1.0 / (1 + int(n_permutations))
 
 
 def _per_time(a: pd.DataFrame, b: pd.DataFrame, n_permutations: int,

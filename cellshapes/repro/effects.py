@@ -106,12 +106,15 @@ def power_line(d: Sequence[float], direction: str, tol: float = 0.0, alpha: floa
         out["note"] = (f"cannot reach alpha {alpha:g}: the smallest p of the test with this "
                        f"sample is {min_p:.3g}")
         return out
+    floor = ("" if min_p is None else
+             f"; the test behind each seed's value cannot give p below {min_p:.2g}")
     if n < 2:
-        out["note"] = "one seed: no test"
+        out["note"] = "one seed: no test" + floor
         return out
     if not sd:
         out["mde80"] = 0.0
-        out["note"] = f"{n} seeds without spread: any shift is found (degenerate t-test)"
+        out["note"] = (f"{n} seeds without spread: any shift is found (degenerate t-test)"
+                       + floor)
         return out
     out["mde80"] = _mde(sd, n, alpha)
     note = (f"{n} seeds, sd {sd:.3g}: a true shift of {out['mde80']:.3g} or more from the "
@@ -125,5 +128,5 @@ def power_line(d: Sequence[float], direction: str, tol: float = 0.0, alpha: floa
     if out["power_at_zero"] is not None:
         note += (f"; if a = b, the margin {tol:g} is shown with power "
                  f"{out['power_at_zero']:.2f}")
-    out["note"] = note
+    out["note"] = note + floor
     return out
