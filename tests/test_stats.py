@@ -277,6 +277,9 @@ def test_power_line_known_answers():
     nz = S.power_line([-0.01, 0.0, 0.01], "not greater", tol=0.01)
     assert 0 < nz["power_at_zero"] < 1 and "margin 0.01" in nz["note"]
     assert S.power_line([1.0], "greater")["mde80"] is None
+    # rounding noise (sd ~ 1e-16 around 0.5) is no spread: no shift of 1e-16 is promised
+    noise = S.power_line([0.5, 0.5 + 1.1e-16, 0.5 - 1.1e-16], "greater")
+    assert noise["mde80"] == 0.0 and "without spread" in noise["note"]
 
 
 def test_claim_record_states_test_effect_and_power():

@@ -111,7 +111,7 @@ def power_line(d: Sequence[float], direction: str, tol: float = 0.0, alpha: floa
     if n < 2:
         out["note"] = "one seed: no test" + floor
         return out
-    if not sd:
+    if not sd or sd <= 1e-12 * max(1.0, float(np.abs(v).max())):  # rounding noise only
         out["mde80"] = 0.0
         out["note"] = (f"{n} seeds without spread: any shift is found (degenerate t-test)"
                        + floor)
