@@ -28,7 +28,9 @@ frame, model frame), ``between`` (median DSC between different training cells), 
 ``novelty`` (median :func:`cellshapes.measure.population.novelty_index`: 0 a copy, 1 as
 far as two training cells) and ``diversity`` (median DSC between pairs of new cells). Per
 model: epochs and steps actually trained, whether the plateau rule stopped it, training
-minutes (from the run's log), the codes' median nearest-code distance and mean norm.
+minutes (from the run's log), the codes' median nearest-code distance and mean norm, and
+(``--reference``) ``train_valid``, the share of training sequences whose own decoding is
+whole (a copy's validity, the ceiling of every sampler's).
 
 The ``ours`` runs use the 200-epoch runs of the first look where they are at hand
 (``--start``), as they are or trained on from where they stopped (training resumes
@@ -154,6 +156,22 @@ def model_record(run: Path) -> dict:
             "copy": float(np.mean(copy))}
 
 
+def training_validity(run: str | Path) -> float:
+    """Share of the training sequences whose own decoding (code and learned rotation, every
+    frame at 48^3) is whole: the validity of a copy, the ceiling of any sampler's."""
+    import numpy as np
+
+    from cellshapes.inference import grid, reconstruct
+    from cellshapes.measure.population import sequence_validity
+    from cellshapes.training.sampling import frame_times
+
+    model, config = reconstruct.load_run(run, "cpu")
+    frames = frame_times(int(max(config["data"]["frames"])))
+    return float(np.mean([sequence_validity(grid.sequence_sdf(model, frames, SIZE, seq=i)[0]
+                                            <= 0, max_cells=1)[0]
+                          for i in range(len(config["data"]["names"]))]))
+
+
 def sample_row(run: Path, method: str, scale: float, seed: int, copy: float) -> dict:
     """Validity, novelty and diversity of NEW new sequences from ``run``."""
     import numpy as np
@@ -245,6 +263,31 @@ def plot(doc: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def table(doc: dict) -> str:
+    """The results as a markdown table: one line per model, by N, prior and epochs."""
+    import numpy as np
+
+    def cell(rows: list[dict], key: str) -> str:
+        vals = [r[key] for r in rows if r[key] is not None]
+        return " / ".join(f"{v:.2f}" for v in vals) if vals else "-"
+
+    lines = ["| N | prior | epochs (steps) | copies whole | local 0.25: whole (per seed) "
+             "| local: novelty index | span 0.5: whole | span: novelty index "
+             "| nearest-code distance |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    models = sorted(doc["models"].items(),
+                    key=lambda kv: (kv[1]["sequences"], kv[1]["prior"], kv[1]["epochs"]))
+    for arm, m in models:
+        rows = {k: [r for r in doc["rows"] if r["arm"] == arm and r["method"] == k]
+                for k in ("local", "span")}
+        tv = m.get("train_valid")
+        lines.append(f"| {m['sequences']} | {m['prior']} | {m['epochs']} ({m['steps']}) | "
+                     f"{'-' if tv is None else f'{tv:.2f}'} | {cell(rows['local'], 'valid')} | "
+                     f"{cell(rows['local'], 'novelty')} | {cell(rows['span'], 'valid')} | "
+                     f"{cell(rows['span'], 'novelty')} | {m['nn_distance']:.3f} |")
+    return "\n".join(lines) + f"\n\n(CPU: {doc.get('cpu', '?')}; {np.size(doc['rows'])} rows)"
+
+
 def main() -> None:
     import torch
 
@@ -257,9 +300,22 @@ def main() -> None:
     ap.add_argument("--start", type=Path, default=None,
                     help="a first-look folder (with runs/ and data/) to continue from")
     ap.add_argument("--plot", action="store_true", help="only redraw the figure")
+    ap.add_argument("--table", action="store_true", help="only print the markdown table")
+    ap.add_argument("--reference", action="store_true",
+                    help="only add the validity of the training codes to every model")
     a = ap.parse_args()
     if a.plot:  # also states the current setup text in the JSON
         plot(save(setup=__doc__.split("\n\n    ")[0]), FIGURE)
+        return
+    if a.table:
+        print(table(load()))
+        return
+    if a.reference:
+        for arm, rec in load()["models"].items():
+            if "train_valid" not in rec:
+                share = training_validity(rec["run"])
+                save(model=(arm, {**load()["models"][arm], "train_valid": share}))
+                print(arm, "training sequences whole:", share, flush=True)
         return
     doc = load()
     commands = [c for c in doc.get("commands", []) if c]
