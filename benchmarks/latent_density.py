@@ -225,7 +225,7 @@ def plot(doc: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 5))
     panels = [("valid", "share of whole sequences"),
               ("novelty", "novelty index (0 copy, 1 = two training cells)"),
               ("diversity", "DSC between new cells (lower: more diverse)")]
@@ -250,16 +250,26 @@ def plot(doc: dict, path: Path) -> None:
         ax.set(xscale="log", xlabel="training sequences N", ylabel=label)
         ax.minorticks_off()
         ax.set_xticks([4, 8, 16, 32], ["4", "8", "16", "32"])
-        if key == "valid":
+        ax.set_xlim(3.5, 37)
+        if key == "valid":  # the copies' validity: the ceiling of every sampler's
+            for prior, epochs in sorted({(m["prior"], m["epochs"])
+                                         for m in doc["models"].values()}):
+                ms = sorted((m["sequences"], m["train_valid"]) for m in doc["models"].values()
+                            if (m["prior"], m["epochs"]) == (prior, epochs)
+                            and m.get("train_valid") is not None)
+                if ms:
+                    ax.plot(*zip(*ms), "x" + styles[prior], color="grey", lw=0.8,
+                            label=f"training codes (copies), {prior} prior, {epochs} epochs")
             ax.axhline(0.9, color="grey", lw=1, ls=":")
             ax.set_ylim(-0.05, 1.05)
         if key == "novelty":
             ax.axhline(1.0, color="grey", lw=1, ls=":")
-    axes[0].legend(fontsize=7)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7)
     fig.suptitle("filopodial phantoms, 3 frames at 48^3 (study decoder); 8 new sequences "
                  "per sampling seed, local: 2 seeds, span: 1 (dots: seeds, line: mean); "
                  "squares: trained longer", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     fig.savefig(path, dpi=110)
 
 
