@@ -308,7 +308,9 @@ for k in kinds:
 # %% [markdown]
 # ## 8 · Time courses and rotated copies
 #
-# One new cell of each kind (default sampler, first seed) at every time point, and one
+# One new cell of each kind (default sampler, first seed) at every time point (dividing
+# cells seen across the axis joining the daughters, `view="division"`, so that neither
+# hides the other), and one
 # learned code decoded under four uniformly random rotations (`generate.random_rotations`):
 # the equivariant model separates shape (z) from orientation (R).
 
@@ -316,7 +318,8 @@ for k in kinds:
 for k in kinds:
     q = io.read_dataset(nb.work(k) / f"default_seed{s0}" / "sdf.h5")[0]
     plot.show_volumes(list(q.sdf), (voxel,) * 3, labels=[f"{k} t{t}" for t in range(len(q.sdf))],
-                      path=nb.figure(f"time_course_{k}"), window=(200 * len(q.sdf), 230))
+                      path=nb.figure(f"time_course_{k}"), window=(200 * len(q.sdf), 230),
+                      view="division" if k == "dividing" else None)
 k0 = kinds[0]
 model, config = reconstruct.load_run(runs[k0, s0], "cpu")
 t_last = frame_times(int(max(config["data"]["frames"])))[-1:]

@@ -121,6 +121,87 @@ def test_pyvista_render_names_its_renderer():
     assert "rendered with pyvista (VTK)" in texts
 
 
+
+def _two_balls(n: int, a, b, r: float) -> np.ndarray:
+    """A mask of two balls of radius ``r`` voxels centred at (z, y, x) voxels ``a``, ``b``."""
+    z, y, x = np.indices((n, n, n))
+    return np.logical_or(*[(z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r * r
+                           for c in (a, b)]).astype(np.uint8)
+
+
+def _blobs(img: np.ndarray) -> list[tuple[float, float]]:
+    """(row, column) centroids of the non-white regions of a render (caption left out)."""
+    from scipy import ndimage
+
+    ink = img.min(axis=2) < 200
+    ink[int(img.shape[0] * 0.9):] = False  # the renderer's caption
+    labels, n = ndimage.label(ink)
+    return ndimage.center_of_mass(ink, labels, range(1, n + 1))
+
+
+def test_division_view_is_perpendicular_to_the_daughters_axis():
+    # balls apart along x: the camera is the isometric direction without its x part
+    d, axis = scene.division_view(_two_balls(32, (16, 16, 8), (16, 16, 24), 5))
+    np.testing.assert_allclose(np.abs(axis), [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(d, [0, 1 / np.sqrt(2), 1 / np.sqrt(2)], atol=1e-6)
+    # apart along a tilted axis in anisotropic voxels (z 2 um, y and x 1 um)
+    spacing = (2.0, 1.0, 1.0)
+    d, axis = scene.division_view(_two_balls(40, (10, 8, 30), (20, 30, 12), 4), spacing)
+    true = np.array([12 - 30, 30 - 8, (20 - 10) * 2.0])  # (x, y, z) in um
+    np.testing.assert_allclose(np.abs(axis @ true), np.linalg.norm(true), rtol=1e-6)
+    assert abs(d @ true) < 1e-6 and np.linalg.norm(d) == pytest.approx(1.0)
+    # along the isometric direction itself: still a unit vector perpendicular to it
+    d, axis = scene.division_view(_two_balls(40, (10, 10, 10), (30, 30, 30), 5))
+    assert abs(d @ axis) < 1e-6 and np.linalg.norm(d) == pytest.approx(1.0)
+    with pytest.raises(InputError, match="two cells"):
+        scene.division_view(_two_balls(32, (16, 16, 16), (16, 16, 16), 5))
+
+
+def test_resolve_view_shares_the_last_division_and_checks_input():
+    one, two = (_two_balls(32, (16, 16, 16), (16, 16, 16), 6),
+                _two_balls(32, (16, 8, 16), (16, 24, 16), 5))  # apart along y
+    d, up = scene.resolve_view([one, two], (1.0,) * 3, "division")
+    assert abs(d[1]) < 1e-6 and abs(up[1]) < 1e-6  # the axis lies across the screen
+    assert abs(d @ up) < 1e-6
+    np.testing.assert_allclose(scene.resolve_view([one], (1.0,) * 3, None)[0],
+                               np.ones(3) / np.sqrt(3))
+    with pytest.warns(UserWarning, match="no volume holds two cells"):
+        d, up = scene.resolve_view([one], (1.0,) * 3, "division")
+    assert up is None
+    np.testing.assert_allclose(scene.resolve_view([one], (1.0,) * 3, (0, 0, 2))[0], [0, 0, 1])
+    for bad in ("side", (0, 0, 0), (1, 2)):
+        with pytest.raises(InputError):
+            scene.resolve_view([one], (1.0,) * 3, bad)
+
+
+def test_division_view_shows_both_daughters_where_isometric_hides_one(no_pyvista):
+    # daughters apart along (1, 1, 1): the isometric camera looks down their axis
+    vol = _two_balls(40, (10, 10, 10), (30, 30, 30), 6)
+    iso = scene.render_volumes([vol], window=(240, 240))
+    assert len(_blobs(iso)) == 1
+    for a, b in [((10, 10, 10), (30, 30, 30)), ((8, 20, 20), (32, 20, 20)),
+                 ((10, 30, 12), (30, 10, 28))]:
+        side = _blobs(scene.render_volumes([_two_balls(40, a, b, 6)], window=(240, 240),
+                                           view="division"))
+        assert len(side) == 2 and abs(side[0][0] - side[1][0]) < 3  # side by side, level
+
+
+def test_pyvista_division_view_points_the_camera_across_the_axis():
+    pytest.importorskip("pyvista")
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    vol = _two_balls(40, (10, 10, 10), (30, 30, 30), 6)
+    plotter = scene.volume_plotter([vol], view="division")
+    try:
+        cam = plotter.renderer.camera
+        look = np.subtract(cam.position, cam.focal_point)
+        img = plotter.screenshot(return_img=True)
+    finally:
+        plotter.close()
+    look /= np.linalg.norm(look)
+    assert abs(look @ (np.ones(3) / np.sqrt(3))) < 1e-6
+    side = _blobs(np.asarray(img)[..., :3])
+    assert len(side) == 2 and abs(side[0][0] - side[1][0]) < 3
+
 @pytest.mark.slow
 def test_notebook_02_at_smoke_without_pyvista(tmp_path):
     """``cellshapes notebooks --profile smoke --only 02`` with pyvista and VTK unimportable."""

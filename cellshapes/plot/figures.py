@@ -103,7 +103,8 @@ def descriptor_curves(tables: Mapping[str, Any],
 def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0, 1.0, 1.0),
                  labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
                  window: tuple[int, int] | None = None,
-                 interactive: bool | None = None) -> np.ndarray:
+                 interactive: bool | None = None,
+                 view: str | Sequence[float] | None = None) -> np.ndarray:
     """Render 3D masks/SDFs and show them in a notebook: turnable when live.
 
     The static PNG (pyvista, or matplotlib where pyvista/VTK cannot be imported:
@@ -130,6 +131,9 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
         None (default): decide automatically; True/False force it. True still shows the
         PNG (with a printed reason) when trame or pyvista is missing; outside IPython
         nothing is displayed either way.
+    view : {"isometric", "division"} or (3,) floats, optional
+        The camera (:func:`cellshapes.plot.scene.resolve_view`): isometric by default;
+        ``division`` looks perpendicular to the axis joining two daughters, so both show.
 
     Returns
     -------
@@ -143,7 +147,8 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
     from cellshapes.plot.scene import choose_renderer, render_volumes
 
     renderer = choose_renderer()
-    img = render_volumes(volumes, spacing, labels=labels, window=window, renderer=renderer)
+    img = render_volumes(volumes, spacing, labels=labels, window=window, renderer=renderer,
+                         view=view)
     buf = _io.BytesIO()
     plt.imsave(buf, img, format="png")
     png = buf.getvalue()
@@ -167,7 +172,8 @@ def show_volumes(volumes: Sequence[np.ndarray], spacing: Sequence[float] = (1.0,
     if interactive and renderer != "pyvista":
         print("interactive 3D view needs pyvista/VTK; showing the matplotlib render")
         interactive = False
-    if interactive and _interactive.show_interactive(volumes, spacing, labels, window, png):
+    if interactive and _interactive.show_interactive(volumes, spacing, labels, window, png,
+                                                        view):
         return img
     display(Image(data=png, format="png"))
     return img

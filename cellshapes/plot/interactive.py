@@ -104,12 +104,12 @@ def wants_interactive() -> bool:
 
 def show_interactive(volumes: Sequence[np.ndarray], spacing: Sequence[float],
                      labels: Sequence[str] | None, window: tuple[int, int] | None,
-                     png: bytes) -> bool:
+                     png: bytes, view: str | Sequence[float] | None = None) -> bool:
     """Display a turnable vtk.js view of ``volumes`` with ``png`` as its static fallback.
 
     Parameters
     ----------
-    volumes, spacing, labels, window
+    volumes, spacing, labels, window, view
         As for :func:`cellshapes.plot.scene.volume_plotter`.
     png : bytes
         The static render (PNG file contents) stored in the same output.
@@ -128,7 +128,7 @@ def show_interactive(volumes: Sequence[np.ndarray], spacing: Sequence[float],
 
     from cellshapes.plot.scene import volume_plotter
 
-    plotter = volume_plotter(volumes, spacing, labels=labels, window=window)
+    plotter = volume_plotter(volumes, spacing, labels=labels, window=window, view=view)
     try:
         from trame_pyvista.jupyter import show_trame
 
