@@ -18,7 +18,7 @@ trained again, so an interrupted run goes on where it stopped.
 
     python benchmarks/deepsdf_width.py --out benchmarks/deepsdf_width.json
 
-It prints the README table at the end.
+It prints the docs/benchmarks.md table at the end.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def arm_row(name: str, ds: Path, work: Path, seed: int) -> dict:
 
 
 def summary(rows: list[dict]) -> str:
-    """The README table: per arm, the range over seeds of epochs and each score."""
+    """The docs table: per arm, the range over seeds of epochs and each score."""
     cols = [("epochs_trained", "epochs trained", 0),
             ("dsc_last", "DSC, last frame", 3), ("island_fraction_last", "island fraction", 4),
             ("connected_protrusion_recall_last", "connected protrusion recall", 3),

@@ -17,7 +17,7 @@ protrusion recall. Three training seeds per arm. About
 
     python benchmarks/fragmentation.py --out benchmarks/fragmentation.json
 
-It prints the README table at the end (:func:`summary`).
+It prints the docs/benchmarks.md table at the end (:func:`summary`).
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def arm_rows(name: str, ds: Path, work: Path, seed: int) -> list[dict]:
 
 
 def summary(rows: list[dict]) -> str:
-    """The README table: per arm, the range over seeds of each score."""
+    """The docs table: per arm, the range over seeds of each score."""
     import math
 
     cols = [("dsc_last", "DSC, last frame", 3), ("island_fraction_last", "island fraction", 4),

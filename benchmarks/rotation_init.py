@@ -1,4 +1,4 @@
-"""Are the per-sequence rotations learned? Small controlled runs (README deviations table).
+"""Are the per-sequence rotations learned? Small controlled runs (docs/deviations.md table).
 
 6 oriented phantom cells (growing cells with two off-centre lobes) x 4 uniformly random
 rotations (2 frames, 32^3), a 64 x 5 sine decoder with latent 64, 40 epochs of 20 frames x 1024 points, float32, 3 training seeds,

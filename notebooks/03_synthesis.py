@@ -18,7 +18,7 @@
 #
 # **What we do:** new cells of every kind from the package's default sampler (`local`: a
 # learned code plus noise whose length is a quarter of that code's distance to its nearest
-# other code, chosen from the validity-novelty frontier in the README), with the paper's
+# other code, chosen from the validity-novelty frontier in docs/sampler.md), with the paper's
 # sampler of each data set as a labelled comparison row. A new population is judged per
 # time point, never pooled over time (`cellshapes.measure.population`):
 #

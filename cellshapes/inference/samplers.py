@@ -23,7 +23,7 @@ Samplers
     This is sampling a Gaussian kernel density estimate of the codes with a bandwidth
     tied to their spacing: the learned density for many codes, a perturbation for few.
     Its default scale (0.25, :data:`DEFAULT_SCALE`) was chosen from the measured
-    validity-novelty frontier (README, ``benchmarks/sampler_frontier.py``): the only
+    validity-novelty frontier (docs/sampler.md, ``benchmarks/sampler_frontier.py``): the only
     setting that kept every new filopodial cell whole with 4 training codes.
 ``pca``
     A Gaussian with the codes' own mean and ``scale**2`` times their covariance, which
@@ -43,7 +43,7 @@ The paper's 0.001 and 0.0005 are standard deviations derived from its own codes 
 0.0004-0.0008, "rounded up to 0.001", Sec 5.1); :func:`paper_std` applies that rule to
 the codes at hand. With few training codes this puts samples 1.5-2x the nearest
 code-to-code distance away from every code, mostly in directions the decoder never saw
-(README, frontier table): the relative samplers exist for that reason.
+(docs/sampler.md, frontier table): the relative samplers exist for that reason.
 """
 from __future__ import annotations
 
@@ -227,7 +227,7 @@ class Sampler:
     paper: bool = False
 
 
-#: The default sampler, chosen from the measured frontier (README).
+#: The default sampler, chosen from the measured frontier (docs/sampler.md).
 DEFAULT_SAMPLER = "local"
 #: Default scales of the relative samplers.
 DEFAULT_SCALE = {"span": 0.5, "hull": 0.5, "local": 0.25, "pca": 1.0, "gmm": 1.0}

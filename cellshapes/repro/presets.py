@@ -179,7 +179,7 @@ class Segmentation:
 
 _SMALL_DECODER = dict(hidden=64, layers=5, latent_layers=(0, 3))
 #: Notebook 04's equivariant models start at each sequence's principal axes: with the
-#: paper's random init the rotations were not learned at these scales (README deviations,
+#: paper's random init the rotations were not learned at these scales (docs/deviations.md,
 #: ``benchmarks/rotation_init.py``); the non-equivariant arm has no rotations to start.
 _ALIGNED = dict(angle_init="principal")
 #: Notebook 04 (issue 33): before the first step the principal start of every sequence is
