@@ -2,6 +2,8 @@
 derived run folder."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import numpy as np
@@ -19,6 +21,7 @@ from cellshapes.training.data import load_training_data
 from cellshapes.training.sampling import frame_times
 
 
+@pytest.mark.slow  # slow (~20 s): keeps the fast suite under 4 min on 2 cores
 def test_fit_unseen_shapes_close_to_trained(trained_run, ellipsoid_dataset, heldout_dataset,
                                             tmp_path, capsys):
     trained = evaluate_run(trained_run, ellipsoid_dataset, device="cpu", progress=False)

@@ -73,6 +73,7 @@ def _kill_when(proc: subprocess.Popen, ready, delay_s: float, timeout: float = 1
     proc.wait()
 
 
+@pytest.mark.slow  # slow (~15 s): keeps the fast suite under 4 min on 2 cores
 def test_sigkill_at_random_points_then_resume(dataset, tmp_path):
     rng = random.Random(20240607)
     run = tmp_path / "killed"
