@@ -102,15 +102,20 @@ print(f"profile {profile}: training seeds {nb.seeds}, settings {cfg}")
 # ## 1 · One dataset with all three kinds
 
 # %%
-parts = [workflow.phantom_dataset(k, nb.data, profile, seed, sequences=cfg.sequences,
-                                  frames=cfg.frames, size=cfg.size)
-         for k in KINDS]
-if cfg.keep_frames:
-    parts = [workflow.first_frames(p, cfg.keep_frames) for p in parts]
-dataset = workflow.combined_dataset(parts, nb.data / f"all_kinds_{parts[0].stem}.h5",
-                                    prefixes=list(KINDS))
-if cfg.rotate:
-    dataset = workflow.rotated_dataset(dataset, copies=1, seed=seed)
+sources = [workflow.phantom_dataset(k, nb.data, profile, seed, sequences=cfg.sequences,
+                                    frames=cfg.frames, size=cfg.size)
+           for k in KINDS]
+
+
+def all_kinds(parts):
+    """One dataset of every kind's sequences (prefixed by kind), rotated when asked."""
+    combined = workflow.combined_dataset(parts, nb.data / f"all_kinds_{parts[0].stem}.h5",
+                                         prefixes=list(KINDS))
+    return workflow.rotated_dataset(combined, copies=1, seed=seed) if cfg.rotate else combined
+
+
+dataset = all_kinds([workflow.first_frames(p, cfg.keep_frames) for p in sources]
+                    if cfg.keep_frames else sources)
 info = io.dataset_info(dataset)
 kinds = np.array([d["attrs"]["cell_type"] for d in info])
 print(f"{dataset.name}: {len(info)} sequences x {info[0]['shape'][0]} frames:",
@@ -119,14 +124,7 @@ print(f"{dataset.name}: {len(info)} sequences x {info[0]['shape'][0]} frames:",
 # the full sequences (all frames; every `full_every`-th trained), rotated alike
 full = None
 if cfg.full_every:
-    full_parts = [workflow.phantom_dataset(k, nb.data, profile, seed,
-                                           sequences=cfg.sequences,
-                                           frames=cfg.frames, size=cfg.size)
-                  for k in KINDS]
-    full = workflow.combined_dataset(full_parts, nb.data / f"all_kinds_{full_parts[0].stem}.h5",
-                                     prefixes=list(KINDS))
-    if cfg.rotate:
-        full = workflow.rotated_dataset(full, copies=1, seed=seed)
+    full = all_kinds(sources)
     full_info = io.dataset_info(full)
     full_kinds = np.array([d["attrs"]["cell_type"] for d in full_info])
     print(f"{full.name}: {len(full_info)} sequences x {full_info[0]['shape'][0]} frames, "
