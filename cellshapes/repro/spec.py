@@ -72,10 +72,17 @@ def model_overrides(profile: str, **overrides: Any) -> dict[str, Any]:
     """
     from cellshapes.config import model_config, to_dict
 
-    full = to_dict(model_config(profile, **overrides))
-    out = _differ(full, _model_base(profile, overrides.get("arch")), skip=("arch",))
-    if full["arch"] != _model_base(profile, None)["arch"]:
-        out["arch"] = full["arch"]
+    return _model_changes(to_dict(model_config(profile, **overrides)), profile)
+
+
+def _model_changes(model: Mapping[str, Any], profile: str) -> dict[str, Any]:
+    """The entries of a full or stored model config that differ from ``profile``'s,
+    measured against the defaults of its own ``arch``; ``arch`` kept when not the
+    profile's (a stored config without ``arch`` has the profile's)."""
+    arch = model.get("arch")
+    out = _differ(model, _model_base(profile, arch), skip=("arch",))
+    if arch is not None and arch != _model_base(profile, None)["arch"]:
+        out["arch"] = arch
     return out
 
 
@@ -114,14 +121,9 @@ def stored_overrides(config: Mapping[str, Any], profile: str) -> tuple[dict[str,
     model, train : dict
         As :func:`model_overrides` and :func:`train_overrides` return them.
     """
-    model = dict(config.get("model", {}))
-    arch = model.get("arch")
-    mbase = _model_base(profile, arch)
-    mchanged = _differ(model, mbase, skip=("arch",))
-    if arch is not None and arch != _model_base(profile, None)["arch"]:
-        mchanged["arch"] = arch
     from cellshapes.config import to_dict, train_config
 
+    mchanged = _model_changes(dict(config.get("model", {})), profile)
     tchanged = _differ(config.get("train", {}), to_dict(train_config(profile)), skip=("seed",))
     return mchanged, tchanged
 
